@@ -1,0 +1,93 @@
+"""The ``upscale`` command: a thin typer layer over the library.
+
+``upscale INPUT ...`` runs the ``run`` command; named subcommands (``models``,
+``blend``, ``eval``) sit beside it. Modules here import torch only inside
+command bodies so that ``upscale --help`` starts instantly.
+
+Errors a user can fix (:class:`upscale.errors.UpscaleError`) are printed as one
+line with a non-zero exit; ``--debug`` anywhere on the line shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ..errors import UpscaleError
+from .console import print_error
+from .run import run_command
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class DefaultToRun(TyperGroup):
+    """A group whose first word, when not a subcommand, is an input for ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultToRun,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    help="Make images and videos larger and sharper with ESRGAN-family networks.\n\n"
+    "[bold]upscale photo.jpg -s 4[/bold] writes photo_x4.png; a folder in gives a folder out; "
+    "a video in gives a video out.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("run", help="Upscale an image, a folder or a video (the default command).")(run_command)
+
+
+def _register_optional_commands() -> None:
+    """Subcommands whose modules exist; each lives in its own module."""
+    for name, module_name, attr, text in (
+        ("models", "models", "models_command", "List the known models and where they come from."),
+        ("blend", "blend", "blend_command", "Blend a PSNR and a GAN network (ESRGAN interpolation)."),
+        ("eval", "eval", "eval_command", "Measure PSNR/SSIM on a folder of HR images, as SR papers do."),
+    ):
+        try:
+            module = __import__(f"{__name__}.{module_name}", fromlist=[attr])
+        except ModuleNotFoundError:
+            continue
+        app.command(name, help=text)(getattr(module, attr))
+
+
+_register_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app and turn known failures into one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        result = app(args=args, prog_name="upscale", standalone_mode=False)
+    except UpscaleError as exc:
+        if debug:
+            raise
+        print_error(str(exc))
+        sys.exit(EXIT_USER_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print_error("interrupted; no partial output was left under a final name")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if debug:
+            raise
+        print_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        sys.exit(1)
+    if isinstance(result, int) and result:
+        sys.exit(result)

@@ -1,0 +1,17 @@
+"""The two consoles: results on stdout, messages and progress on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """One line, plain, so scripts can grep it."""
+    stderr.print(f"[bold red]upscale: error:[/bold red] {message}", highlight=False, soft_wrap=True)
+
+
+def print_note(message: str) -> None:
+    stderr.print(f"[dim]upscale:[/dim] {message}", highlight=False, soft_wrap=True)

@@ -1,0 +1,21 @@
+"""User-facing errors.
+
+Anything raised as :class:`UpscaleError` is shown by the CLI as one line and a
+non-zero exit, without a traceback (unless ``--debug``). Library code raises it
+for every problem a user can fix: a bad input file, an unknown model, an
+unsupported checkpoint layout.
+"""
+
+from __future__ import annotations
+
+
+class UpscaleError(Exception):
+    """A problem the user can act on; the message is the whole story."""
+
+
+class UnsupportedModelError(UpscaleError):
+    """The tensors do not match any architecture we know."""
+
+
+class InputError(UpscaleError):
+    """An input file is missing, unreadable or not what it claims to be."""

@@ -1,0 +1,19 @@
+"""Reading and writing image files, and the pixel-level steps around the network.
+
+Arrays are numpy, channel order RGB(A), dtype uint8 or uint16 as stored
+(float32 for float formats). Grayscale stays 2-D.
+"""
+
+from .channels import bleed_transparent_colour, split_alpha
+from .read import read_image
+from .resize import resize_to
+from .write import IMAGE_SUFFIXES, write_image
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "bleed_transparent_colour",
+    "read_image",
+    "resize_to",
+    "split_alpha",
+    "write_image",
+]

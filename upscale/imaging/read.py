@@ -1,0 +1,94 @@
+"""Decode image files into RGB(A) numpy arrays, refusing anything damaged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ._cv2 import cv2
+
+
+def _looks_truncated(data: bytes) -> str | None:
+    """Catch truncation that decoders paper over with grey rows."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in data[-64:]:
+        return "truncated PNG (no IEND chunk)"
+    if data.startswith(b"\xff\xd8") and b"\xff\xd9" not in data[-1024:]:
+        return "truncated JPEG (no end-of-image marker)"
+    return None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as stored: uint8/uint16 (float32 for float formats), RGB(A) or 2-D gray.
+
+    EXIF orientation is applied, so the array is the picture as a viewer shows it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if not data:
+        raise InputError(f"{path}: empty file")
+    if problem := _looks_truncated(data):
+        raise InputError(f"{path}: {problem}")
+    buffer = np.frombuffer(data, np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise InputError(f"{path}: not an image, or the file is damaged")
+    image = _apply_orientation(image, data)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        image = cv2.cvtColor(image, code)
+    if image.dtype not in (np.uint8, np.uint16, np.float32):
+        image = _normalise_dtype(image, path)
+    return np.ascontiguousarray(image)
+
+
+# EXIF orientation tag value -> the numpy view that shows the picture upright.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, k=-1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, k=1),
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1 = upright), read without decoding pixels."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    try:
+        with Image.open(BytesIO(data)) as img:
+            return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - no readable EXIF simply means upright
+        return 1
+
+
+def _apply_orientation(image: np.ndarray, data: bytes) -> np.ndarray:
+    """Rotate/flip as the EXIF tag says: IMREAD_UNCHANGED leaves that to us."""
+    if b"Exif" not in data[:65536]:
+        return image
+    turn = _ORIENT.get(exif_orientation(data))
+    return turn(image) if turn else image
+
+
+def _normalise_dtype(image: np.ndarray, path: Path) -> np.ndarray:
+    if image.dtype == np.float64:
+        return image.astype(np.float32)
+    if image.dtype == np.int16:
+        return (image.astype(np.int32) + 32768).astype(np.uint16)
+    raise InputError(f"{path}: unsupported pixel type {image.dtype}")

@@ -1,0 +1,75 @@
+"""Encode arrays to image files without ever leaving a half-written output.
+
+The file is encoded in memory, written under a temporary name in the target
+folder, then renamed over the final name: a crash leaves either nothing or the
+complete file, never a truncated one that a re-run would mistake for done.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UpscaleError
+from ._cv2 import cv2
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+
+
+def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) -> bytes:
+    """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
+    suffix = suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise UpscaleError(f"cannot write {suffix!r} images; use one of {', '.join(IMAGE_SUFFIXES)}")
+    image = array
+    if image.dtype == np.float32:
+        image = np.clip(image, 0.0, 1.0)
+        image = (image * 65535.0 + 0.5).astype(np.uint16)
+    if image.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4 and suffix in NO_ALPHA:
+        image = image[:, :, :3]
+    if image.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        image = cv2.cvtColor(np.ascontiguousarray(image), code)
+    params: list[int] = []
+    if quality is not None:
+        if not 1 <= quality <= 100:
+            raise UpscaleError(f"quality must be between 1 and 100, not {quality}")
+        if suffix in (".jpg", ".jpeg"):
+            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        elif suffix == ".webp":
+            params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    ok, encoded = cv2.imencode(suffix, image, params)
+    if not ok:
+        raise UpscaleError(f"could not encode a {image.shape} {image.dtype} image as {suffix}")
+    return encoded.tobytes()
+
+
+def write_bytes_atomically(path: Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write under a temporary name beside ``path``, then rename into place."""
+    if path.exists() and not overwrite:
+        raise UpscaleError(f"{path}: already exists (use --overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | None = None,
+                overwrite: bool = False) -> Path:
+    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically."""
+    path = Path(path)
+    data = encode_image(array, path.suffix, quality=quality)
+    write_bytes_atomically(path, data, overwrite=overwrite)
+    return path
