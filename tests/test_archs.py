@@ -1,0 +1,63 @@
+"""Networks are rebuilt from their tensors alone, for every supported shape."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from upscale.archs import build_network
+from upscale.archs.rrdbnet import RRDBNet
+from upscale.archs.srvgg import SRVGGNetCompact
+from upscale.errors import UnsupportedModelError
+
+
+@pytest.mark.parametrize("scale", [1, 2, 4, 8])
+def test_rrdbnet_every_scale_is_detected_and_upscales(scale):
+    torch.manual_seed(0)
+    original = RRDBNet(scale=scale, num_block=2, num_feat=8, num_grow_ch=4).eval()
+    rebuilt = build_network(original.state_dict())
+    assert rebuilt.arch_name == "RRDBNet"
+    assert rebuilt.hyperparameters == original.hyperparameters
+    x = torch.rand(1, 3, 8, 12)
+    with torch.inference_mode():
+        out = rebuilt(x)
+        assert torch.equal(out, original(x))
+    assert out.shape == (1, 3, 8 * scale, 12 * scale)
+
+
+@pytest.mark.parametrize("act_type", ["prelu", "leakyrelu"])
+def test_srvgg_is_detected_with_its_activation(act_type):
+    original = SRVGGNetCompact(num_feat=6, num_conv=3, scale=3, act_type=act_type).eval()
+    rebuilt = build_network(original.state_dict())
+    assert rebuilt.arch_name == "SRVGGNetCompact"
+    assert rebuilt.hyperparameters == original.hyperparameters
+    x = torch.rand(1, 3, 5, 7)
+    with torch.inference_mode():
+        assert torch.equal(rebuilt(x), original(x))
+
+
+def test_relu_srvgg_needs_its_activation_named():
+    original = SRVGGNetCompact(num_feat=4, num_conv=1, scale=2, act_type="relu").eval()
+    rebuilt = build_network(original.state_dict(), act_type="relu")
+    x = torch.rand(1, 3, 4, 4) - 0.5
+    with torch.inference_mode():
+        assert torch.equal(rebuilt(x), original(x))
+
+
+def test_x4plus_costs_about_36_mflop_per_pixel():
+    assert RRDBNet().flops_per_pixel == pytest.approx(36e6, rel=0.01)
+
+
+def test_unknown_layout_is_one_clear_line():
+    with pytest.raises(UnsupportedModelError, match="unknown network layout") as info:
+        build_network({"encoder.weight": torch.zeros(4, 4)}, source="mystery.pth")
+    assert "mystery.pth" in str(info.value)
+    assert "encoder.weight (4, 4)" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_rrdbnet_is_refused_cleanly():
+    state = RRDBNet(num_block=1, num_feat=8, num_grow_ch=4).state_dict()
+    del state["body.0.rdb2.conv3.weight"]
+    with pytest.raises(UnsupportedModelError, match="RRDBNet"):
+        build_network(state)
