@@ -8,6 +8,7 @@ halos), bit depth is kept, and the result is resized to the requested scale.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,8 @@ Progress = bool | Callable[[int, int], None]
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The output size for a scale factor: rounded, and never below one pixel."""
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    """The output size for a scale factor: rounded half up, and never below one pixel."""
+    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
 
 
 def _max_value(dtype: np.dtype) -> float:

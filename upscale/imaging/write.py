@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import UpscaleError
 from ._cv2 import cv2
+from .metadata import ImageMetadata, embed_metadata
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
@@ -67,9 +68,14 @@ def write_bytes_atomically(path: Path, data: bytes, *, overwrite: bool = False) 
 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | None = None,
-                overwrite: bool = False) -> Path:
-    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically."""
+                overwrite: bool = False, metadata: ImageMetadata | None = None) -> Path:
+    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically.
+
+    ``metadata`` (ICC profile, EXIF) is kept where the format can hold it.
+    """
     path = Path(path)
     data = encode_image(array, path.suffix, quality=quality)
+    if metadata:
+        data = embed_metadata(data, path.suffix, metadata, array.shape[1], array.shape[0])
     write_bytes_atomically(path, data, overwrite=overwrite)
     return path

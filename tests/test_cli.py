@@ -1,0 +1,104 @@
+"""The command line, as a user meets it: outputs where expected, one-line errors, nothing lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import tiny_srvgg
+from safetensors.torch import save_file
+
+from upscale.imaging import read_image, write_image
+
+
+def upscale_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "upscale", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "tiny_x2.safetensors"
+    save_file(tiny_srvgg(2).state_dict(), str(path))
+    return path
+
+
+@pytest.fixture
+def photo(tmp_path, rng):
+    return write_image(tmp_path / "photo.jpg", rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))
+
+
+def test_default_output_sits_beside_the_input(photo, model_file):
+    result = upscale_cli(photo, "-m", model_file, "-q")
+    assert result.returncode == 0, result.stderr
+    out = photo.with_name("photo_x2.png")
+    assert read_image(out).shape == (24, 20, 3)
+
+
+def test_fractional_scale_names_and_sizes_the_output(photo, model_file):
+    result = upscale_cli(photo, "-m", model_file, "-s", "1.5", "-q")
+    assert result.returncode == 0, result.stderr
+    assert read_image(photo.with_name("photo_x1.5.png")).shape == (18, 15, 3)
+
+
+def test_output_folder_and_jpeg_quality(tmp_path, photo, model_file):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert upscale_cli(photo, "-m", model_file, "-o", out_dir, "-q").returncode == 0
+    assert (out_dir / "photo_x2.png").exists()
+    assert upscale_cli(photo, "-m", model_file, "-o", tmp_path / "q.jpg", "--quality", "50",
+                       "-q").returncode == 0
+    assert read_image(tmp_path / "q.jpg").shape == (24, 20, 3)
+
+
+def test_existing_output_is_kept_without_overwrite(photo, model_file):
+    out = photo.with_name("photo_x2.png")
+    out.write_bytes(b"precious")
+    result = upscale_cli(photo, "-m", model_file)
+    assert result.returncode != 0
+    assert "already exists" in result.stderr
+    assert out.read_bytes() == b"precious"
+    assert upscale_cli(photo, "-m", model_file, "--overwrite", "-q").returncode == 0
+    assert read_image(out).shape == (24, 20, 3)
+
+
+def test_the_input_is_never_overwritten(tmp_path, model_file, rng):
+    src = write_image(tmp_path / "a.png", rng.integers(0, 256, (4, 4, 3), dtype=np.uint8))
+    before = src.read_bytes()
+    result = upscale_cli(src, "-m", model_file, "-o", src, "--overwrite")
+    assert result.returncode != 0
+    assert src.read_bytes() == before
+
+
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_bad_inputs_give_one_line_and_no_traceback(tmp_path, model_file, rng):
+    missing = _one_line_error(upscale_cli(tmp_path / "missing.png", "-m", model_file))
+    assert "missing.png" in missing and "no such file" in missing
+
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("not an image")
+    assert "fake.jpg" in _one_line_error(upscale_cli(fake, "-m", model_file))
+
+    good = write_image(tmp_path / "good.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:200])
+    assert "cut.png" in _one_line_error(upscale_cli(cut, "-m", model_file))
+
+    unknown = _one_line_error(upscale_cli(good, "-m", "no-such-model"))
+    assert "no-such-model" in unknown
+    assert not any(p.name.startswith("good_x") for p in tmp_path.iterdir())
+
+
+def test_debug_shows_the_traceback(tmp_path, model_file):
+    result = upscale_cli(tmp_path / "missing.png", "-m", model_file, "--debug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr

@@ -1,0 +1,10 @@
+"""Folders in, folders out: discovery, naming, overlapped stages, a resumable plan.
+
+The CLI calls :func:`upscale_folder` when its input is a folder.
+"""
+
+from .folder import default_output_dir, upscale_folder
+from .naming import DEFAULT_NAME_TEMPLATE, FORMATS, TEMPLATE_FIELDS
+
+__all__ = ["DEFAULT_NAME_TEMPLATE", "FORMATS", "TEMPLATE_FIELDS", "default_output_dir",
+           "upscale_folder"]

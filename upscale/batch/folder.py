@@ -1,0 +1,194 @@
+"""``upscale photos/ -o big/``: a whole folder, resumable, with nothing lost.
+
+The plan is made first (every file: upscale, skip or fail, with a reason);
+then the network is loaded and prepared once, images stream through the
+overlapped reader/compute/writer stages, videos go to the video engine, and a
+summary closes the run. Exit code 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from ..errors import InputError, UpscaleError
+from ..imaging import read_image, write_image
+from ..imaging.metadata import read_metadata
+from .discover import find_files
+from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, format_scale, make_output_folders
+from .plan import Job, make_plan
+from .prefetch import run_overlapped
+from .report import Outcomes, failure_reason, make_progress, plan_table, summary_tables
+from .videos import VideoSupport, video_support
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..run import PreparedNetwork
+
+EXIT_OK, EXIT_FAILURES = 0, 1
+
+
+def default_output_dir(input_dir: Path, scale: float) -> Path:
+    """``photos/`` at x4 -> ``photos_x4/`` beside it."""
+    real = Path(input_dir).resolve()
+    return real.parent / f"{real.name}_x{format_scale(scale)}"
+
+
+def upscale_folder(
+    input_dir: str | os.PathLike,
+    output_dir: str | os.PathLike | None,
+    *,
+    load_network: Callable[[], torch.nn.Module],
+    scale: float | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    recursive: bool = False,
+    glob: str | Sequence[str] = (),
+    format: str = "png",  # noqa: A002 - the CLI option's name
+    quality: int | None = None,
+    name_template: str = DEFAULT_NAME_TEMPLATE,
+    skip_existing: bool = True,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    tile: int = 0,
+    tile_pad: int | None = None,
+    prefetch: int = 2,
+    quiet: bool = False,
+    stdout: Console | None = None,
+    stderr: Console | None = None,
+    videos: VideoSupport | None | bool = True,
+) -> int:
+    """Upscale every image (and video) of ``input_dir`` into ``output_dir``; the exit code.
+
+    ``load_network`` is called at most once, and only if there is work (or the
+    scale must come from the network). ``prefetch`` is how many decoded inputs
+    and finished outputs may wait in each queue; 0 runs one file at a time.
+    ``videos``: True uses ``upscale.video`` when present, False/None skips videos.
+    """
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputError(f"{input_dir}: no such folder")
+    if quality is not None and not 1 <= quality <= 100:
+        raise UpscaleError(f"--quality must be between 1 and 100, not {quality}")
+    stdout = stdout or Console()
+    stderr = stderr or Console(stderr=True)
+
+    network = None
+    if scale is None:
+        network = load_network()
+        scale = float(network.scale)
+    if scale <= 0:
+        raise UpscaleError(f"-s/--scale must be positive, not {scale:g}")
+    if output_dir is None:
+        output_dir = default_output_dir(input_dir, scale)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UpscaleError(f"{output_dir}: exists and is not a folder")
+    naming = OutputNaming(output_dir, scale, format, name_template)
+    video = video_support() if videos is True else (videos or None)
+
+    patterns = [glob] if isinstance(glob, str) else list(glob)
+    files = find_files(input_dir, recursive=recursive, patterns=patterns, exclude=[output_dir])
+    jobs = make_plan(files, input_dir, naming,
+                     video_suffix=video.output_suffix if video else None,
+                     skip_existing=skip_existing, overwrite=overwrite)
+    if dry_run:
+        stdout.print(plan_table(jobs, output_dir))
+        return EXIT_FAILURES if any(job.action == "fail" for job in jobs) else EXIT_OK
+
+    outcomes = Outcomes()
+    for job in jobs:
+        if job.action != "upscale":
+            outcomes.add(job, "skipped" if job.action == "skip" else "failed", job.reason)
+    todo = [job for job in jobs if job.action == "upscale"]
+    started = time.perf_counter()
+    if todo:
+        from ..run import prepare_network
+
+        network = network if network is not None else load_network()
+        prepared = prepare_network(network, device=device, precision=precision)
+        output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if todo:
+            _run_jobs(todo, prepared, naming, outcomes, video, stderr,
+                      tile=tile, tile_pad=tile_pad, quality=quality, prefetch=prefetch,
+                      quiet=quiet)
+    finally:  # an interrupted run still says what it finished
+        elapsed = time.perf_counter() - started
+        title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
+        failed = outcomes.count("failed")
+        if not quiet or failed:
+            for table in summary_tables(outcomes.items, title=title):
+                stdout.print(table)
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
+              outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
+              tile: int, tile_pad: int | None, quality: int | None, prefetch: int,
+              quiet: bool) -> None:
+    """Images through the overlapped stages, then videos one by one, under one progress bar."""
+    from ..pipeline import upscale_image
+
+    progress = make_progress(stderr, disable=quiet)
+    task = progress.add_task("upscaling", total=len(todo), current="")
+    scale = naming.scale
+
+    def finished(job: Job, status: str, reason: str = "") -> None:
+        outcomes.add(job, status, reason)
+        if status == "failed" and not quiet:
+            progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
+                                   highlight=False, soft_wrap=True)
+        progress.advance(task)
+
+    def read(job: Job) -> tuple[Any, Any]:
+        return read_image(job.source), read_metadata(job.source)
+
+    def compute(job: Job, decoded: tuple[Any, Any]) -> tuple[Any, Any]:
+        progress.update(task, current=str(job.relative))
+        image, metadata = decoded
+        result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad)
+        return result, metadata
+
+    def write(job: Job, computed: tuple[Any, Any]) -> None:
+        result, metadata = computed
+        assert job.target is not None
+        make_output_folders(job.target, naming.output_dir)
+        _remove_stale_partials(job.target)
+        write_image(job.target, result, quality=quality, overwrite=job.replace,
+                    metadata=metadata)
+        finished(job, "done")
+
+    def failed(job: Job, stage: str, error: BaseException) -> None:
+        finished(job, "failed", failure_reason(job, error))
+
+    with progress:
+        images = [job for job in todo if job.kind == "image"]
+        run_overlapped(images, read=read, compute=compute, write=write, on_failure=failed,
+                       depth=prefetch)
+        for job in (job for job in todo if job.kind == "video"):
+            assert video is not None and job.target is not None
+            progress.update(task, current=str(job.relative))
+            try:
+                make_output_folders(job.target, naming.output_dir)
+                video.upscale(prepared, job.source, job.target, scale=scale, tile=tile,
+                              tile_pad=tile_pad, overwrite=job.replace)
+            except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
+                failed(job, "video", exc)
+            else:
+                finished(job, "done")
+        progress.update(task, current="")
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Temporary files an interrupted run left for this output (``.stem.XXXXXXXX.part``)."""
+    prefix = f".{target.stem}."
+    for name in os.listdir(target.parent):
+        if name.startswith(prefix) and name.endswith(".part") and len(name) == len(prefix) + 13:
+            (target.parent / name).unlink(missing_ok=True)

@@ -1,0 +1,124 @@
+"""Where each input's output goes: the name template, the format, and path safety.
+
+The output tree mirrors the input tree. Whatever a template or a folder
+contains, an output path must stay inside the output folder: a template with
+``..`` or an absolute part is refused up front, and a symlink planted in the
+output tree (``out/sub -> /etc``) is caught by resolving the real folder before
+anything is written there.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..errors import UpscaleError
+
+DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}.{ext}"
+TEMPLATE_FIELDS = {
+    "stem": "input file name without its extension",
+    "scale": "the output scale, e.g. 4 or 1.5",
+    "ext": "the output extension, without the dot",
+    "src_ext": "the input extension, without the dot",
+}
+FORMATS = ("png", "jpg", "webp", "same")
+
+
+class UnsafeOutputPath(UpscaleError):
+    """An output path would land outside the output folder."""
+
+
+def format_scale(scale: float) -> str:
+    """4.0 -> '4', 1.5 -> '1.5': the same spelling the single-image names use."""
+    return f"{scale:g}"
+
+
+@dataclass(frozen=True)
+class OutputNaming:
+    """Maps an input file (relative to the input folder) to its output path."""
+
+    output_dir: Path
+    scale: float
+    format: str = "png"
+    template: str = DEFAULT_NAME_TEMPLATE
+
+    def __post_init__(self) -> None:
+        check_template(self.template)
+        if self.format not in FORMATS:
+            raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
+
+    def image_suffix(self, source: Path) -> str:
+        """The output extension for an image: the chosen format, or the input's for 'same'."""
+        return source.suffix if self.format == "same" else f".{self.format}"
+
+    def relative_target(self, relative_source: Path, suffix: str) -> PurePosixPath:
+        """The output path relative to the output folder, checked for ``..`` and roots."""
+        name = self.template.format(
+            stem=relative_source.stem,
+            scale=format_scale(self.scale),
+            ext=suffix.lstrip("."),
+            src_ext=relative_source.suffix.lstrip("."),
+        )
+        relative = PurePosixPath(*relative_source.parent.parts, *name.replace("\\", "/").split("/"))
+        check_relative(relative, f"output name {name!r} for {relative_source}")
+        return relative
+
+    def target(self, relative_source: Path, suffix: str) -> Path:
+        return self.output_dir / self.relative_target(relative_source, suffix)
+
+
+def check_template(template: str) -> None:
+    """Refuse templates with unknown fields, or that would put every file at one name."""
+    try:
+        parsed = string.Formatter().parse(template)
+        fields = {field for _, field, _, _ in parsed if field is not None}
+    except ValueError as exc:
+        raise UpscaleError(f"--name-template {template!r}: {exc}") from exc
+    unknown = fields - set(TEMPLATE_FIELDS)
+    if unknown:
+        known = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+        raise UpscaleError(f"--name-template {template!r}: unknown field "
+                           f"{{{sorted(unknown)[0]}}}; use {known}")
+    if "stem" not in fields:
+        raise UpscaleError(f"--name-template {template!r} must contain {{stem}}, "
+                           "or every output would get the same name")
+    check_relative(PurePosixPath(template.replace("\\", "/")), f"--name-template {template!r}")
+
+
+def check_relative(relative: PurePosixPath, what: str) -> None:
+    """A relative path with no ``..``, no root, no empty or NUL parts."""
+    text = str(relative)
+    if relative.is_absolute() or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise UnsafeOutputPath(f"{what}: absolute paths are not allowed in output names")
+    if any(part == ".." for part in relative.parts):
+        raise UnsafeOutputPath(f"{what}: '..' would leave the output folder")
+    if "\x00" in text or not relative.parts:
+        raise UnsafeOutputPath(f"{what}: not a usable file name")
+
+
+def make_output_folders(target: Path, root: Path, *, create: bool = True) -> None:
+    """Create ``target``'s folders under ``root``, refusing any that lead outside it.
+
+    Each level is checked before the next is created, so a symlink planted in
+    the output tree (``out/sub -> /etc``) is refused before anything is made
+    through it. Called right before writing, so the check sees the tree as it is;
+    ``create=False`` only checks what exists (for planning and --dry-run).
+    """
+    real_root = Path(os.path.realpath(root))
+    current = root
+    for part in target.relative_to(root).parent.parts:
+        current = current / part
+        if not current.is_symlink() and not current.exists():
+            if not create:
+                return  # nothing below a missing folder can be a symlink yet
+            current.mkdir(exist_ok=True)
+        real = Path(os.path.realpath(current))
+        if real != real_root and real_root not in real.parents:
+            raise UnsafeOutputPath(f"{target}: the output folder {current} leads outside "
+                                   f"{root} (to {real}); refusing to write there")
+        if not real.is_dir():
+            raise UpscaleError(f"{target}: {current} is not a folder")
+    if target.is_symlink():
+        raise UnsafeOutputPath(f"{target}: the output is a symlink; refusing to write through it")

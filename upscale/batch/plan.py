@@ -1,0 +1,113 @@
+"""Decide, before any pixel is touched, what happens to each file of a batch.
+
+Every file found gets exactly one job: upscale it, skip it (with the reason),
+or fail it (with the reason). Skipping a present output is safe because every
+output is written under a temporary name and renamed into place: a file at the
+final name is complete. An empty file there is not trusted and is redone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UpscaleError
+from .discover import kind_of
+from .naming import OutputNaming, make_output_folders
+
+ALREADY_DONE = "already done"
+
+
+@dataclass
+class Job:
+    """One input file and what the batch will do with it."""
+
+    source: Path
+    relative: Path  # the source relative to the input folder, for display
+    kind: str | None  # 'image', 'video' or None
+    target: Path | None = None
+    action: str = "upscale"  # 'upscale', 'skip' or 'fail'
+    reason: str = ""
+    replace: bool = False  # the target exists and is to be replaced
+
+    def skip(self, reason: str) -> Job:
+        self.action, self.reason = "skip", reason
+        return self
+
+    def fail(self, reason: str) -> Job:
+        self.action, self.reason = "fail", reason
+        return self
+
+
+def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
+              video_suffix: Callable[[Path], str] | None, skip_existing: bool,
+              overwrite: bool) -> list[Job]:
+    """One job per file, in the order the files were found.
+
+    ``video_suffix`` gives a video's output extension, or is None when this
+    build cannot upscale videos (they are then skipped with that reason).
+    """
+    jobs = [Job(path, path.relative_to(input_dir), kind_of(path)) for path in files]
+    sources = {os.path.realpath(job.source): job for job in jobs}
+    targets: dict[str, Job] = {}
+    for job in jobs:
+        if job.kind is None:
+            job.skip(f"not an image or video ({job.source.suffix or 'no extension'})")
+            continue
+        if job.kind == "video" and video_suffix is None:
+            job.skip("video: this build has no video support (upscale.video)")
+            continue
+        if job.kind == "video":
+            suffix = video_suffix(job.source)
+        else:
+            suffix = naming.image_suffix(job.source)
+        try:
+            job.target = naming.target(job.relative, suffix)
+        except UpscaleError as exc:
+            job.fail(str(exc))
+            continue
+        key = os.path.realpath(job.target)
+        if key == os.path.realpath(job.source):
+            job.fail("the output name is the input itself; inputs are never modified")
+        elif key in targets:
+            job.fail(f"same output name as {targets[key].relative}: {job.target.name}")
+        else:
+            targets[key] = job
+    for key, producer in targets.items():
+        other = sources.get(key)
+        if other is not None and other is not producer and other.action == "upscale":
+            # An earlier run wrote into the input folder: that file is an output, not an input.
+            other.skip(f"it is the output of {producer.relative}")
+    for job in jobs:
+        if job.action == "upscale":
+            _decide_existing(job, naming.output_dir, sources,
+                             skip_existing=skip_existing, overwrite=overwrite)
+    return jobs
+
+
+def _decide_existing(job: Job, output_dir: Path, sources: dict[str, Job], *,
+                     skip_existing: bool, overwrite: bool) -> None:
+    target = job.target
+    assert target is not None
+    try:
+        make_output_folders(target, output_dir, create=False)
+    except UpscaleError as exc:
+        job.fail(str(exc).removeprefix(f"{target}: "))
+        return
+    if not target.exists():
+        return
+    if target.is_dir():
+        job.fail(f"the output {target} is a folder")
+        return
+    if os.path.realpath(target) in sources and overwrite:
+        job.fail(f"the output {target} is also an input; inputs are never modified")
+        return
+    complete = target.stat().st_size > 0
+    if overwrite or not complete:
+        job.replace = True
+    elif skip_existing:
+        job.skip(ALREADY_DONE)
+    else:
+        job.fail(f"the output {target} already exists (use --overwrite to replace it)")

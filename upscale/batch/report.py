@@ -1,0 +1,152 @@
+"""What a batch tells its user: one live progress line, then a summary.
+
+Progress (on stderr) shows files done/total, the file being computed,
+throughput and ETA. The summary (on stdout) counts done, skipped and failed
+files with their reasons, then lists every file that was not done for a
+reason other than "already done", so an overnight run's problems are all in
+one place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import UpscaleError
+from .plan import ALREADY_DONE, Job
+
+STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "bold red"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    status: str  # 'done', 'skipped' or 'failed'
+    reason: str = ""
+
+
+class Outcomes:
+    """Thread-safe record of what happened to each file (stages report from threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: list[Outcome] = []
+
+    def add(self, job: Job, status: str, reason: str = "") -> None:
+        with self._lock:
+            self.items.append(Outcome(job, status, reason))
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.items if outcome.status == status)
+
+
+def failure_reason(job: Job, error: BaseException) -> str:
+    """One line for the table: the message without the file name the table already shows.
+
+    Errors a user can act on carry their whole story; anything else (a bug, a
+    device running out of memory) keeps its type name as a clue.
+    """
+    message = str(error) or type(error).__name__
+    for prefix in (f"{job.source}: ", f"{job.target}: "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    if isinstance(error, UpscaleError):
+        return message
+    return f"{type(error).__name__}: {message}"
+
+
+class ThroughputColumn(ProgressColumn):
+    """Files per second, or seconds per file when files are slow."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("-- files/s", style="progress.data.speed")
+        text = f"{speed:.2f} files/s" if speed >= 1 else f"{1 / speed:.1f} s/file"
+        return Text(text, style="progress.data.speed")
+
+
+def make_progress(console: Console, *, disable: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ThroughputColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=console,
+        disable=disable,
+        transient=False,
+    )
+
+
+def summary_tables(outcomes: list[Outcome], *, title: str) -> list[Table]:
+    """A count per result and reason, then one row per file not done (except 'already done')."""
+    counts = Table(title=title, title_justify="left", show_edge=False)
+    counts.add_column("result")
+    counts.add_column("files", justify="right")
+    counts.add_column("reason")
+    for status in ("done", "skipped", "failed"):
+        mine = [o for o in outcomes if o.status == status]
+        if not mine and status != "done":
+            continue
+        reasons = Counter(_short(o.reason) for o in mine if o.reason)
+        if status == "failed":
+            detail = "each file below"
+        elif len(reasons) == 1:
+            detail = next(iter(reasons))
+        else:
+            detail = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+        counts.add_row(Text(status, style=STATUS_STYLE[status]), str(len(mine)), detail)
+    tables = [counts]
+    listed = [o for o in outcomes if o.status != "done" and o.reason != ALREADY_DONE]
+    if listed:
+        files = Table(show_edge=False, title_justify="left")
+        files.add_column("file", overflow="fold")
+        files.add_column("result")
+        files.add_column("reason", overflow="fold")
+        for outcome in sorted(listed, key=lambda o: (o.status != "failed", str(o.job.relative))):
+            files.add_row(str(outcome.job.relative),
+                          Text(outcome.status, style=STATUS_STYLE[outcome.status]),
+                          outcome.reason)
+        tables.append(files)
+    return tables
+
+
+def _short(reason: str) -> str:
+    """Group similar reasons in the counts table: 'not an image or video (.txt)' -> kind."""
+    return reason.split(" (")[0] if reason.startswith("not an image or video") else reason
+
+
+def plan_table(jobs: list[Job], output_root: Path) -> Table:
+    """What --dry-run prints: each file, its output, and what would happen."""
+    table = Table(title="dry run: nothing was written", title_justify="left", show_edge=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("output", overflow="fold")
+    table.add_column("action", overflow="fold")
+    style = {"upscale": "green", "skip": "yellow", "fail": "bold red"}
+    for job in jobs:
+        target = str(job.target.relative_to(output_root)) if job.target else ""
+        action = "replace" if job.action == "upscale" and job.replace else job.action
+        if job.reason:
+            action += f": {job.reason}"
+        table.add_row(str(job.relative), target, Text(action, style=style[job.action]))
+    return table

@@ -1,0 +1,96 @@
+"""``upscale eval DATASET``: PSNR/SSIM of a model or classical method, as SR papers measure them."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UpscaleError
+from .console import print_note
+from .console import stdout as results_console
+
+DEFAULT_MODEL = "realesrgan-x4plus"
+
+
+class Method(str, Enum):
+    bicubic = "bicubic"
+    lanczos = "lanczos"
+    nearest = "nearest"
+
+
+class Degradation(str, Enum):
+    bicubic = "bicubic"
+    realesrgan = "realesrgan"
+
+
+def eval_command(
+    dataset_dir: Annotated[Path, typer.Argument(
+        help="Folder of high-resolution images (e.g. Set5).", show_default=False)],
+    scale: Annotated[int, typer.Option("-s", "--scale", min=1,
+                                       help="Scale factor to degrade by and upscale back.")] = 4,
+    model: Annotated[str | None, typer.Option(
+        "-m", "--model", help="Network to evaluate: registry name, path, URL or hf://... "
+        f"\\[default: {DEFAULT_MODEL} unless --method is given].", show_default=False)] = None,
+    method: Annotated[Method | None, typer.Option(
+        help="Evaluate a classical MATLAB-imresize method instead of a network.",
+        show_default=False)] = None,
+    alpha: Annotated[float | None, typer.Option(
+        help="Blend the model family's PSNR and GAN networks (0 = PSNR, 1 = GAN).",
+        show_default=False)] = None,
+    degradation: Annotated[Degradation, typer.Option(
+        help="How HR becomes LR: MATLAB bicubic (the benchmarks) or Real-ESRGAN's "
+        "two-stage blur/resize/noise/JPEG.")] = Degradation.bicubic,
+    seed: Annotated[int, typer.Option(help="Seed for --degradation realesrgan.")] = 0,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the results as JSON here.", show_default=False)] = None,
+    save_dir: Annotated[Path | None, typer.Option(
+        "--save", help="Keep the LR and SR images in this folder (lr/, sr/).",
+        show_default=False)] = None,
+    compare: Annotated[bool, typer.Option(
+        help="With --save: write LR | SR | HR centre crops side by side (compare/).")] = False,
+    tile: Annotated[int, typer.Option(help="Tile size in input pixels; 0 picks one that "
+                                      "fits in memory.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    precision: Annotated[str, typer.Option(
+        help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 or bf16.")] = "auto",
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No per-image progress notes.")]
+    = False,
+) -> None:
+    """Degrade each HR image, upscale it back, and report Y-channel PSNR/SSIM (border = scale)."""
+    if model is not None and method is not None:
+        raise UpscaleError("give either -m/--model or --method, not both")
+    if alpha is not None and method is not None:
+        raise UpscaleError("--alpha blends networks; it does not apply to --method")
+    if compare and save_dir is None:
+        raise UpscaleError("--compare writes into the --save folder; give --save DIR too")
+
+    from ..eval import run as eval_run
+    from ..eval.report import format_psnr, print_report, write_json
+
+    images = eval_run.dataset_images(dataset_dir)
+    if method is not None:
+        label = method.value
+        upscaler = eval_run.classical_upscaler(method.value)
+    else:
+        spec = model or DEFAULT_MODEL
+        label = spec if alpha is None else f"{spec} α={alpha:g}"
+        network = eval_run.load_eval_network(spec, alpha)
+        upscaler = eval_run.upscaler_for_network(network, device=device, precision=precision,
+                                                 tile=tile)
+
+    def note(score: eval_run.ImageScore) -> None:
+        if not quiet:
+            print_note(f"{score.name}: {format_psnr(score.psnr)} dB, SSIM {score.ssim:.4f} "
+                       f"({score.seconds:.1f} s)")
+
+    report = eval_run.evaluate(images, scale, upscaler, method=label,
+                               degradation=degradation.value, seed=seed, save_dir=save_dir,
+                               compare=compare, dataset=dataset_dir.name, on_image=note)
+    print_report(report, results_console)
+    if json_path is not None:
+        write_json(report, json_path)
+        if not quiet:
+            print_note(f"wrote {json_path}")

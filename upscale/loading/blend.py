@@ -1,0 +1,227 @@
+"""ESRGAN network interpolation: θ = (1−α)·θ_PSNR + α·θ_GAN, once, in weight space.
+
+Blending weights only makes sense between a network and its own fine-tune: the
+two then sit in one basin of the loss, and the straight line between them stays
+in it. Two independently trained networks with the same shapes blend into
+nonsense (their channels are not even in the same order), so besides the shape
+check we measure how far apart the two are and warn when they do not look
+related. Blends are cached by (sha256 of A, sha256 of B, α) so a repeated run
+loads one file instead of two and re-blending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..archs import build_network
+from ..errors import UpscaleError
+
+# ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its
+# fine-tune. Calibration (bench/alpha.py and the report of issue 4): RealESRGAN
+# x4plus vs RealSR DF2K, unrelated trainings of one architecture, are 0.95
+# apart and their midpoint blend is worse than either end; two independent
+# random initialisations are about 1.4 apart; fine-tunes measured well below.
+LINEAGE_THRESHOLD = 0.5
+
+# Keys of the safetensors metadata that a blended checkpoint carries.
+META_ALPHA = "blend_alpha"
+META_PSNR_SHA256 = "blend_psnr_sha256"
+META_GAN_SHA256 = "blend_gan_sha256"
+META_PSNR_SOURCE = "blend_psnr_source"
+META_GAN_SOURCE = "blend_gan_source"
+META_DISTANCE = "blend_relative_distance"
+META_ACT_TYPE = "act_type"
+
+
+class LineageWarning(UserWarning):
+    """The two networks do not look like a network and its fine-tune."""
+
+
+@dataclass(frozen=True)
+class Blend:
+    """A blended state dict and what it was made from."""
+
+    state: dict[str, torch.Tensor]
+    alpha: float
+    distance: float
+    act_type: str | None = None
+
+
+def check_alpha(alpha: float) -> float:
+    """α as a float in [0, 1], or a one-line error saying what α means."""
+    value = float(alpha)
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise UpscaleError(
+            f"--alpha must be between 0 (the PSNR network) and 1 (the GAN network), not {alpha}"
+        )
+    return value
+
+
+def canonical_state(state: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
+                    act_type: str | None = None) -> tuple[dict[str, torch.Tensor], nn.Module]:
+    """The tensors under their architecture's canonical names, plus the network built from them.
+
+    Blending key by key needs both sides under one naming: an original-ESRGAN
+    ``model.N`` file and a BasicSR file of the same network must line up.
+    """
+    network = build_network(state, act_type=act_type, source=source)
+    return {k: v.detach() for k, v in network.state_dict().items()}, network
+
+
+def first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+                     name_a: str = "A", name_b: str = "B") -> str | None:
+    """Describe the first tensor, in A's order, that the two state dicts do not share."""
+    for key, tensor in a.items():
+        if key not in b:
+            return f"{key} {tuple(tensor.shape)} is in {name_a} but not in {name_b}"
+        if tensor.shape != b[key].shape:
+            return (f"{key} is {tuple(tensor.shape)} in {name_a} "
+                    f"but {tuple(b[key].shape)} in {name_b}")
+    for key, tensor in b.items():
+        if key not in a:
+            return f"{key} {tuple(tensor.shape)} is in {name_b} but not in {name_a}"
+    return None
+
+
+def check_same_architecture(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+                            name_a: str = "A", name_b: str = "B") -> None:
+    """Refuse to blend two networks whose tensors do not correspond one to one."""
+    difference = first_difference(a, b, name_a, name_b)
+    if difference is not None:
+        raise UpscaleError(
+            f"cannot blend {name_a} with {name_b}: not the same architecture ({difference})"
+        )
+
+
+def relative_distance(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:
+    """‖θ_A − θ_B‖ / ‖θ_A‖ over every floating-point parameter, in float64."""
+    diff_sq = 0.0
+    norm_sq = 0.0
+    for key, tensor in a.items():
+        if not tensor.is_floating_point():
+            continue
+        ta = tensor.to(torch.float64)
+        tb = b[key].to(torch.float64)
+        diff_sq += float(torch.sum((ta - tb) ** 2))
+        norm_sq += float(torch.sum(ta**2))
+    if norm_sq == 0.0:
+        return 0.0 if diff_sq == 0.0 else math.inf
+    return math.sqrt(diff_sq / norm_sq)
+
+
+def check_lineage(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+                  name_a: str = "A", name_b: str = "B",
+                  threshold: float = LINEAGE_THRESHOLD) -> float:
+    """Return the relative distance; warn (LineageWarning) when it exceeds ``threshold``."""
+    distance = relative_distance(a, b)
+    if distance > threshold:
+        warnings.warn(
+            f"{name_a} and {name_b} are {distance:.2f} apart (‖A−B‖/‖A‖; a network and its "
+            f"fine-tune are usually below {threshold:g}): they do not look related, and "
+            "blending unrelated networks gives worse images than either one",
+            LineageWarning,
+            stacklevel=2,
+        )
+    return distance
+
+
+def interpolate(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+                alpha: float) -> dict[str, torch.Tensor]:
+    """(1−α)·A + α·B for every tensor; α = 0 and 1 return the ends' tensors unchanged.
+
+    The sum is formed in float64 and rounded once, so α = 0.5 is exactly the
+    correctly rounded mean of each pair of values.
+    """
+    alpha = check_alpha(alpha)
+    out: dict[str, torch.Tensor] = {}
+    for key, ta in a.items():
+        tb = b[key]
+        if alpha == 0.0:
+            out[key] = ta.clone()
+        elif alpha == 1.0:
+            out[key] = tb.clone()
+        elif not (ta.is_floating_point() and tb.is_floating_point()):
+            if not torch.equal(ta, tb):
+                raise UpscaleError(f"cannot blend the integer tensor {key}: the two differ")
+            out[key] = ta.clone()
+        else:
+            mixed = (1.0 - alpha) * ta.to(torch.float64) + alpha * tb.to(torch.float64)
+            out[key] = mixed.to(torch.promote_types(ta.dtype, tb.dtype))
+    return out
+
+
+def blend_state_dicts(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.Tensor],
+                      alpha: float, *, psnr_name: str = "the PSNR network",
+                      gan_name: str = "the GAN network",
+                      act_type: str | None = None) -> Blend:
+    """Check α, shapes and lineage, then blend; any key layout and architecture we know."""
+    alpha = check_alpha(alpha)
+    canonical_psnr, network = canonical_state(psnr, source=psnr_name, act_type=act_type)
+    canonical_gan, _ = canonical_state(gan, source=gan_name, act_type=act_type)
+    check_same_architecture(canonical_psnr, canonical_gan, psnr_name, gan_name)
+    distance = check_lineage(canonical_psnr, canonical_gan, psnr_name, gan_name)
+    return Blend(
+        state=interpolate(canonical_psnr, canonical_gan, alpha),
+        alpha=alpha,
+        distance=distance,
+        act_type=network.hyperparameters.get("act_type"),
+    )
+
+
+# --- the blended checkpoint -------------------------------------------------------------
+
+
+def blend_metadata(blend: Blend, *, psnr_sha256: str, gan_sha256: str,
+                   psnr_source: str = "", gan_source: str = "") -> dict[str, str]:
+    """What a blended safetensors file records about how it was made."""
+    meta = {
+        META_ALPHA: repr(blend.alpha),
+        META_PSNR_SHA256: psnr_sha256,
+        META_GAN_SHA256: gan_sha256,
+        META_PSNR_SOURCE: psnr_source,
+        META_GAN_SOURCE: gan_source,
+        META_DISTANCE: f"{blend.distance:.6g}",
+    }
+    if blend.act_type is not None:
+        meta[META_ACT_TYPE] = blend.act_type
+    return meta
+
+
+def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
+    """Write the blend as safetensors under a temporary name, then rename it into place."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file({k: v.contiguous() for k, v in blend.state.items()}, str(tmp),
+                  metadata=dict(metadata))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file written by :func:`write_blend`."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata() or {})
+        state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    return state, metadata
+
+
+def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
+    """One name for one (A, B, α); α by its exact binary value, not a rounded print."""
+    text = f"{psnr_sha256}:{gan_sha256}:{check_alpha(alpha).hex()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,92 @@
+"""Read a checkpoint file into (tensors, metadata), whatever its format.
+
+``.pth``/``.pt`` go through ``torch.load(weights_only=True)`` only: a pickle
+can run arbitrary code on load, and checkpoints come from strangers on the
+internet. The restricted unpickler refuses anything but tensors and plain
+containers, before any of it runs. Training wrappers (``params_ema``,
+``params``, ``state_dict``, ``model``) are unwrapped here so that every
+architecture sees a flat name -> tensor mapping.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from ..errors import UnsupportedModelError
+from .ncnn import load_ncnn
+
+TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
+WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".param")
+# Wrappers that training code puts around the generator's state dict, in order of preference:
+# BasicSR saves the EMA weights (the ones meant for inference) beside the raw ones.
+WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "netG")
+
+StateDict = dict[str, torch.Tensor]
+
+
+def unwrap(obj: object, source: str) -> StateDict:
+    """The flat tensor mapping inside a loaded checkpoint object."""
+    for _ in range(3):  # wrappers can nest (e.g. {"state_dict": {"params_ema": ...}})
+        if not isinstance(obj, Mapping):
+            break
+        inner = next((obj[k] for k in WRAPPER_KEYS
+                      if isinstance(obj.get(k), Mapping) and obj[k]), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, Mapping):
+        raise UnsupportedModelError(
+            f"{source}: holds a {type(obj).__name__}, not a mapping of names to tensors")
+    return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+def load_torch(path: Path) -> StateDict:
+    """A ``.pth``/``.pt`` file through the weights-only unpickler."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(
+            f"{path}: refused: the checkpoint contains pickled Python objects beyond tensors, "
+            f"which could run code when loaded ({first[:160]}); convert it to .safetensors "
+            "with a trusted tool"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(
+            f"{path}: not a readable PyTorch checkpoint ({first[:160]})") from exc
+    return unwrap(obj, str(path))
+
+
+def load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
+    """Tensors and the free-form metadata (e.g. ``act_type``) of a .safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UnsupportedModelError(f"{path}: not a readable .safetensors file ({exc})") from exc
+    return unwrap(state, str(path)), metadata
+
+
+def read_checkpoint(path: Path) -> tuple[StateDict, dict[str, str]]:
+    """Tensors and metadata of a weight file, by its suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in TORCH_SUFFIXES:
+        return load_torch(path), {"format": "torch"}
+    if suffix == ".safetensors":
+        state, metadata = load_safetensors(path)
+        return state, {"format": "safetensors", **metadata}
+    if suffix in (".param", ".bin") and path.with_suffix(".param").is_file():
+        return load_ncnn(path.with_suffix(".param"), path.with_suffix(".bin"))
+    raise UnsupportedModelError(
+        f"{path}: unknown weight format {suffix or '(no suffix)'}; "
+        f"expected one of {', '.join(WEIGHT_SUFFIXES)} (ncnn: .param beside its .bin)")

@@ -1,0 +1,68 @@
+"""Which ffmpeg to run, and running it with errors a user can read.
+
+A system ``ffmpeg`` on PATH wins (it may have hardware encoders); otherwise the
+static binary that the ``imageio-ffmpeg`` wheel ships, so ``pip install`` alone
+is enough. ffprobe is never needed: probing parses ffmpeg's own output.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from ..errors import UpscaleError
+
+ENV_OVERRIDE = "UPSCALE_FFMPEG"
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $UPSCALE_FFMPEG, then PATH, then imageio-ffmpeg's."""
+    chosen = os.environ.get(ENV_OVERRIDE) or shutil.which("ffmpeg")
+    if chosen:
+        return chosen
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise UpscaleError("video needs ffmpeg: install it or `pip install imageio-ffmpeg`") from exc
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise UpscaleError(f"video needs ffmpeg, and imageio-ffmpeg has none here: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _full_help() -> str:
+    return run_ffmpeg(["-h", "full"], check=False).stdout
+
+
+def supports_option(name: str) -> bool:
+    """Whether this ffmpeg knows ``-name`` (options come and go between versions)."""
+    return f"\n-{name}" in _full_help()
+
+
+def passthrough_option() -> dict[str, str]:
+    """Keep every frame with its own timestamp: ``-fps_mode`` (5.1+) or the older ``-vsync``."""
+    if supports_option("fps_mode"):
+        return {"fps_mode": "passthrough"}
+    return {"vsync": "passthrough"}
+
+
+def run_ffmpeg(args: Sequence[str], *, check: bool = True,
+               stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg to completion; with ``check``, a failure raises its own last words."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, errors="replace", check=False)
+    if check and proc.returncode != 0:
+        raise UpscaleError(f"ffmpeg failed: {last_error(proc.stderr)}")
+    return proc
+
+
+def last_error(stderr: str, lines: int = 2) -> str:
+    """ffmpeg's own message: the last non-empty lines of its log, joined on one line."""
+    kept = [line.strip() for line in stderr.splitlines() if line.strip()]
+    kept = [line for line in kept if not line.startswith(("frame=", "size=", "Press [q]"))]
+    return " / ".join(kept[-lines:]) or "no message"

@@ -1,0 +1,120 @@
+"""The final file: the upscaled video plus everything else from the source, by stream copy.
+
+Audio, subtitles, chapters, cover art and metadata are copied packet for
+packet. Where the output container cannot hold a stream, it is converted
+(text subtitles to mov_text for MP4, to WebVTT for WebM; audio that MP4/WebM
+cannot hold to AAC/Opus) or dropped, and every such change is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UpscaleError
+from .ffmpeg_bin import ffmpeg_exe, supports_option
+from .probe import Stream, VideoInfo
+from .process import Process
+
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+              ".webm": "webm", ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts",
+              ".mts": "mpegts", ".nut": "nut", ".flv": "flv"}
+TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd",
+                  "subviewer", "realtext", "sami", "jacosub", "mpl2", "pjs", "stl", "vplayer"}
+_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac", "dts", "truehd"}
+_WEBM_VIDEO = {"libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1", "librav1e", "av1_nvenc",
+               "vp9_vaapi", "vp9_qsv", "av1_qsv", "av1_vaapi", "av1_amf"}
+
+
+@dataclass
+class MuxPlan:
+    """Which source streams go in, which are converted, and what the user is told."""
+
+    copied: list[Stream] = field(default_factory=list)
+    converted: dict[int, str] = field(default_factory=dict)  # source index -> encoder
+    notices: list[str] = field(default_factory=list)
+
+
+def container_for(output: Path) -> str | None:
+    return CONTAINERS.get(output.suffix.lower())
+
+
+def check_codec_fits(codec: str, output: Path) -> None:
+    """Refuse early (before hours of upscaling) a video codec the container cannot hold."""
+    if container_for(output) == "webm" and codec not in _WEBM_VIDEO:
+        raise UpscaleError(f"{output}: WebM holds only VP8/VP9/AV1 video; use --codec "
+                           "libvpx-vp9, or an .mp4/.mkv output")
+
+
+def plan_streams(info: VideoInfo, container: str | None) -> MuxPlan:
+    plan = MuxPlan()
+    for stream in info.others():
+        decision = _decide(stream, container)
+        label = f"stream {stream.index} ({stream.kind} {stream.codec})"
+        if decision == "copy":
+            plan.copied.append(stream)
+        elif decision is None:
+            plan.notices.append(f"dropped {label}: a {container} file cannot hold it")
+        else:
+            plan.copied.append(stream)
+            plan.converted[stream.index] = decision
+            plan.notices.append(f"converted {label} to {decision} for {container}")
+    return plan
+
+
+def _decide(stream: Stream, container: str | None) -> str | None:
+    """'copy', an encoder to convert with, or None to drop."""
+    kind, codec = stream.kind, stream.codec
+    if kind == "video":
+        return "copy" if stream.attached_pic and container in ("mp4", "mov", "matroska") else None
+    if container in ("mp4", "mov"):
+        if kind == "audio":
+            fits = codec in _MP4_AUDIO or (container == "mov" and codec.startswith("pcm_"))
+            return "copy" if fits else "aac"
+        if kind == "subtitle":
+            if codec == "mov_text":
+                return "copy"
+            return "mov_text" if codec in TEXT_SUBTITLES else None
+        return None
+    if container == "matroska":
+        if kind == "subtitle" and codec == "mov_text":
+            return "srt"
+        return "copy" if kind in ("audio", "subtitle", "attachment") else None
+    if container == "webm":
+        if kind == "audio":
+            return "copy" if codec in ("opus", "vorbis") else "libopus"
+        if kind == "subtitle":
+            if codec == "webvtt":
+                return "copy"
+            return "webvtt" if codec in TEXT_SUBTITLES else None
+        return None
+    return "copy" if kind in ("audio", "subtitle") else None
+
+
+def mux(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan) -> None:
+    """Write ``target``: the concatenated segments, placed where the source video started."""
+    import ffmpeg
+
+    video_options: dict[str, object] = {"f": "concat", "safe": 0}
+    if info.first_pts:
+        video_options["itsoffset"] = f"{float(info.first_pts):.6f}"
+    if info.rotation and supports_option("display_rotation"):
+        video_options["display_rotation"] = f"{info.rotation:g}"
+    video = ffmpeg.input(str(concat_list), **video_options)
+    source = ffmpeg.input(str(info.path))
+    streams = [video["v:0"]] + [source[str(s.index)] for s in plan.copied]
+    options: dict[str, object] = {"c": "copy", "map_metadata": 1, "map_chapters": 1}
+    for position, stream in enumerate(plan.copied, start=1):
+        if stream.index in plan.converted:
+            options[f"c:{position}"] = plan.converted[stream.index]
+    source_video = next(s for s in info.streams if s.index == info.video_index)
+    if source_video.language and source_video.language != "und":
+        options["metadata:s:0"] = f"language={source_video.language}"
+    if info.rotation and not supports_option("display_rotation"):
+        options["metadata:s:v:0"] = f"rotate={info.rotation:g}"
+    if container_for(target) in ("mp4", "mov"):
+        options["movflags"] = "+faststart"
+    args = ffmpeg.output(*streams, str(target), **options).compile(cmd="ffmpeg")[1:]
+    process = Process([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args],
+                      f"writing {target.name}")
+    process.wait_ok()

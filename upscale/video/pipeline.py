@@ -1,0 +1,248 @@
+"""Decode -> upscale -> encode, all three at once.
+
+A decoder thread fills a bounded queue with batches of frames, the calling
+thread runs the network on them, and an encoder thread feeds the segment
+encoders. The queues are short, so memory stays flat, and deep enough that the
+network never waits for I/O. Any failure (or Ctrl-C) stops every thread, kills
+both ffmpeg processes and removes the half-written segment; finished segments
+stay for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import UpscaleError
+from .decode import FrameReader
+from .encode import EncodePlan, pad_frames
+from .ffmpeg_bin import ffmpeg_exe
+from .probe import VideoInfo
+from .process import Process
+from .segments import WorkDir
+
+FrameFn = Callable[[np.ndarray], np.ndarray]
+ProgressFn = Callable[[int, int], None]
+_DONE = object()
+_QUEUE_BATCHES = 3
+
+
+@dataclass
+class Job:
+    """One video's frames on their way through the network."""
+
+    info: VideoInfo
+    upscale_frames: FrameFn  # (N, H, W, 3) uint8/uint16 -> (N, H', W', 3) same dtype
+    plan: EncodePlan
+    out_width: int  # what the network path produces, before padding
+    out_height: int
+    workdir: WorkDir
+    batch_size: int = 1
+    on_progress: ProgressFn | None = None
+
+
+class _Stop(Exception):
+    """Another thread failed; this one just leaves."""
+
+
+def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+    raise _Stop
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> object:
+    while not stop.is_set():
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    raise _Stop
+
+
+class _Worker(threading.Thread):
+    """A thread that records its exception and raises the shared stop flag."""
+
+    def __init__(self, target: Callable[[], None], stop: threading.Event, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work, self._stop, self.error = target, stop, None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except _Stop:
+            pass
+        except BaseException as exc:  # reported by the caller, in its thread
+            self.error = exc
+            self._stop.set()
+
+
+def segment_starts(info: VideoInfo, workdir: WorkDir) -> list[Fraction]:
+    """Each segment's first timestamp in seconds, relative to the first frame."""
+    starts = []
+    for index in range(workdir.segment_count):
+        frame = workdir.first_frame(index)
+        if info.variable_rate:
+            starts.append(info.timestamps[frame] * info.time_base)
+        else:
+            starts.append(Fraction(frame) / info.frame_rate)
+    return starts
+
+
+def segment_pts(info: VideoInfo, first: int, count: int) -> list[int]:
+    """Source timestamps of frames ``first..first+count`` relative to the segment start.
+
+    Frames beyond the probed list (a decoder that yields more frames than there
+    were packets) continue at the average rate.
+    """
+    stamps = info.timestamps
+    step = 1 / (info.frame_rate * info.time_base)
+    pts = [stamps[k] if k < len(stamps) else round(stamps[-1] + (k - len(stamps) + 1) * step)
+           for k in range(first, first + count)]
+    return [p - pts[0] for p in pts]
+
+
+class _SegmentWriter:
+    """Feeds frames to one encoder per segment; finished segments are renamed into place."""
+
+    def __init__(self, job: Job, stop: threading.Event) -> None:
+        self.job, self.stop = job, stop
+        self.current: Process | None = None
+        self.segment = -1
+        self.written_in_segment = 0
+        self.finishers: list[_Worker] = []
+
+    def write(self, frame_index: int, frames: np.ndarray) -> None:
+        for offset in range(len(frames)):
+            segment = self.job.workdir.segment_of(frame_index + offset)
+            if segment != self.segment:
+                self.close_segment()
+                self.open_segment(segment)
+            try:
+                self.current.popen.stdin.write(memoryview(np.ascontiguousarray(frames[offset])))
+            except (BrokenPipeError, OSError) as exc:
+                self.current.popen.wait()
+                raise UpscaleError(self.current.error_message()) from exc
+            self.written_in_segment += 1
+
+    def open_segment(self, segment: int) -> None:
+        workdir, plan = self.job.workdir, self.job.plan
+        commands = None
+        if plan.variable_rate:
+            first = workdir.first_frame(segment)
+            count = workdir.segment_frames
+            if segment == workdir.segment_count - 1:
+                # the last segment also takes any frames the decoder finds beyond the probe
+                count = max(self.job.info.frame_count - first, 0) + 64
+            commands = workdir.commands_path(segment)
+            plan.write_commands(commands, segment_pts(self.job.info, first, count))
+        partial = workdir.partial_path(segment)
+        args = [ffmpeg_exe(), "-hide_banner", "-y", *plan.command(partial, commands)]
+        self.current = Process(args, f"encoding segment {segment}", cwd=str(workdir.path),
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.segment = segment
+        self.written_in_segment = 0
+
+    def close_segment(self) -> None:
+        if self.current is None:
+            return
+        process, segment = self.current, self.segment
+        self.current = None
+        process.popen.stdin.close()
+
+        def finish() -> None:
+            process.wait_ok()
+            self.job.workdir.partial_path(segment).replace(self.job.workdir.segment_path(segment))
+
+        finisher = _Worker(finish, self.stop, f"finish-{segment}")
+        finisher.start()
+        self.finishers.append(finisher)
+
+    def join(self) -> None:
+        for finisher in self.finishers:
+            finisher.join()
+            if finisher.error is not None:
+                raise finisher.error
+
+    def abort(self) -> None:
+        if self.current is not None:
+            self.current.kill()
+            self.job.workdir.partial_path(self.segment).unlink(missing_ok=True)
+            self.current = None
+        for finisher in self.finishers:
+            finisher.join(timeout=10)
+
+
+def encode_all(job: Job, first_segment: int) -> int:
+    """Encode every segment from ``first_segment`` on; return the frames decoded in all."""
+    workdir, info = job.workdir, job.info
+    start_frame = workdir.first_frame(first_segment)
+    total = info.frame_count
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+    upscaled: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+    reader = FrameReader(info, job.plan.raw_pix_fmt)
+    writer = _SegmentWriter(job, stop)
+
+    def decode() -> None:
+        for batch in reader.batches(job.batch_size, skip=start_frame):
+            _put(decoded, batch, stop)
+        reader.finish()
+        _put(decoded, _DONE, stop)
+
+    def encode() -> None:
+        index = start_frame
+        while (item := _get(upscaled, stop)) is not _DONE:
+            writer.write(index, item)
+            index += len(item)
+            if job.on_progress:
+                job.on_progress(index, max(total, index))
+        writer.close_segment()
+        writer.join()
+
+    threads = [_Worker(decode, stop, "decode"), _Worker(encode, stop, "encode")]
+    for thread in threads:
+        thread.start()
+    try:
+        _run_network(job, decoded, upscaled, stop)
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        if stop.is_set():
+            reader.kill()
+            writer.abort()
+            for thread in threads:
+                thread.join(timeout=10)
+    for thread in threads:
+        if thread.error is not None:
+            raise thread.error
+    return reader.decoded
+
+
+def _run_network(job: Job, decoded: queue.Queue, upscaled: queue.Queue,
+                 stop: threading.Event) -> None:
+    expected = (job.out_height, job.out_width)
+    try:
+        while (batch := _get(decoded, stop)) is not _DONE:
+            result = job.upscale_frames(batch)
+            if result.shape[1:3] != expected or result.dtype != batch.dtype:
+                raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
+                                   f"expected {expected} {batch.dtype}")
+            _put(upscaled, pad_frames(result, job.plan.width, job.plan.height), stop)
+        _put(upscaled, _DONE, stop)
+    except _Stop:
+        return

@@ -1,0 +1,251 @@
+"""What a video file holds, found with ffmpeg alone (no ffprobe).
+
+Two cheap passes: ``ffmpeg -i`` describes the container and its streams on
+stderr, and a stream-copy pass (``-c copy -f framecrc``) lists every video
+packet with its exact timestamps in the stream's time base. Counting packets
+gives the frame count even where the container has no ``nb_frames``; the
+timestamps give the exact frame rate (24000/1001 stays 24000/1001) and tell
+constant from variable frame rate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import InputError
+from .ffmpeg_bin import last_error, run_ffmpeg
+
+# The names ffmpeg prints for colour enums, by their numeric value; ffmpeg prints
+# one name when matrix, primaries and transfer share a value, so we map back.
+_SPACES = {"gbr": 0, "bt709": 1, "unknown": 2, "fcc": 4, "bt470bg": 5, "smpte170m": 6,
+           "smpte240m": 7, "ycgco": 8, "bt2020nc": 9, "bt2020c": 10, "smpte2085": 11,
+           "chroma-derived-nc": 12, "chroma-derived-c": 13, "ictcp": 14}
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+              9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "jedec-p22"}
+_TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m",
+              8: "linear", 9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e",
+              13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084",
+              17: "smpte428", 18: "arib-std-b67"}
+_NOT_COLOUR = {"progressive", "tff", "bff", "top first", "bottom first", "top coded first (swapped)",
+               "bottom coded first (swapped)", "left", "center", "topleft", "top", "bottomleft",
+               "bottom", "unknown"}
+# Demuxers that mean "a still image", which the image path handles.
+_IMAGE_FORMATS = re.compile(r"(_pipe|image2|^gif$|^apng$)")
+
+_STREAM = re.compile(r"^\s*Stream #\d+:(\d+)(?:\[0x[0-9a-f]+\])?(?:\(([^)]*)\))?: "
+                     r"(Video|Audio|Subtitle|Data|Attachment): (\w+)(.*)$")
+_VIDEO = re.compile(r", (\w+)(?:\(([^)]*)\))?, (\d+)x(\d+)")
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_START = re.compile(r"start: (-?\d+(?:\.\d+)?)")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
+_META = re.compile(r"^\s{4,}(\w[\w-]*)\s*: (.*)$")
+_FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
+
+
+@dataclass
+class Stream:
+    """One stream as ``ffmpeg -i`` describes it."""
+
+    index: int
+    kind: str  # "video", "audio", "subtitle", "data", "attachment"
+    codec: str
+    language: str = ""
+    details: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    attached_pic: bool = False
+
+
+@dataclass
+class VideoInfo:
+    """The video stream we upscale, its timing, and everything muxed beside it."""
+
+    path: Path
+    format_name: str
+    streams: list[Stream]
+    video_index: int
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    frame_count: int
+    frame_rate: Fraction
+    time_base: Fraction
+    timestamps: list[int]  # presentation order, in time_base units, relative to the first
+    first_pts: Fraction  # seconds from the container start to the first video frame
+    duration: float | None
+    variable_rate: bool
+    rotation: float = 0.0
+    color_range: str | None = None  # "tv" or "pc"
+    color_space: str | None = None
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    chapters: int = 0
+
+    @property
+    def bit_depth(self) -> int:
+        return pix_fmt_depth(self.pix_fmt)
+
+    @property
+    def has_alpha(self) -> bool:
+        return bool(re.match(r"(yuva|rgba|bgra|argb|abgr|gbrap|ya)", self.pix_fmt))
+
+    def others(self) -> list[Stream]:
+        """Every stream except the one we upscale (cover art included)."""
+        return [s for s in self.streams if s.index != self.video_index]
+
+
+def pix_fmt_depth(pix_fmt: str) -> int:
+    """Bits per channel of an ffmpeg pixel format name (yuv420p10le -> 10, rgb48le -> 16)."""
+    if match := re.search(r"(9|10|12|14|16)(le|be)$", pix_fmt):
+        return int(match.group(1))
+    if re.match(r"(rgb|bgr)48|(rgba|bgra)64|.*f(16|32)(le|be)$", pix_fmt):
+        return 16
+    return {"xv30": 10, "v30x": 10, "xv36": 12}.get(pix_fmt[:4], 8)
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Describe a video file; :class:`InputError` naming the file if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    text = run_ffmpeg(["-i", str(path)], check=False).stderr
+    header = parse_header(path, text)
+    video = header["video"]
+    if video is None:
+        problem = last_error(text, 1) if "Input #0" not in text else "no video stream"
+        raise InputError(f"{path}: not a readable video ({problem})")
+    time_base, pts = packet_timestamps(path, video.index)
+    if not pts:
+        raise InputError(f"{path}: the video stream has no frames")
+    timing = frame_timing(pts, time_base, header["fps"])
+    width, height, pix_fmt, colour = _video_fields(video)
+    start = header["start"] or 0.0
+    return VideoInfo(
+        path=path, format_name=header["format"], streams=header["streams"],
+        video_index=video.index, codec=video.codec, pix_fmt=pix_fmt, width=width, height=height,
+        frame_count=len(pts), frame_rate=timing.rate, time_base=time_base,
+        timestamps=timing.relative, first_pts=max(Fraction(0), timing.first - Fraction(start)),
+        duration=header["duration"], variable_rate=timing.variable, rotation=header["rotation"],
+        chapters=header["chapters"], **colour)
+
+
+def parse_header(path: Path, text: str) -> dict:
+    """The container, streams, duration, start, chapters and rotation from ``ffmpeg -i``."""
+    result: dict = {"format": "", "streams": [], "video": None, "duration": None, "start": None,
+                    "chapters": 0, "rotation": 0.0, "fps": None}
+    current: Stream | None = None
+    in_chapter = False
+    for line in text.splitlines():
+        if line.startswith("Input #0"):
+            result["format"] = line.split(", from ")[0].split(", ", 1)[-1]
+        elif (m := _DURATION.search(line)) and line.strip().startswith("Duration"):
+            h, mnt, s = m.groups()
+            result["duration"] = int(h) * 3600 + int(mnt) * 60 + float(s)
+            if start := _START.search(line):
+                result["start"] = float(start.group(1))
+        elif line.strip().startswith("Chapter #"):
+            result["chapters"] += 1
+            in_chapter = True
+        elif m := _STREAM.match(line):
+            in_chapter = False
+            index, lang, kind, codec, details = m.groups()
+            current = Stream(int(index), kind.lower(), codec, lang or "", details,
+                             attached_pic="(attached pic)" in details)
+            result["streams"].append(current)
+            if kind == "Video" and not current.attached_pic and result["video"] is None:
+                result["video"] = current
+                if fps := _FPS.search(details):
+                    result["fps"] = float(fps.group(1)) * (1000 if fps.group(2) else 1)
+        elif current is not None and not in_chapter:
+            if (m := _ROTATION.search(line)) and current is result["video"]:
+                result["rotation"] = float(m.group(1))
+            elif m := _META.match(line):
+                current.metadata.setdefault(m.group(1), m.group(2).strip())
+    if _IMAGE_FORMATS.search(result["format"]):
+        result["video"] = None
+    return result
+
+
+def _video_fields(video: Stream) -> tuple[int, int, str, dict[str, str | None]]:
+    m = _VIDEO.search(video.details)
+    if not m:
+        raise InputError(f"cannot read the picture size of video stream {video.index}")
+    pix_fmt, extra, width, height = m.groups()
+    return int(width), int(height), pix_fmt, parse_colour(extra or "")
+
+
+def parse_colour(extra: str) -> dict[str, str | None]:
+    """``tv, bt709/unknown/unknown, progressive`` -> range, matrix, primaries, transfer."""
+    colour: dict[str, str | None] = {"color_range": None, "color_space": None,
+                                     "color_primaries": None, "color_transfer": None}
+    for token in (t.strip() for t in extra.split(",")):
+        if token in ("tv", "pc"):
+            colour["color_range"] = token
+        elif token.count("/") == 2:
+            space, prim, trc = token.split("/")
+            colour.update(color_space=space, color_primaries=prim, color_transfer=trc)
+        elif token in _SPACES and token not in _NOT_COLOUR:
+            value = _SPACES[token]
+            colour.update(color_space=token, color_primaries=_PRIMARIES.get(value),
+                          color_transfer=_TRANSFERS.get(value))
+    for key, value in colour.items():
+        if value in ("unknown", "reserved", "unspecified"):
+            colour[key] = None
+    return colour
+
+
+def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int]]:
+    """Time base and presentation timestamps of every packet of one stream (no decoding)."""
+    proc = run_ffmpeg(["-i", str(path), "-map", f"0:{video_index}", "-c", "copy",
+                       "-f", "framecrc", "-"], check=False)
+    if proc.returncode != 0:
+        raise InputError(f"{path}: cannot read the video packets ({last_error(proc.stderr)})")
+    time_base = Fraction(1, 1)
+    pts: list[int] = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            time_base = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            fields = [f.strip() for f in line.split(",")]
+            pts.append(int(fields[2]) if fields[2].lstrip("-").isdigit() else int(fields[1]))
+    return time_base, sorted(pts)
+
+
+@dataclass
+class Timing:
+    rate: Fraction
+    first: Fraction  # seconds
+    relative: list[int]
+    variable: bool
+
+
+def frame_timing(pts: list[int], time_base: Fraction, header_fps: float | None) -> Timing:
+    """Exact frame rate, and whether the timestamps stray from a constant rate.
+
+    A stream is constant-rate when every timestamp is within one tick of
+    ``first + k / rate`` (containers like Matroska round to milliseconds).
+    """
+    first = pts[0]
+    relative = [p - first for p in pts]
+    if len(pts) > 1 and relative[-1] > 0:
+        measured = Fraction(len(pts) - 1) / (relative[-1] * time_base)
+    else:
+        measured = Fraction(header_fps or 25).limit_denominator(1001)
+    rate = _nice_rate(measured)
+    ticks_per_frame = 1 / (rate * time_base)
+    variable = any(abs(r - k * ticks_per_frame) > 1 for k, r in enumerate(relative))
+    if variable:
+        rate = measured.limit_denominator(1_000_000)
+    return Timing(rate, first * time_base, relative, variable)
+
+
+def _nice_rate(measured: Fraction) -> Fraction:
+    """The simple rate the measurement rounds: 23.976... -> 24000/1001, 25.0001 -> 25."""
+    for denominator in (1, 1001, 2, 100, 1000):
+        candidate = Fraction(round(measured * denominator), denominator)
+        if candidate > 0 and abs(candidate - measured) / measured < 2e-4:
+            return candidate
+    return measured.limit_denominator(1_000_000)

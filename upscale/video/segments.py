@@ -1,0 +1,106 @@
+"""The work folder beside the output: finished segments, so ``--resume`` can continue.
+
+Frames are encoded in segments of a fixed number of frames, each a complete
+file renamed into place only once its encoder has exited cleanly. A run that
+stops keeps every finished segment; ``--resume`` starts at the first missing
+one. An uninterrupted run goes through the very same segments, which is why a
+resumed result equals it. ``job.json`` records what the segments were made
+with, so work made with other settings is never mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import UpscaleError
+
+DEFAULT_SEGMENT_FRAMES = 300
+_JOB = "job.json"
+
+
+def work_dir_for(output: Path) -> Path:
+    """``clip_x2.mp4`` -> ``.clip_x2.mp4.upscale-work`` beside it."""
+    return output.with_name(f".{output.name}.upscale-work")
+
+
+class WorkDir:
+    """Segment files and the job description of one output."""
+
+    def __init__(self, path: Path, job: dict, frame_count: int,
+                 segment_frames: int = DEFAULT_SEGMENT_FRAMES) -> None:
+        if segment_frames < 1:
+            raise UpscaleError("segment length must be at least one frame")
+        self.path = path
+        self.job = {**job, "frame_count": frame_count, "segment_frames": segment_frames}
+        self.frame_count = frame_count
+        self.segment_frames = segment_frames
+
+    @property
+    def segment_count(self) -> int:
+        return max(1, -(-self.frame_count // self.segment_frames))
+
+    def segment_of(self, frame: int) -> int:
+        return min(frame // self.segment_frames, self.segment_count - 1)
+
+    def first_frame(self, segment: int) -> int:
+        return segment * self.segment_frames
+
+    def segment_path(self, segment: int) -> Path:
+        return self.path / f"seg_{segment:05d}.nut"
+
+    def partial_path(self, segment: int) -> Path:
+        return self.path / f"seg_{segment:05d}.partial.nut"
+
+    def commands_path(self, segment: int) -> Path:
+        return self.path / f"seg_{segment:05d}.cmd"
+
+    def finished_prefix(self) -> int:
+        """How many segments, counting from the first, are complete."""
+        done = 0
+        while done < self.segment_count and self.segment_path(done).is_file():
+            done += 1
+        return done
+
+    def prepare(self, resume: bool) -> int:
+        """Make the folder ready; return the first segment still to encode."""
+        job_file = self.path / _JOB
+        if resume and job_file.is_file():
+            try:
+                recorded = json.loads(job_file.read_text())
+            except (OSError, ValueError):
+                recorded = None
+            if recorded != self.job:
+                raise UpscaleError(f"{self.path}: the unfinished work there was made with other "
+                                   "settings or another source; run without --resume to start over")
+            for partial in self.path.glob("*.partial.*"):
+                partial.unlink()
+            return self.finished_prefix()
+        self.remove()
+        self.path.mkdir(parents=True)
+        job_file.write_text(json.dumps(self.job, indent=1, sort_keys=True))
+        return 0
+
+    def write_concat(self, segment_starts: list[Fraction]) -> Path:
+        """An ffconcat list whose durations put every segment at its own start time.
+
+        The concat demuxer places each file at the sum of the previous files'
+        durations; giving exactly the gaps between segment starts (rounded so
+        the rounding never accumulates) keeps every timestamp where it was.
+        """
+        micros = [round(start * 1_000_000) for start in segment_starts]
+        lines = ["ffconcat version 1.0"]
+        for index in range(self.segment_count):
+            lines.append(f"file '{self.segment_path(index).name}'")
+            if index + 1 < self.segment_count:
+                gap = micros[index + 1] - micros[index]
+                lines.append(f"duration {gap // 1_000_000}.{gap % 1_000_000:06d}")
+        path = self.path / "segments.ffconcat"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def remove(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
