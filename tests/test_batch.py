@@ -7,6 +7,7 @@ exact nearest-neighbour x2, so every output can be checked pixel for pixel.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -37,7 +38,9 @@ BAD = {  # input -> words its reason must contain
 }
 
 
+@functools.cache
 def srgb_profile() -> bytes:
+    """Made once: a profile records its creation time, so two makings can differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -256,7 +259,7 @@ def test_videos_go_to_the_video_engine_with_the_same_network(photos, tmp_path):
     (photos / "broken.mkv").write_bytes(b"")
     calls = []
 
-    def upscale_video(prepared, source, target, *, scale, tile, tile_pad, overwrite):
+    def upscale_video(prepared, source, target, *, scale, tile, tile_pad, overwrite, **report):
         calls.append((prepared.network.scale, source.name, scale))
         if source.stat().st_size == 0:
             raise ValueError(f"{source}: no video stream")
@@ -270,3 +273,24 @@ def test_videos_go_to_the_video_engine_with_the_same_network(photos, tmp_path):
     assert run.loads == 1  # one model for images and videos alike
     row = next(line for line in run.summary.splitlines() if "broken.mkv" in line)
     assert "failed" in row and "ValueError: no video stream" in row
+
+
+def test_a_tiny_video_in_the_folder_is_upscaled_whole(photos, tmp_path, rng):
+    import imageio_ffmpeg
+
+    from upscale.video import probe
+
+    clip = photos / "nested" / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(clip), (16, 12), fps=10, codec="libx264",
+                                         pix_fmt_out="yuv420p", macro_block_size=1)
+    writer.send(None)
+    for _ in range(5):
+        writer.send(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8).tobytes())
+    writer.close()
+
+    out = tmp_path / "big"
+    run = Run(photos, out, glob=["*.mp4", "*.png"])
+    info = probe(out / "nested" / "clip_x2.mp4")
+    assert (info.width, info.height, info.frame_count) == (32, 24, 5)
+    assert run.loads == 1
+    assert Run(photos, out, glob="*.mp4").count("done") == 0  # finished videos are skipped too

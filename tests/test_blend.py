@@ -7,9 +7,9 @@ import warnings
 
 import pytest
 import torch
+from helpers import tiny_rrdbnet, tiny_srvgg
 from torch.nn import functional as F
 
-from tests.helpers import tiny_rrdbnet, tiny_srvgg
 from upscale.archs import build_network
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.errors import UpscaleError

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..imaging import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
-                  ".flv", ".ts", ".m2ts", ".gif")
+                  ".flv", ".ts", ".m2ts", ".mts", ".3gp", ".ogv", ".vob")
 
 
 def find_files(input_dir: Path, *, recursive: bool, patterns: Sequence[str] = (),

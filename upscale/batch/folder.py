@@ -168,6 +168,15 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
     def failed(job: Job, stage: str, error: BaseException) -> None:
         finished(job, "failed", failure_reason(job, error))
 
+    def frame_progress(job: Job) -> Callable[[int, int], None]:
+        def show(done: int, total: int) -> None:
+            progress.update(task, current=f"{job.relative} (frame {done}/{total})")
+        return show
+
+    def note(message: str) -> None:
+        if not quiet:
+            progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
+
     with progress:
         images = [job for job in todo if job.kind == "image"]
         run_overlapped(images, read=read, compute=compute, write=write, on_failure=failed,
@@ -178,7 +187,8 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             try:
                 make_output_folders(job.target, naming.output_dir)
                 video.upscale(prepared, job.source, job.target, scale=scale, tile=tile,
-                              tile_pad=tile_pad, overwrite=job.replace)
+                              tile_pad=tile_pad, overwrite=job.replace,
+                              on_progress=frame_progress(job), notify=note)
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:

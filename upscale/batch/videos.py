@@ -19,7 +19,8 @@ class VideoSupport:
     """How the batch names and upscales one video file."""
 
     output_suffix: Callable[[Path], str]
-    # (prepared, source, target, scale=, tile=, tile_pad=, overwrite=) -> None
+    # (prepared, source, target, *, scale, tile, tile_pad, overwrite, on_progress, notify);
+    # on_progress(frames_done, frames_total) and notify(message) report as it goes.
     upscale: Callable[..., Any]
 
 
@@ -30,7 +31,6 @@ def video_support() -> VideoSupport | None:
     except ImportError:
         return None
     upscale = getattr(video, "upscale_video", None)
-    if upscale is None:
+    if upscale is None or not hasattr(video, "output_suffix"):
         return None
-    suffix = getattr(video, "output_suffix", None) or (lambda source: source.suffix)
-    return VideoSupport(output_suffix=suffix, upscale=upscale)
+    return VideoSupport(output_suffix=video.output_suffix, upscale=upscale)

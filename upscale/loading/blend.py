@@ -11,6 +11,7 @@ loads one file instead of two and re-blending.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -24,13 +25,17 @@ from torch import nn
 
 from ..archs import build_network
 from ..errors import UpscaleError
+from .cache import cache_root, write_atomically
 
 # ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its
-# fine-tune. Calibration (bench/alpha.py and the report of issue 4): RealESRGAN
-# x4plus vs RealSR DF2K, unrelated trainings of one architecture, are 0.95
-# apart and their midpoint blend is worse than either end; two independent
-# random initialisations are about 1.4 apart; fine-tunes measured well below.
-LINEAGE_THRESHOLD = 0.5
+# fine-tune. Calibrated on real packaged pairs by blending them and scoring Y-PSNR
+# at α = 0, 0.25, 0.5, 0.75, 1 (issue 4's report): pairs that blended smoothly
+# were 0.29, 0.39 (Real-CUGAN SE x2 variants) and 0.645 (waifu2x photo noise 0
+# and 1) apart; pairs whose middle fell below both ends were 0.70 (Real-CUGAN SE
+# base vs denoise3x, -4.5 dB), 0.95 (RealESRGAN x4plus vs RealSR DF2K; Real-CUGAN
+# pro base vs denoise3x), 1.04 and 1.39 (waifu2x) apart. Two random
+# initialisations are about 1.41 apart. The threshold sits midway in the gap.
+LINEAGE_THRESHOLD = 0.67
 
 # Keys of the safetensors metadata that a blended checkpoint carries.
 META_ALPHA = "blend_alpha"
@@ -118,19 +123,25 @@ def relative_distance(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tenso
     return math.sqrt(diff_sq / norm_sq)
 
 
-def check_lineage(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-                  name_a: str = "A", name_b: str = "B",
-                  threshold: float = LINEAGE_THRESHOLD) -> float:
-    """Return the relative distance; warn (LineageWarning) when it exceeds ``threshold``."""
-    distance = relative_distance(a, b)
+def warn_if_unrelated(distance: float, name_a: str = "A", name_b: str = "B",
+                      threshold: float = LINEAGE_THRESHOLD) -> None:
+    """Issue a :class:`LineageWarning`, with the distance, when it exceeds ``threshold``."""
     if distance > threshold:
         warnings.warn(
             f"{name_a} and {name_b} are {distance:.2f} apart (‖A−B‖/‖A‖; a network and its "
             f"fine-tune are usually below {threshold:g}): they do not look related, and "
             "blending unrelated networks gives worse images than either one",
             LineageWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+
+
+def check_lineage(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+                  name_a: str = "A", name_b: str = "B",
+                  threshold: float = LINEAGE_THRESHOLD) -> float:
+    """Return the relative distance; warn (LineageWarning) when it exceeds ``threshold``."""
+    distance = relative_distance(a, b)
+    warn_if_unrelated(distance, name_a, name_b, threshold)
     return distance
 
 
@@ -200,15 +211,8 @@ def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
     """Write the blend as safetensors under a temporary name, then rename it into place."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file({k: v.contiguous() for k, v in blend.state.items()}, str(tmp),
-                  metadata=dict(metadata))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    tensors = {k: v.contiguous() for k, v in blend.state.items()}
+    write_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=dict(metadata)))
 
 
 def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -221,7 +225,79 @@ def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return state, metadata
 
 
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a network's tensors: every name, dtype, shape and byte, in name order.
+
+    It names the weights rather than the file, so one checkpoint gives one
+    digest whatever format or file name it arrives in.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
     """One name for one (A, B, α); α by its exact binary value, not a rounded print."""
     text = f"{psnr_sha256}:{gan_sha256}:{check_alpha(alpha).hex()}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# --- loading a blend -------------------------------------------------------------------
+
+
+def blend_cache_dir() -> Path:
+    """Blended weights live beside the converted and downloaded ones, under ``blends/``."""
+    return cache_root() / "blends"
+
+
+def _read_cached(path: Path, psnr_sha256: str, gan_sha256: str,
+                 alpha: float) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+    """A cached blend, if there is one and it says it was made from exactly these inputs."""
+    if not path.is_file():
+        return None
+    try:
+        state, meta = read_blend(path)
+    except Exception:  # a damaged cache entry is rebuilt, never trusted or fatal
+        return None
+    expected = (psnr_sha256, gan_sha256, repr(alpha))
+    if (meta.get(META_PSNR_SHA256), meta.get(META_GAN_SHA256), meta.get(META_ALPHA)) != expected:
+        return None
+    return state, meta
+
+
+def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
+                       alpha: float, *, offline: bool | None = None) -> nn.Module:
+    """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α).
+
+    Each spec is anything :func:`upscale.loading.load_state_dict` takes. A
+    LineageWarning is issued (on cache hits too) when the pair looks unrelated.
+    """
+    from . import load_state_dict
+
+    alpha = check_alpha(alpha)
+    psnr_name, gan_name = f"{os.fspath(psnr_spec)} (PSNR)", f"{os.fspath(gan_spec)} (GAN)"
+    psnr_state, psnr_meta = load_state_dict(psnr_spec, offline=offline)
+    gan_state, gan_meta = load_state_dict(gan_spec, offline=offline)
+    act_type = psnr_meta.get("act_type") or gan_meta.get("act_type")
+    psnr_sha256, gan_sha256 = weights_sha256(psnr_state), weights_sha256(gan_state)
+
+    path = blend_cache_dir() / f"{cache_key(psnr_sha256, gan_sha256, alpha)}.safetensors"
+    cached = _read_cached(path, psnr_sha256, gan_sha256, alpha)
+    if cached is not None:
+        state, meta = cached
+        warn_if_unrelated(float(meta.get(META_DISTANCE, "0")), psnr_name, gan_name)
+        return build_network(state, act_type=meta.get(META_ACT_TYPE), source=str(path))
+
+    blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=psnr_name,
+                              gan_name=gan_name, act_type=act_type)
+    if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
+        metadata = blend_metadata(blend, psnr_sha256=psnr_sha256, gan_sha256=gan_sha256,
+                                  psnr_source=os.fspath(psnr_spec),
+                                  gan_source=os.fspath(gan_spec))
+        with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
+            write_blend(path, blend, metadata)
+    return build_network(blend.state, act_type=blend.act_type,
+                         source=f"blend of {psnr_name} and {gan_name}")

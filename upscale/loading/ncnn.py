@@ -83,7 +83,8 @@ def parse_param(path: Path) -> list[Layer]:
     try:
         lines = [ln.split() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
     except (OSError, UnicodeDecodeError) as exc:
-        raise UnsupportedModelError(f"{path}: not a readable ncnn .param text file ({exc})") from exc
+        raise UnsupportedModelError(
+            f"{path}: not a readable ncnn .param text file ({exc})") from exc
     lines = [ln for ln in lines if ln]
     if not lines or lines[0] != [str(MAGIC)]:
         raise UnsupportedModelError(f"{path}: not an ncnn .param file (no {MAGIC} magic line)")

@@ -22,7 +22,7 @@ from .process import Process
 def decode_command(info: VideoInfo, raw_pix_fmt: str) -> list[str]:
     import ffmpeg
 
-    source = ffmpeg.input(str(info.path), autorotate=0)
+    source = ffmpeg.input(str(info.path), noautorotate=None)
     stream = source[str(info.video_index)]
     scale_args = {"in_range": info.color_range or "tv"}
     if matrix := SCALE_MATRIX.get(info.color_space or ""):

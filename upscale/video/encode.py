@@ -129,6 +129,9 @@ class EncodePlan:
             scale_args["out_color_matrix"] = matrix
         stream = stream.filter("scale", **scale_args).filter("format", self.pix_fmt)
         tags = {k: v for k, v in self.colour.items() if v}
+        if tags:  # on the frames too: newer ffmpeg takes the encoder's tags from them
+            stream = stream.filter("setparams", **{"range" if k == "color_range" else k: v
+                                                   for k, v in tags.items()})
         options: dict[str, str | int] = {
             "vcodec": self.settings.codec, "format": "nut", **passthrough_option(),
             "enc_time_base": str(self.time_base if commands_file else 1 / self.rate), **tags}

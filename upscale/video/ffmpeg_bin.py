@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise UpscaleError("video needs ffmpeg: install it or `pip install imageio-ffmpeg`") from exc
+        raise UpscaleError("video needs ffmpeg: install it, or `pip install imageio-ffmpeg`"
+                           ) from exc
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
@@ -61,8 +63,20 @@ def run_ffmpeg(args: Sequence[str], *, check: bool = True,
     return proc
 
 
+_ADDRESS = re.compile(r"\[([^\]@]+?) @ 0x[0-9a-f]+\] ")
+_TROUBLE = re.compile(r"error|invalid|not supported|unknown|no such|unable|cannot|could not|"
+                      r"not found|unrecognized|does not|truncated|moov", re.IGNORECASE)
+_GENERIC = ("Conversion failed", "Nothing was written", "Error opening output file",
+            "Error opening input file", "Error while opening encoder", "Exiting with",
+            "Error sending frames", "Error closing", "Task finished with error",
+            "Terminating thread", "Could not open encoder before EOF")
+
+
 def last_error(stderr: str, lines: int = 2) -> str:
-    """ffmpeg's own message: the last non-empty lines of its log, joined on one line."""
-    kept = [line.strip() for line in stderr.splitlines() if line.strip()]
+    """ffmpeg's own message: its most specific complaint, then its last words, on one line."""
+    kept = [_ADDRESS.sub(r"\1: ", line.strip()) for line in stderr.splitlines() if line.strip()]
     kept = [line for line in kept if not line.startswith(("frame=", "size=", "Press [q]"))]
-    return " / ".join(kept[-lines:]) or "no message"
+    specific = [line for line in kept if _TROUBLE.search(line)
+                and not any(generic in line for generic in _GENERIC)]
+    chosen = specific[:1] + [line for line in kept[-lines:] if line not in specific[:1]]
+    return " / ".join(chosen) or "no message"

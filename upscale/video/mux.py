@@ -92,29 +92,30 @@ def _decide(stream: Stream, container: str | None) -> str | None:
 
 
 def mux(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan) -> None:
-    """Write ``target``: the concatenated segments, placed where the source video started."""
-    import ffmpeg
+    """Write ``target``: the concatenated segments, placed where the source video started.
 
-    video_options: dict[str, object] = {"f": "concat", "safe": 0}
+    Input 0 is the segment list, input 1 the source (always opened, for its
+    metadata and chapters even when no stream of it is copied).
+    """
+    video_input = ["-f", "concat", "-safe", "0"]
     if info.first_pts:
-        video_options["itsoffset"] = f"{float(info.first_pts):.6f}"
+        video_input += ["-itsoffset", f"{float(info.first_pts):.6f}"]
     if info.rotation and supports_option("display_rotation"):
-        video_options["display_rotation"] = f"{info.rotation:g}"
-    video = ffmpeg.input(str(concat_list), **video_options)
-    source = ffmpeg.input(str(info.path))
-    streams = [video["v:0"]] + [source[str(s.index)] for s in plan.copied]
-    options: dict[str, object] = {"c": "copy", "map_metadata": 1, "map_chapters": 1}
+        video_input += ["-display_rotation", f"{info.rotation:g}"]
+    args = [*video_input, "-i", str(concat_list), "-i", str(info.path), "-map", "0:v:0"]
+    for stream in plan.copied:
+        args += ["-map", f"1:{stream.index}"]
+    args += ["-c", "copy", "-map_metadata", "1", "-map_chapters", "1"]
     for position, stream in enumerate(plan.copied, start=1):
         if stream.index in plan.converted:
-            options[f"c:{position}"] = plan.converted[stream.index]
+            args += [f"-c:{position}", plan.converted[stream.index]]
     source_video = next(s for s in info.streams if s.index == info.video_index)
     if source_video.language and source_video.language != "und":
-        options["metadata:s:0"] = f"language={source_video.language}"
+        args += ["-metadata:s:0", f"language={source_video.language}"]
     if info.rotation and not supports_option("display_rotation"):
-        options["metadata:s:v:0"] = f"rotate={info.rotation:g}"
+        args += ["-metadata:s:0", f"rotate={info.rotation:g}"]
     if container_for(target) in ("mp4", "mov"):
-        options["movflags"] = "+faststart"
-    args = ffmpeg.output(*streams, str(target), **options).compile(cmd="ffmpeg")[1:]
-    process = Process([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args],
+        args += ["-movflags", "+faststart"]
+    process = Process([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args, str(target)],
                       f"writing {target.name}")
     process.wait_ok()

@@ -75,7 +75,7 @@ class _Worker(threading.Thread):
 
     def __init__(self, target: Callable[[], None], stop: threading.Event, name: str) -> None:
         super().__init__(name=name, daemon=True)
-        self._work, self._stop, self.error = target, stop, None
+        self._work, self._stop_flag, self.error = target, stop, None
 
     def run(self) -> None:
         try:
@@ -84,7 +84,7 @@ class _Worker(threading.Thread):
             pass
         except BaseException as exc:  # reported by the caller, in its thread
             self.error = exc
-            self._stop.set()
+            self._stop_flag.set()
 
 
 def segment_starts(info: VideoInfo, workdir: WorkDir) -> list[Fraction]:

@@ -29,9 +29,8 @@ _TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte2
               8: "linear", 9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e",
               13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084",
               17: "smpte428", 18: "arib-std-b67"}
-_NOT_COLOUR = {"progressive", "tff", "bff", "top first", "bottom first", "top coded first (swapped)",
-               "bottom coded first (swapped)", "left", "center", "topleft", "top", "bottomleft",
-               "bottom", "unknown"}
+_NOT_COLOUR = {"progressive", "tff", "bff", "top first", "bottom first", "left", "center",
+               "topleft", "top", "bottomleft", "bottom", "unknown"}
 # Demuxers that mean "a still image", which the image path handles.
 _IMAGE_FORMATS = re.compile(r"(_pipe|image2|^gif$|^apng$)")
 
@@ -226,7 +225,8 @@ def frame_timing(pts: list[int], time_base: Fraction, header_fps: float | None) 
     """Exact frame rate, and whether the timestamps stray from a constant rate.
 
     A stream is constant-rate when every timestamp is within one tick of
-    ``first + k / rate`` (containers like Matroska round to milliseconds).
+    ``first + k / rate`` for a simple rate (24, 24000/1001, ...): containers
+    like Matroska round timestamps to milliseconds, which must not read as VFR.
     """
     first = pts[0]
     relative = [p - first for p in pts]
@@ -234,18 +234,13 @@ def frame_timing(pts: list[int], time_base: Fraction, header_fps: float | None) 
         measured = Fraction(len(pts) - 1) / (relative[-1] * time_base)
     else:
         measured = Fraction(header_fps or 25).limit_denominator(1001)
-    rate = _nice_rate(measured)
-    ticks_per_frame = 1 / (rate * time_base)
-    variable = any(abs(r - k * ticks_per_frame) > 1 for k, r in enumerate(relative))
-    if variable:
-        rate = measured.limit_denominator(1_000_000)
-    return Timing(rate, first * time_base, relative, variable)
+    candidates = [Fraction(round(measured)), Fraction(round(measured * Fraction(1001, 1000)) * 1000,
+                                                      1001), measured.limit_denominator(1001)]
+    for rate in candidates:
+        if rate > 0 and _fits(relative, 1 / (rate * time_base)):
+            return Timing(rate, first * time_base, relative, False)
+    return Timing(measured.limit_denominator(1_000_000), first * time_base, relative, True)
 
 
-def _nice_rate(measured: Fraction) -> Fraction:
-    """The simple rate the measurement rounds: 23.976... -> 24000/1001, 25.0001 -> 25."""
-    for denominator in (1, 1001, 2, 100, 1000):
-        candidate = Fraction(round(measured * denominator), denominator)
-        if candidate > 0 and abs(candidate - measured) / measured < 2e-4:
-            return candidate
-    return measured.limit_denominator(1_000_000)
+def _fits(relative: list[int], ticks_per_frame: Fraction) -> bool:
+    return all(abs(r - k * ticks_per_frame) <= 1 for k, r in enumerate(relative))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import subprocess
 import threading
 
@@ -50,7 +51,5 @@ class Process:
         self.popen.wait()
         for pipe in (self.popen.stdin, self.popen.stdout):
             if pipe is not None:
-                try:
+                with contextlib.suppress(OSError):
                     pipe.close()
-                except OSError:
-                    pass

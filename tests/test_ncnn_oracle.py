@@ -1,0 +1,74 @@
+"""The converted packaged networks agree with ncnn itself running the same files.
+
+ncnn on the CPU in fp32 (every fp16 option off) is the reference: our reading
+of the .param/.bin, the layer-to-name mapping and the PyTorch architectures
+must together reproduce its output to within one 8-bit level, on a real
+photo (a bicubic-downscaled Set5 crop, as super-resolution inputs are).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from upscale.loading import find_model, load_model
+from upscale.loading.packaged import package_files
+
+ncnn = pytest.importorskip("ncnn")
+
+CROP = 32
+
+
+def low_resolution_crop(set5_dir: Path) -> np.ndarray:
+    """A CROP x CROP RGB float crop of butterfly downscaled x4 with bicubic."""
+    hr = cv2.cvtColor(cv2.imread(str(set5_dir / "butterfly.png")), cv2.COLOR_BGR2RGB)
+    lr = cv2.resize(hr, (hr.shape[1] // 4, hr.shape[0] // 4), interpolation=cv2.INTER_CUBIC)
+    return lr[16:16 + CROP, 16:16 + CROP].astype(np.float32) / 255.0
+
+
+def run_ncnn(param: Path, binary: Path, image: np.ndarray) -> np.ndarray:
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_packed = False
+    net.opt.use_fp16_storage = False
+    net.opt.use_fp16_arithmetic = False
+    net.opt.use_bf16_storage = False
+    net.opt.num_threads = 2
+    assert net.load_param(str(param)) == 0 and net.load_model(str(binary)) == 0
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1))  # ncnn.Mat borrows this memory
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(chw))
+    status, out = extractor.extract("output")
+    assert status == 0
+    return np.array(out).transpose(1, 2, 0)
+
+
+def run_torch(name: str, image: np.ndarray) -> np.ndarray:
+    network = load_model(name)
+    with torch.no_grad():
+        out = network(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])
+    return out[0].numpy().transpose(1, 2, 0)
+
+
+def to_8bit(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.int16)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["realesrgan-x4plus", "realesr-animevideov3"])
+def test_converted_network_matches_ncnn_within_one_level(name, set5_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
+    source = next(s for s in find_model(name).sources if s.kind == "packaged")
+    files = package_files(source.module, source.file)
+    if files is None:
+        pytest.skip(f"{source.location} is not installed")
+    image = low_resolution_crop(set5_dir)
+    reference = to_8bit(run_ncnn(*files, image))
+    ours = to_8bit(run_torch(name, image))
+    assert ours.shape == reference.shape == (4 * CROP, 4 * CROP, 3)
+    difference = np.abs(ours - reference)
+    assert difference.max() <= 1, f"max difference {difference.max()} levels"

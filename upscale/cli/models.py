@@ -1,0 +1,51 @@
+"""``upscale models``: the registry as a table, and what each model needs to run now."""
+
+from __future__ import annotations
+
+from .console import stdout
+
+AVAILABILITY = {
+    "packaged": "[green]yes[/green] (packaged)",
+    "cached": "[green]yes[/green] (on disk)",
+    "download": "[yellow]no[/yellow] (downloads)",
+}
+
+
+def parameter_count(architecture: str, scale: int, hyperparameters: dict) -> int:
+    """Parameters of a registry model, from its hyper-parameters (built on the meta device)."""
+    import torch
+
+    from ..archs.rrdbnet import RRDBNet
+    from ..archs.srvgg import SRVGGNetCompact
+
+    cls = RRDBNet if architecture == "RRDBNet" else SRVGGNetCompact
+    with torch.device("meta"):
+        network = cls(scale=scale, **hyperparameters)
+    return sum(p.numel() for p in network.parameters())
+
+
+def _size(count: int) -> str:
+    """fp32 size of the weights: what the network occupies once loaded."""
+    return f"{count * 4 / 1e6:.1f} MB"
+
+
+def models_command() -> None:
+    """List the known models and where they come from."""
+    from rich.table import Table
+
+    from ..loading import availability, default_model_name, list_models
+
+    default = default_model_name()
+    table = Table(title="upscale models", title_justify="left")
+    for column in ("name", "architecture", "scale", "params", "size (fp32)", "licence",
+                   "offline", "sources"):
+        table.add_column(column, justify="right" if column in ("scale", "params") else "left")
+    for entry in list_models():
+        count = parameter_count(entry.architecture, entry.scale, entry.hyperparameters)
+        name = f"[bold]{entry.name}[/bold] (default)" if entry.name == default else entry.name
+        sources = ", ".join(dict.fromkeys(s.kind for s in entry.sources))
+        table.add_row(name, entry.architecture, f"×{entry.scale}", f"{count / 1e6:.2f} M",
+                      _size(count), entry.licence, AVAILABILITY[availability(entry)], sources)
+    stdout.print(table)
+    stdout.print("Use one with [bold]-m NAME[/bold]; any .pth/.safetensors/ncnn file works with "
+                 "-m PATH, and files in weights/ by their stem.", highlight=False)

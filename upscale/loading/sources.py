@@ -1,0 +1,171 @@
+"""Turn a model spec into a local weight file.
+
+A spec is, in this order: an ``http(s)`` URL, an ``hf://`` Hub reference, an
+existing file path, a registry name (or alias), or the stem of a checkpoint in
+a weights folder (``$UPSCALE_WEIGHTS_DIR``, then the repository's top-level
+``weights/``). Registry models try their sources from the cheapest: the
+packaged ncnn files, copies already on disk (weights folder, download cache,
+Hub cache), and only then the network. Offline with nothing on disk, the one
+error line says which model, where it would come from, and how to supply it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError, UpscaleError
+from . import hub
+from .cache import is_offline
+from .download import SourceUnavailable, cached_path, download, is_url
+from .formats import WEIGHT_SUFFIXES
+from .packaged import convert, package_files
+from .registry import ModelEntry, Source, find_model, model_names
+
+REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A loadable local file and how to name it to the user."""
+
+    path: Path
+    display: str
+    entry: ModelEntry | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def weights_dirs() -> list[Path]:
+    """The drop-in folders, most specific first."""
+    dirs = [Path(p).expanduser() for p in os.environ.get("UPSCALE_WEIGHTS_DIR", "").split(
+        os.pathsep) if p]
+    dirs.append(REPO_WEIGHTS)
+    return [d for d in dirs if d.is_dir()]
+
+
+def find_in_weights(name: str) -> Path | None:
+    """A checkpoint in a weights folder named ``name`` or ``name`` + a weight suffix."""
+    candidates = [name] + [name + suffix for suffix in WEIGHT_SUFFIXES]
+    for folder in weights_dirs():
+        for candidate in candidates:
+            path = folder / candidate
+            if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
+                return path
+        lowered = {c.lower() for c in candidates}
+        for path in sorted(folder.iterdir()):
+            if path.name.lower() in lowered and path.suffix.lower() in WEIGHT_SUFFIXES:
+                return path
+    return None
+
+
+# --- one source ----------------------------------------------------------------------
+
+
+def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
+    """A copy of this source's file that needs no network."""
+    if source.kind == "packaged":
+        files = package_files(source.module, source.file)
+        if files is None:
+            return None
+        try:
+            return convert(entry.name, *files, source=f"{source.location}/{source.file}")
+        except OSError:  # an unwritable cache: read the ncnn files directly each time
+            return files[0]
+    if found := find_in_weights(source.filename):
+        return found
+    if source.kind == "url":
+        path = cached_path(source.location)
+        return path if path.is_file() else None
+    return hub.cached(source.location, source.file)
+
+
+def _fetch(source: Source, offline: bool) -> Path:
+    if source.kind == "url":
+        return download(source.location, sha256=source.sha256, offline=offline)
+    return hub.hub_download(source.location, source.file, offline=offline)
+
+
+def _unavailable_message(entry: ModelEntry, offline: bool, failures: list[str]) -> str:
+    remote = [s for s in entry.sources if s.kind != "packaged"]
+    packaged = [s for s in entry.sources if s.kind == "packaged"]
+    where = " or ".join(s.describe() for s in remote) or "nowhere (no download source)"
+    state = "is not available offline" if offline else "could not be fetched"
+    hint = f"; or install {packaged[0].location}" if packaged else ""
+    names = " or ".join(dict.fromkeys(s.filename for s in remote)) or "the checkpoint"
+    folder = weights_dirs()[0] if weights_dirs() else REPO_WEIGHTS
+    reason = f" ({failures[0]})" if failures and not offline else ""
+    return (f"model {entry.name!r} {state}{reason}: it comes from {where}; "
+            f"put {names} in {folder}/ or pass -m PATH{hint}")
+
+
+def locate(entry: ModelEntry, *, offline: bool | None = None) -> Resolved:
+    """A local file for a registry model, fetching it only when nothing is on disk."""
+    offline = is_offline(offline)
+    for source in entry.sources:
+        if (path := _on_disk(entry, source)) is not None:
+            return Resolved(path, f"{entry.name} ({source.describe()})", entry)
+    failures: list[str] = []
+    if not offline:
+        for source in entry.sources:
+            if source.kind == "packaged":
+                continue
+            try:
+                return Resolved(_fetch(source, offline), f"{entry.name} ({source.describe()})",
+                                entry)
+            except SourceUnavailable as exc:
+                failures.append(str(exc))
+    raise UpscaleError(_unavailable_message(entry, offline, failures))
+
+
+def availability(entry: ModelEntry) -> str:
+    """'packaged', 'cached' or 'download': what using the model now would need, no network."""
+    for source in entry.sources:
+        if source.kind == "packaged" and package_files(source.module, source.file):
+            return "packaged"
+    for source in entry.sources:
+        if source.kind == "packaged":
+            continue
+        if find_in_weights(source.filename) or (
+                source.kind == "url" and cached_path(source.location).is_file()) or (
+                source.kind == "hub" and hub.cached(source.location, source.file)):
+            return "cached"
+    return "download"
+
+
+# --- any spec ------------------------------------------------------------------------
+
+
+def resolve(spec: str | os.PathLike[str], *, offline: bool | None = None) -> Resolved:
+    """The local weight file a spec names, fetching it if it must and may."""
+    text = os.fspath(spec).strip()
+    if not text:
+        raise UpscaleError("no model given")
+    if is_url(text):
+        try:
+            return Resolved(download(text, offline=is_offline(offline)), text)
+        except SourceUnavailable as exc:
+            raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
+    if hub.is_hub(text):
+        repo_id, filename, revision = hub.parse(text)
+        try:
+            path = hub.hub_download(repo_id, filename, revision, offline=is_offline(offline))
+        except SourceUnavailable as exc:
+            raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
+        return Resolved(path, text)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a weight file")
+    if path.is_file():
+        return Resolved(path, str(path))
+    if entry := find_model(text, aliases=False):
+        return locate(entry, offline=offline)
+    if found := find_in_weights(text):
+        return Resolved(found, f"{text} ({found})")
+    if entry := find_model(text):
+        return locate(entry, offline=offline)
+    if path.suffix.lower() in WEIGHT_SUFFIXES or os.sep in text or "/" in text:
+        raise InputError(f"{text}: no such weight file")
+    raise UpscaleError(
+        f"unknown model {text!r}: not a file, URL, hf://owner/repo/file, checkpoint in "
+        f"weights/, or registry name ({', '.join(model_names())}; see `upscale models`)")

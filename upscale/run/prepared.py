@@ -1,0 +1,80 @@
+"""A network made ready to run: on its device, in its dtype, converted once.
+
+Converting weights per tile would cost a copy of the whole network per tile;
+here it happens once, on a copy, so the caller's module stays as it was (it is
+the exact fp32 source for the fallback below). The fp32 twin used when a
+half-precision tile overflows is made only the first time one does.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .device import resolve_device
+from .precision import HALF_DTYPES, resolve_precision
+
+
+def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
+    """True when every parameter and buffer already lives on ``device`` in ``dtype``."""
+    tensors = [*network.parameters(), *network.buffers()]
+    return all(t.device == device and (not t.is_floating_point() or t.dtype == dtype)
+               for t in tensors)
+
+
+def convert(network: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """An eval-mode, gradient-free copy of ``network`` on ``device`` in ``dtype`` (no copy if it
+    already is)."""
+    if not _already(network, device, dtype):
+        network = copy.deepcopy(network).to(device=device, dtype=dtype)
+    network.eval()
+    for param in network.parameters():
+        param.requires_grad_(False)
+    return network
+
+
+@dataclass(eq=False)
+class PreparedNetwork:
+    """A network plus where and how it runs.
+
+    ``network`` is the caller's module (its ``scale``, ``in_channels`` etc. are
+    read from it); ``module`` is what actually runs. Another inference path can
+    put a faster module computing the same function in ``module``.
+    """
+
+    network: nn.Module
+    device: torch.device
+    dtype: torch.dtype
+    module: nn.Module
+    facts: dict = field(default_factory=dict)  # measured once, e.g. memory per pixel
+    _fp32: nn.Module | None = field(default=None, repr=False)
+    warned_non_finite: bool = False
+
+    @property
+    def scale(self) -> int:
+        return int(self.network.scale)
+
+    @property
+    def is_half(self) -> bool:
+        return self.dtype in HALF_DTYPES
+
+    def fp32_module(self) -> nn.Module:
+        """The same network in fp32 on the same device, made on first use."""
+        if self.dtype == torch.float32:
+            return self.module
+        if self._fp32 is None:
+            self._fp32 = convert(self.network, self.device, torch.float32)
+        return self._fp32
+
+
+def prepare_network(network: nn.Module, device: str | torch.device = "auto",
+                    precision: str | torch.dtype = "auto", *,
+                    allow_slow_half: bool = False) -> PreparedNetwork:
+    """Resolve device and precision and convert the network's weights once."""
+    where = resolve_device(device)
+    dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half)
+    return PreparedNetwork(network=network, device=where, dtype=dtype,
+                           module=convert(network, where, dtype))

@@ -1,0 +1,58 @@
+"""Progress over tiles: a rich bar on stderr, a caller's callback, or nothing.
+
+``progress`` is ``False``, ``True`` (a bar, shown only when there is more than
+one tile: a single tile has no progress to show), or a callable taking
+``(done, total)``, called after every tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+Progress = bool | Callable[[int, int], None]
+
+
+class TileProgress(AbstractContextManager):
+    """Counts finished tiles against a total that can grow (after an out-of-memory split)."""
+
+    def __init__(self, progress: Progress, total: int, description: str = "upscaling") -> None:
+        self.callback = progress if callable(progress) else None
+        self.total = total
+        self.done = 0
+        self.bar = None
+        self.task = None
+        if progress is True and total > 1:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TextColumn("tiles"), TimeElapsedColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True),
+                                transient=True)
+            self.task = self.bar.add_task(description, total=total)
+
+    def __enter__(self) -> TileProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def advance(self, remaining: int) -> None:
+        """One more tile done; ``remaining`` tiles are still to do."""
+        self.done += 1
+        self.total = self.done + remaining
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, total=self.total)

@@ -1,0 +1,64 @@
+"""Video: upscale every frame of a clip, keeping its sound, subtitles and timing.
+
+``upscale_video`` is the whole job for a prepared network; ``run_video`` takes
+any frame function (tests, other engines). ``is_video`` decides by probing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import UpscaleError
+from .encode import EncoderSettings
+from .frames import frame_upscaler, scaled_size
+from .job import run_video
+from .probe import VideoInfo, probe
+from .sniff import is_video
+
+if TYPE_CHECKING:
+    from ..run import PreparedNetwork
+
+__all__ = ["EncoderSettings", "VideoInfo", "frame_upscaler", "is_video", "output_suffix", "probe",
+           "run_video", "upscale_video"]
+
+_KEEP_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v"}
+
+
+def output_suffix(source: Path, codec: str = "libx264") -> str:
+    """The default output container: the source's when it suits the codec, else .mkv/.mp4."""
+    suffix = source.suffix.lower()
+    if suffix in _KEEP_SUFFIXES or (suffix == ".webm" and codec.startswith(("libvpx", "libaom"))):
+        return suffix
+    return ".mkv" if suffix == ".webm" else ".mp4"
+
+
+def network_fingerprint(prepared: PreparedNetwork) -> str:
+    """A short hash of the weights, so resumed segments come from the same network."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, tensor in prepared.network.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
+                  target: str | os.PathLike, *, scale: float | None = None, tile: int = 0,
+                  tile_pad: int | None = None, overwrite: bool = False,
+                  settings: EncoderSettings | None = None, resume: bool = False,
+                  batch_size: int | None = None, **options) -> Path:
+    """Upscale a video file with a prepared network (the batch and CLI entry point)."""
+    scale = float(scale or prepared.network.scale)
+    if scale <= 0:
+        raise UpscaleError(f"scale must be positive, not {scale:g}")
+    if batch_size is None:
+        batch_size = 4 if str(getattr(prepared, "device", "cpu")).startswith("cuda") else 1
+    return run_video(
+        source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
+        out_size=lambda w, h: scaled_size(w, h, scale), settings=settings or EncoderSettings(),
+        resume=resume, overwrite=overwrite, batch_size=batch_size,
+        job_key={"network": network_fingerprint(prepared), "scale": scale, "tile": tile},
+        **options)

@@ -1,0 +1,44 @@
+"""A prepared network as a function of frame batches, at any output scale."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..imaging.resize import resize_to
+
+if TYPE_CHECKING:
+    from ..run import PreparedNetwork
+
+
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The image path's rounding (half up, at least one pixel), so frames match images."""
+    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
+
+
+def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, tile: int = 0,
+                   tile_pad: int | None = None):
+    """``frames (N,H,W,3) -> (N,H*s,W*s,3)``, batched through ``run_frames`` when untiled.
+
+    A scale other than the network's resizes the network output (area
+    averaging when shrinking), exactly as for images.
+    """
+    from .. import run
+
+    network_scale = prepared.network.scale
+    scale = float(scale or network_scale)
+    batched = getattr(run, "run_frames", None) if tile == 0 else None
+
+    def upscale_frames(frames: np.ndarray) -> np.ndarray:
+        height, width = frames.shape[1:3]
+        target = scaled_size(width, height, scale)
+        if batched is not None:
+            raw = batched(prepared, frames)
+        else:
+            raw = [run.run_network(prepared, frame, tile=tile, tile_pad=tile_pad)
+                   for frame in frames]
+        return np.stack([resize_to(frame, *target) for frame in raw])
+
+    return upscale_frames
