@@ -103,3 +103,10 @@ def test_optimize_returns_networks_it_cannot_speed_up_unchanged() -> None:
     assert optimize_network(plain, "cpu", torch.bfloat16) is plain
     other = torch.nn.Conv2d(3, 3, 3)
     assert optimize_network(other, "cpu", torch.float32) is other
+
+
+def test_fast_modules_report_their_device_and_dtype_through_buffers() -> None:
+    for plain in (_rrdbnet(4), _srvgg(2, "prelu")):
+        tensors = list(optimize_network(plain).buffers())
+        assert tensors
+        assert all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)

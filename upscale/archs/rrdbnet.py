@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .adopt import adopt
+
 ARCH_NAME = "RRDBNet"
 RESIDUAL_SCALE = 0.2
 
@@ -205,6 +207,5 @@ def from_state_dict(state: dict[str, torch.Tensor]) -> RRDBNet | None:
     canonical = canonicalize(state)
     if canonical is None:
         return None
-    net = RRDBNet(**hyperparameters(canonical))
-    net.load_state_dict(canonical, strict=True)
-    return net
+    params = hyperparameters(canonical)
+    return adopt(lambda: RRDBNet(**params), canonical)

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .adopt import adopt
+
 ARCH_NAME = "SRVGGNetCompact"
 ACTIVATIONS = ("prelu", "relu", "leakyrelu")
 
@@ -115,6 +117,5 @@ def from_state_dict(state: dict[str, torch.Tensor], act_type: str | None = None
     """Build an SRVGGNetCompact holding these weights, or None if the layout differs."""
     if not matches(state):
         return None
-    net = SRVGGNetCompact(**hyperparameters(state, act_type))
-    net.load_state_dict(state, strict=True)
-    return net
+    params = hyperparameters(state, act_type)
+    return adopt(lambda: SRVGGNetCompact(**params), state)

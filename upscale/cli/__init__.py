@@ -51,8 +51,8 @@ def _register_optional_commands() -> None:
     """Subcommands whose modules exist; each lives in its own module."""
     for name, module_name, attr, text in (
         ("models", "models", "models_command", "List the known models and where they come from."),
-        ("blend", "blend", "blend_command", "Blend a PSNR and a GAN network (ESRGAN interpolation)."),
-        ("eval", "eval", "eval_command", "Measure PSNR/SSIM on a folder of HR images, as SR papers do."),
+        ("blend", "blend", "blend_command", "Blend a PSNR and a GAN network (--alpha, saved)."),
+        ("eval", "eval", "eval_command", "Measure PSNR/SSIM on HR images, as SR papers do."),
     ):
         try:
             module = __import__(f"{__name__}.{module_name}", fromlist=[attr])

@@ -286,18 +286,21 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
 
     path = blend_cache_dir() / f"{cache_key(psnr_sha256, gan_sha256, alpha)}.safetensors"
     cached = _read_cached(path, psnr_sha256, gan_sha256, alpha)
+    display = f"{1 - alpha:g}·{os.fspath(psnr_spec)} + {alpha:g}·{os.fspath(gan_spec)}"
     if cached is not None:
-        state, meta = cached
-        warn_if_unrelated(float(meta.get(META_DISTANCE, "0")), psnr_name, gan_name)
-        return build_network(state, act_type=meta.get(META_ACT_TYPE), source=str(path))
-
-    blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=psnr_name,
-                              gan_name=gan_name, act_type=act_type)
-    if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
+        state, metadata = cached
+        warn_if_unrelated(float(metadata.get(META_DISTANCE, "0")), psnr_name, gan_name)
+        network = build_network(state, act_type=metadata.get(META_ACT_TYPE), source=str(path))
+    else:
+        blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=psnr_name,
+                                  gan_name=gan_name, act_type=act_type)
         metadata = blend_metadata(blend, psnr_sha256=psnr_sha256, gan_sha256=gan_sha256,
-                                  psnr_source=os.fspath(psnr_spec),
-                                  gan_source=os.fspath(gan_spec))
-        with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
-            write_blend(path, blend, metadata)
-    return build_network(blend.state, act_type=blend.act_type,
-                         source=f"blend of {psnr_name} and {gan_name}")
+                                  psnr_source=psnr_meta.get("source", os.fspath(psnr_spec)),
+                                  gan_source=gan_meta.get("source", os.fspath(gan_spec)))
+        if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
+            with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
+                write_blend(path, blend, metadata)
+        network = build_network(blend.state, act_type=blend.act_type, source=display)
+    network.source_name = display
+    network.weights_metadata = metadata
+    return network

@@ -41,6 +41,13 @@ def _weights(conv: nn.Conv2d, factor: float = 1.0, *, device: torch.device,
     return channels_last(weight), bias.contiguous()
 
 
+def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
+    """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
+    for tensor in tensors:
+        if tensor is not None:
+            module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
+
+
 class _Workspace:
     """Dense-block buffers for one input shape, reused across blocks and calls."""
 
@@ -71,7 +78,9 @@ class FastRRDBNet(nn.Module):
         self.num_grow_ch = network.body[0].rdb1.conv1.out_channels
 
         def take(conv: nn.Conv2d, factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-            return _weights(conv, factor, device=device, dtype=dtype)
+            pair = _weights(conv, factor, device=device, dtype=dtype)
+            register_weights(self, pair)
+            return pair
 
         self.conv_first = take(network.conv_first)
         self.blocks = [

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from ..archs.srvgg import SRVGGNetCompact
 from .fast_ops import channels_last, conv3x3, conv3x3_accumulate_, conv3x3_relu
-from .fast_rrdbnet import NETWORK_ATTRIBUTES
+from .fast_rrdbnet import NETWORK_ATTRIBUTES, register_weights
 
 
 class FastSRVGGNetCompact(nn.Module):
@@ -43,6 +43,7 @@ class FastSRVGGNetCompact(nn.Module):
             slope = (act.weight.detach().to(device=device, dtype=dtype)
                      if isinstance(act, nn.PReLU) else None)
             self.layers.append((weight, bias, slope))
+            register_weights(self, (weight, bias, slope))
 
     def _activate(self, conv_out_args: tuple, slope: torch.Tensor | None,
                   x: torch.Tensor) -> torch.Tensor:

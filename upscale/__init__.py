@@ -1,0 +1,38 @@
+"""upscale: make images and videos larger and sharper with ESRGAN-family networks.
+
+The library under the ``upscale`` command, usable from Python::
+
+    from upscale import load_model, prepare_network, read_image, upscale_image, write_image
+
+    prepared = prepare_network(load_model("realesrgan-x4plus"))
+    write_image("photo_x4.png", upscale_image(prepared, read_image("photo.jpg")))
+
+Names are imported on first use, so ``import upscale`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "read_image": "upscale.imaging",
+    "write_image": "upscale.imaging",
+    "load_model": "upscale.loading",
+    "load_state_dict": "upscale.loading",
+    "build_network": "upscale.archs",
+    "prepare_network": "upscale.run",
+    "run_network": "upscale.run",
+    "upscale_image": "upscale.pipeline",
+    "UpscaleError": "upscale.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'upscale' has no attribute {name!r}")
