@@ -16,7 +16,7 @@ from test_blend import fine_tune
 
 from upscale.errors import UpscaleError
 from upscale.loading import blend as blend_module
-from upscale.loading import load_model, load_state_dict
+from upscale.loading import load_model, load_state_dict, weights_dirs
 from upscale.loading.blend import (
     LineageWarning,
     blend_state_dicts,
@@ -32,8 +32,8 @@ def private_cache(tmp_path, monkeypatch):
     """Every test gets an empty cache and weights folder, and no network."""
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("UPSCALE_OFFLINE", "1")
-    resolve_module = importlib.import_module("upscale.loading.resolve")
-    monkeypatch.setattr(resolve_module, "REPO_WEIGHTS", tmp_path / "no-weights")
+    sources = importlib.import_module(weights_dirs.__module__)  # where the weights folders live
+    monkeypatch.setattr(sources, "REPO_WEIGHTS", tmp_path / "no-weights")
 
 
 @pytest.fixture(scope="module")

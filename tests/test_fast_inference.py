@@ -110,3 +110,16 @@ def test_fast_modules_report_their_device_and_dtype_through_buffers() -> None:
         tensors = list(optimize_network(plain).buffers())
         assert tensors
         assert all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+def test_fast_rrdbnet_works_inside_and_outside_inference_mode_in_any_order() -> None:
+    plain = _rrdbnet(4, seed=9)
+    fast = optimize_network(plain)
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        expected = plain(x)
+    with torch.inference_mode():
+        inside = fast(x)
+    outside = fast(x)
+    torch.testing.assert_close(inside, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    torch.testing.assert_close(outside, expected, rtol=TOLERANCE, atol=TOLERANCE)

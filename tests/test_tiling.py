@@ -50,22 +50,22 @@ def nearest(image: np.ndarray, scale: int) -> np.ndarray:
     return image.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-@pytest.mark.parametrize("network", [tiny_srvgg(2), tiny_rrdbnet(4), tiny_rrdbnet(2),
-                                     tiny_rrdbnet(1)], ids=["srvgg2", "rrdb4", "rrdb2", "rrdb1"])
-@pytest.mark.parametrize("tile", [8, 13, 24])
+@pytest.mark.parametrize("network,tile", [
+    (tiny_srvgg(2), 5), (tiny_srvgg(2), 13), (tiny_rrdbnet(4), 14), (tiny_rrdbnet(2), 11),
+    (tiny_rrdbnet(1), 9)], ids=["srvgg2-5", "srvgg2-13", "rrdb4-14", "rrdb2-11", "rrdb1-9"])
 def test_tiles_equal_whole_image_when_context_covers_receptive_field(rng, network, tile):
     net = prepared(network)
-    image = random_image(rng, 37, 29)
+    image = random_image(rng, 27, 23)
     whole = run_network(net, image, tile=10_000)
-    tiled = run_network(net, image, tile=tile, tile_pad=24)  # receptive radius <= 19
+    tiled = run_network(net, image, tile=tile, tile_pad=20)  # receptive radius <= 19
     assert np.abs(tiled.astype(int) - whole).max() <= 1  # float rounding at .5 only
 
 
 def test_float_tiles_equal_whole_image_to_float_precision(rng):
-    net = prepared(tiny_rrdbnet(4))
-    image = random_image(rng, 30, 41, np.float32)
+    net = prepared(tiny_rrdbnet(2))
+    image = random_image(rng, 24, 21, np.float32)
     whole = run_network(net, image, tile=10_000)
-    tiled = run_network(net, image, tile=10, tile_pad=20)
+    tiled = run_network(net, image, tile=12, tile_pad=20)
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
@@ -85,8 +85,8 @@ def test_default_context_is_capped_for_deep_networks():
                                           (8, 4000)])
 def test_odd_tiny_and_very_wide_inputs(rng, height, width):
     image = random_image(rng, height, width)
-    out = run_network(prepared(nearest_upsampler(3)), image, tile=64)
-    np.testing.assert_array_equal(out, nearest(image, 3))
+    out = run_network(prepared(nearest_upsampler(2)), image, tile=64)
+    np.testing.assert_array_equal(out, nearest(image, 2))
 
 
 @pytest.mark.parametrize("height,width", [(1, 1), (3, 5), (6, 7), (13, 2)])
@@ -98,13 +98,13 @@ def test_sizes_the_network_cannot_take_are_padded_invisibly(rng, height, width, 
     np.testing.assert_array_equal(out, nearest(image, 2))
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (17, 9), (1, 40)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (1, 30)])
 def test_pixel_unshuffle_networks_take_odd_sizes(rng, shape):
     net = prepared(tiny_rrdbnet(1))  # input sides must be multiples of 4
     image = random_image(rng, *shape)
     out = run_network(net, image)
     assert out.shape == (*shape, 3)
-    tiled = run_network(net, image, tile=4, tile_pad=24)
+    tiled = run_network(net, image, tile=8, tile_pad=20)
     assert np.abs(tiled.astype(int) - out).max() <= 1
 
 
@@ -133,9 +133,9 @@ def test_results_are_clamped_to_the_valid_range(rng):
 
 
 def test_output_is_written_without_a_full_size_float_copy(rng):
-    image = random_image(rng, 300, 300)
+    image = random_image(rng, 200, 200)
     net = prepared(nearest_upsampler(4))
-    output_bytes = 1200 * 1200 * 3
+    output_bytes = 800 * 800 * 3
     tracemalloc.start()
     try:
         out = run_network(net, image, tile=64)

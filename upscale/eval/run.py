@@ -107,12 +107,10 @@ def upscaler_for_network(network: torch.nn.Module, *, device: str = "auto",
 
 
 def load_eval_network(model: str, alpha: float | None = None) -> torch.nn.Module:
-    """The one place eval loads weights; ``alpha`` is the ESRGAN blend of issue 4."""
-    from ..loading import load_model
+    """The one place eval loads weights: a model, or with ``alpha`` its family's blend."""
+    from ..loading.families import load_family_model
 
-    if alpha is None:
-        return load_model(model)
-    return load_model(model, alpha=alpha)  # type: ignore[call-arg]  # issue 4's blending loader
+    return load_family_model(model, alpha)
 
 
 def dataset_images(dataset_dir: str | os.PathLike) -> list[Path]:

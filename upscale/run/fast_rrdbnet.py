@@ -97,7 +97,10 @@ class FastRRDBNet(nn.Module):
 
     def _workspace_for(self, feat: torch.Tensor) -> _Workspace:
         ws = self._workspace
-        if ws is None or ws.shape != feat.shape or ws.trunk.dtype != feat.dtype:
+        # Buffers made under inference_mode cannot be written outside it (and vice versa
+        # is fine but rebuild anyway so both call styles work in either order).
+        if (ws is None or ws.shape != feat.shape or ws.trunk.dtype != feat.dtype
+                or ws.trunk.is_inference() != torch.is_inference_mode_enabled()):
             ws = self._workspace = _Workspace(feat, self.num_grow_ch)
         return ws
 
