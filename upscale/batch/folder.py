@@ -124,7 +124,8 @@ def upscale_folder(
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
         failed = outcomes.count("failed")
         if not quiet or failed:
-            for table in summary_tables(outcomes.items, title=title):
+            stdout.print(title, highlight=False, soft_wrap=True)
+            for table in summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
 

@@ -98,9 +98,9 @@ def make_progress(console: Console, *, disable: bool) -> Progress:
     )
 
 
-def summary_tables(outcomes: list[Outcome], *, title: str) -> list[Table]:
+def summary_tables(outcomes: list[Outcome]) -> list[Table]:
     """A count per result and reason, then one row per file not done (except 'already done')."""
-    counts = Table(title=title, title_justify="left", show_edge=False)
+    counts = Table(show_edge=False)
     counts.add_column("result")
     counts.add_column("files", justify="right")
     counts.add_column("reason")

@@ -145,6 +145,7 @@ def run_command(
         return 0
 
     from ..imaging import read_image, write_image
+    from ..imaging.metadata import read_metadata
     from ..pipeline import upscale_image
 
     image = read_image(input)
@@ -156,7 +157,8 @@ def run_command(
     prepared = prepare_network(network, device=device, precision=precision)
     result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad,
                            progress=not quiet)
-    write_image(target, result, quality=quality, overwrite=overwrite)
+    write_image(target, result, quality=quality, overwrite=overwrite,
+                metadata=read_metadata(input))
     if not quiet:
         h, w = result.shape[:2]
         print_note(f"wrote {target} ({w}×{h}) in {time.perf_counter() - started:.1f} s")

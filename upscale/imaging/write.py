@@ -26,7 +26,8 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
     """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise UpscaleError(f"cannot write {suffix!r} images; use one of {', '.join(IMAGE_SUFFIXES)}")
+        known = ", ".join(IMAGE_SUFFIXES)
+        raise UpscaleError(f"cannot write {suffix!r} images; use one of {known}")
     image = array
     if image.dtype == np.float32:
         image = np.clip(image, 0.0, 1.0)

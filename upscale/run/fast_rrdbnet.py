@@ -97,8 +97,7 @@ class FastRRDBNet(nn.Module):
 
     def _workspace_for(self, feat: torch.Tensor) -> _Workspace:
         ws = self._workspace
-        # Buffers made under inference_mode cannot be written outside it (and vice versa
-        # is fine but rebuild anyway so both call styles work in either order).
+        # Buffers made under inference_mode cannot be written outside it: rebuild on a switch.
         if (ws is None or ws.shape != feat.shape or ws.trunk.dtype != feat.dtype
                 or ws.trunk.is_inference() != torch.is_inference_mode_enabled()):
             ws = self._workspace = _Workspace(feat, self.num_grow_ch)

@@ -1,0 +1,80 @@
+"""Running out of device memory halves the tile and redoes only the tile that failed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_srvgg
+from torch import nn
+
+from upscale.errors import UpscaleError
+from upscale.run import prepare_network, run_network
+
+
+class RunsOutOfMemory(nn.Module):
+    """Wraps a network; raises a real CUDA OutOfMemoryError for inputs above ``limit`` pixels
+    once ``healthy`` large inputs have gone through, as a fragmenting GPU would."""
+
+    def __init__(self, network: nn.Module, limit: int, healthy: int = 0) -> None:
+        super().__init__()
+        self.inner = network
+        for name in ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
+                     "flops_per_pixel", "hyperparameters"):
+            setattr(self, name, getattr(network, name))
+        self.limit, self.healthy = limit, healthy
+        self.sizes: list[tuple[int, int]] = []  # every input that succeeded
+        self.failures = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pixels = x.shape[-1] * x.shape[-2]
+        large = [s for s in self.sizes if s[0] * s[1] > self.limit]
+        if pixels > self.limit and len(large) >= self.healthy:
+            self.failures += 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.inner(x)
+
+
+@pytest.fixture
+def image(rng):
+    return rng.integers(0, 256, (48, 96, 3)).astype(np.uint8)
+
+
+def test_out_of_memory_retries_the_failed_tile_smaller_and_keeps_finished_ones(image):
+    network = tiny_srvgg(2)
+    whole = run_network(prepare_network(network, "cpu", "fp32"), image)
+    flaky = RunsOutOfMemory(network, limit=40 * 40, healthy=1)
+    out = run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=48, tile_pad=3)
+    np.testing.assert_array_equal(out, whole)  # padding 3 covers this net: exact
+    assert flaky.failures == 1
+    large = [s for s in flaky.sizes if s[0] * s[1] > 40 * 40]
+    assert large == [(48, 51)]  # the first tile ran once and was never redone
+    small = [s for s in flaky.sizes if 16 < s[0] * s[1] <= 40 * 40]
+    assert len(small) == 4  # the second 48×48 tile, as four 24×24 tiles
+
+
+def test_automatic_tile_recovers_from_out_of_memory(image):
+    network = tiny_srvgg(2)
+    whole = run_network(prepare_network(network, "cpu", "fp32"), image)
+    flaky = RunsOutOfMemory(network, limit=30 * 30)
+    out = run_network(prepare_network(flaky, "cpu", "fp32"), image)  # tile=0: whole image first
+    np.testing.assert_array_equal(out, whole)
+    assert flaky.failures >= 1
+
+
+def test_out_of_memory_below_the_smallest_tile_fails_clearly(image):
+    flaky = RunsOutOfMemory(tiny_srvgg(2), limit=20)  # only the 16×16 probe fits
+    with pytest.raises(UpscaleError, match="out of memory"):
+        run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=64)
+
+
+def test_other_errors_are_not_mistaken_for_out_of_memory(image):
+    class Broken(RunsOutOfMemory):
+        def forward(self, x):
+            if x.shape[-1] > 16:
+                raise ValueError("a bug")
+            return self.inner(x)
+
+    with pytest.raises(ValueError, match="a bug"):
+        run_network(prepare_network(Broken(tiny_srvgg(2), 0), "cpu", "fp32"), image, tile=64)
