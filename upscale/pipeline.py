@@ -56,7 +56,8 @@ def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float 
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise InputError(f"cannot upscale an array of shape {image.shape}")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
-        raise InputError(f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
+        raise InputError(
+            f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     network_scale = prepared.network.scale

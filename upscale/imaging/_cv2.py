@@ -4,15 +4,14 @@ OpenCV prints decoder warnings straight to stderr; we report problems ourselves
 in one line, so its chatter would only be noise.
 """
 
+import contextlib
 import os
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2  # noqa: E402
 
-try:
+with contextlib.suppress(AttributeError):  # builds without the logging submodule
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-except AttributeError:  # builds without the logging submodule
-    pass
 
 __all__ = ["cv2"]
