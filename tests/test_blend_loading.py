@@ -53,8 +53,22 @@ def pair_files(tmp_path):
 
 
 def upscale_cli(*args) -> subprocess.CompletedProcess:
+    """The real command, in a fresh process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "upscale", *map(str, args)],
                           capture_output=True, text=True, timeout=300)
+
+
+def upscale_in_process(capsys, *args) -> tuple[int, str]:
+    """The same command line through the CLI's entry point, without a new interpreter."""
+    from upscale.cli import main
+
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, " ".join(capsys.readouterr().err.split())
 
 
 def output(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -87,41 +101,44 @@ def test_blend_command_writes_a_checkpoint_that_loads_like_any_model(pair_files,
     assert len(meta["blend_psnr_sha256"]) == 64
 
 
-def test_blend_command_keeps_an_existing_output(pair_files, tmp_path):
+def test_blend_command_keeps_an_existing_output(pair_files, tmp_path, capsys):
     out = tmp_path / "blended.safetensors"
     out.write_bytes(b"precious")
-    result = upscale_cli("blend", *pair_files, "--alpha", "0.5", "-o", out)
-    assert result.returncode == 2
-    assert "already exists" in result.stderr
+    code, err = upscale_in_process(capsys, "blend", *pair_files, "--alpha", "0.5", "-o", out)
+    assert code == 2
+    assert "already exists" in err
     assert out.read_bytes() == b"precious"
 
 
-def test_blend_command_refuses_alpha_outside_zero_one(pair_files, tmp_path):
-    result = upscale_cli("blend", *pair_files, "--alpha", "1.2", "-o", tmp_path / "x.safetensors")
-    assert result.returncode == 2
-    assert "--alpha must be between 0" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_blend_command_refuses_alpha_outside_zero_one(pair_files, tmp_path, capsys):
+    code, err = upscale_in_process(capsys, "blend", *pair_files, "--alpha", "1.2",
+                                   "-o", tmp_path / "x.safetensors")
+    assert code == 2
+    assert "--alpha must be between 0" in err
+    assert "Traceback" not in err
 
 
-def test_blend_command_names_the_first_differing_tensor(tmp_path):
+def test_blend_command_names_the_first_differing_tensor(tmp_path, capsys):
     narrow, other = tmp_path / "narrow.safetensors", tmp_path / "srvgg.safetensors"
     save_file(tiny_rrdbnet().state_dict(), str(narrow))
     save_file(tiny_srvgg(scale=4).state_dict(), str(other))
-    result = upscale_cli("blend", narrow, other, "--alpha", "0.5", "-o", tmp_path / "x.safetensors")
-    assert result.returncode == 2
-    assert "not the same architecture (conv_first.weight (8, 3, 3, 3) is in" in result.stderr
-    assert "Traceback" not in result.stderr
+    code, err = upscale_in_process(capsys, "blend", narrow, other, "--alpha", "0.5",
+                                   "-o", tmp_path / "x.safetensors")
+    assert code == 2
+    assert "not the same architecture (conv_first.weight (8, 3, 3, 3) is in" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_blend_command_warns_about_an_unrelated_pair(tmp_path):
+def test_blend_command_warns_about_an_unrelated_pair(tmp_path, capsys):
     first, stranger = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     save_file(tiny_rrdbnet(seed=0).state_dict(), str(first))
     save_file(tiny_rrdbnet(seed=5).state_dict(), str(stranger))
-    result = upscale_cli("blend", first, stranger, "--alpha", "0.5",
-                         "-o", tmp_path / "c.safetensors")
-    assert result.returncode == 0, result.stderr
-    assert "warning:" in result.stderr and "do not look related" in result.stderr
+    code, err = upscale_in_process(capsys, "blend", first, stranger, "--alpha", "0.5",
+                                   "-o", tmp_path / "c.safetensors")
+    assert code == 0, err
+    assert "warning:" in err and "do not look related" in err
+    assert (tmp_path / "c.safetensors").is_file()
 
 
 def test_repeated_blends_come_from_the_cache(pair_files, tmp_path, monkeypatch):

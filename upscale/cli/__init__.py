@@ -37,9 +37,9 @@ app = typer.Typer(
     cls=DefaultToRun,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     help="Make images and videos larger and sharper with ESRGAN-family networks.\n\n"
-    "[bold]upscale photo.jpg -s 4[/bold] writes photo_x4.png; a folder in gives a folder out; "
+    "upscale photo.jpg -s 4 writes photo_x4.png; a folder in gives a folder out; "
     "a video in gives a video out.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -32,10 +32,11 @@ def lineage_warnings_as_notes() -> Iterator[None]:
 
 def blend_command(
     a: Annotated[str, typer.Argument(
-        help="The PSNR-oriented network (α = 0): registry name, file, URL or hf://owner/repo/file.",
+        metavar="A", help="The PSNR-oriented network (α = 0): registry name, file, URL or hf://owner/repo/file.",
         show_default=False)],
     b: Annotated[str, typer.Argument(
-        help="The GAN network (α = 1), fine-tuned from A; same architecture and shapes.",
+        metavar="B", help="The GAN network (α = 1), fine-tuned from A; same architecture "
+        "and shapes.",
         show_default=False)],
     alpha: Annotated[float, typer.Option(
         "--alpha", "-a", help="Weight of B, from 0 (A alone) to 1 (B alone); ESRGAN's "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 
 stdout = Console()
+if not stdout.is_terminal and "COLUMNS" not in os.environ:
+    stdout.width = 160  # piped tables: whole names and paths, not an 80-column squeeze
 stderr = Console(stderr=True)
 
 

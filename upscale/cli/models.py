@@ -39,7 +39,8 @@ def models_command() -> None:
     table = Table(title="upscale models", title_justify="left")
     for column in ("name", "architecture", "scale", "params", "size (fp32)", "licence",
                    "offline", "sources"):
-        table.add_column(column, justify="right" if column in ("scale", "params") else "left")
+        table.add_column(column, justify="right" if column in ("scale", "params") else "left",
+                         no_wrap=column in ("name", "architecture", "scale", "params"))
     for entry in list_models():
         count = parameter_count(entry.architecture, entry.scale, entry.hyperparameters)
         name = f"[bold]{entry.name}[/bold] (default)" if entry.name == default else entry.name

@@ -71,10 +71,18 @@ class PreparedNetwork:
 
 
 def prepare_network(network: nn.Module, device: str | torch.device = "auto",
-                    precision: str | torch.dtype = "auto", *,
+                    precision: str | torch.dtype = "auto", *, optimize: bool = True,
                     allow_slow_half: bool = False) -> PreparedNetwork:
-    """Resolve device and precision and convert the network's weights once."""
+    """Resolve device and precision and convert the network's weights once.
+
+    ``optimize`` swaps in the faster equivalent module of :mod:`.optimize` where
+    one is measured to help (it returns the network itself elsewhere).
+    """
     where = resolve_device(device)
     dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half)
-    return PreparedNetwork(network=network, device=where, dtype=dtype,
-                           module=convert(network, where, dtype))
+    module = convert(network, where, dtype)
+    if optimize:
+        from .optimize import optimize_network
+
+        module = optimize_network(module, where, dtype)
+    return PreparedNetwork(network=network, device=where, dtype=dtype, module=module)
