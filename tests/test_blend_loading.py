@@ -42,10 +42,15 @@ def packaged_cache(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("packaged-cache"))
 
 
-@pytest.fixture
-def pair_files(tmp_path):
+@pytest.fixture(scope="module")
+def tuned_pair() -> tuple[torch.nn.Module, torch.nn.Module]:
     psnr = tiny_rrdbnet(seed=0)
-    gan = fine_tune(psnr)
+    return psnr, fine_tune(psnr)
+
+
+@pytest.fixture
+def pair_files(tmp_path, tuned_pair):
+    psnr, gan = tuned_pair
     psnr_path, gan_path = tmp_path / "psnr.pth", tmp_path / "gan.safetensors"
     torch.save({"params_ema": psnr.state_dict()}, psnr_path)
     save_file(gan.state_dict(), str(gan_path))

@@ -117,3 +117,17 @@ def test_implicit_run_and_subcommands_share_the_command_line(tmp_path):
     listing = upscale_cli("models")
     assert listing.returncode == 0
     assert "realesrgan-x4plus" in listing.stdout
+
+
+def test_custom_alpha_pair_blends_and_unrelated_pair_warns(tmp_path, photo, model_file):
+    other = tmp_path / "other_x2.safetensors"
+    save_file(tiny_srvgg(2, seed=7).state_dict(), str(other))
+    result = upscale_cli(photo, "--psnr-model", model_file, "--gan-model", other,
+                         "--alpha", "0.5", "-o", tmp_path / "blend.png")
+    assert result.returncode == 0, result.stderr
+    assert "apart" in result.stderr  # the lineage warning, with its distance
+    assert read_image(tmp_path / "blend.png").shape == (24, 20, 3)
+
+    refused = _one_line_error(upscale_cli(photo, "--psnr-model", model_file, "--gan-model",
+                                          other, "--alpha", "1.5"))
+    assert "1.5" in refused

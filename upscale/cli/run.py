@@ -42,14 +42,17 @@ def load_network(model: str, alpha: float | None, psnr_model: str | None,
     """The network the options name: one model, a family member, or a blended pair."""
     from ..loading.blend import load_blended_model
     from ..loading.families import load_family_model
+    from .blend import lineage_warnings_as_notes
 
     if psnr_model or gan_model:
         if not (psnr_model and gan_model):
             raise UpscaleError("--psnr-model and --gan-model go together: give both")
         if alpha is None:
             raise UpscaleError("--psnr-model/--gan-model need --alpha (0 = PSNR end, 1 = GAN end)")
-        return load_blended_model(psnr_model, gan_model, alpha)
-    return load_family_model(model, alpha)
+        with lineage_warnings_as_notes():
+            return load_blended_model(psnr_model, gan_model, alpha)
+    with lineage_warnings_as_notes():
+        return load_family_model(model, alpha)
 
 
 def network_scale(network) -> float:
