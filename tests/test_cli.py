@@ -131,3 +131,32 @@ def test_custom_alpha_pair_blends_and_unrelated_pair_warns(tmp_path, photo, mode
     refused = _one_line_error(upscale_cli(photo, "--psnr-model", model_file, "--gan-model",
                                           other, "--alpha", "1.5"))
     assert "1.5" in refused
+
+
+def test_a_video_in_gives_a_video_out_with_every_frame(tmp_path, model_file):
+    from test_video import make_clip
+
+    from upscale.video import probe
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5)
+    result = upscale_cli(clip, "-m", model_file, "-q")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "clip_x2.mp4"
+    source, upscaled = probe(clip), probe(out)
+    assert upscaled.frame_count == source.frame_count > 0
+    assert (upscaled.width, upscaled.height) == (2 * source.width, 2 * source.height)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_folder_in_gives_a_folder_out_and_a_bad_file_fails_the_run(tmp_path, model_file, rng):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
+    write_image(photos / "sub" / "b.png", rng.integers(0, 256, (4, 4), dtype=np.uint8))
+    (photos / "broken.jpg").write_text("not a picture")
+    result = upscale_cli(photos, "-o", tmp_path / "big", "-r", "-m", model_file, "-q")
+    assert result.returncode == 1
+    assert "broken.jpg" in result.stdout + result.stderr
+    assert read_image(tmp_path / "big" / "a_x2.png").shape == (12, 10, 3)
+    assert read_image(tmp_path / "big" / "sub" / "b_x2.png").shape == (8, 8)
+    again = upscale_cli(photos, "-o", tmp_path / "big", "-r", "-m", model_file)
+    assert "skipped" in again.stdout.lower()
