@@ -15,20 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import UpscaleError
+from ..run.progress import counting_bar
 from .plan import ALREADY_DONE, Job
 
 STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "bold red"}
@@ -83,19 +75,8 @@ class ThroughputColumn(ProgressColumn):
 
 
 def make_progress(console: Console, *, disable: bool) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        ThroughputColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[current]}", style="dim"),
-        console=console,
-        disable=disable,
-        transient=False,
-    )
+    return counting_bar(ThroughputColumn(), console=console, disable=disable,
+                        tail=(TextColumn("{task.fields[current]}", style="dim"),))
 
 
 def summary_tables(outcomes: list[Outcome]) -> list[Table]:

@@ -59,19 +59,12 @@ class _ProgressBar:
     def __enter__(self):
         if self.quiet:
             return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import TextColumn
 
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("frames"), TextColumn("{task.fields[fps]}"), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), console=stderr, transient=False)
+        from ..run.progress import counting_bar
+
+        self.progress = counting_bar(TextColumn("frames"), TextColumn("{task.fields[fps]}"),
+                                     console=stderr)
         self.progress.start()
         self.task = self.progress.add_task(self.name, total=None, fps="")
         return self.update

@@ -13,6 +13,27 @@ from contextlib import AbstractContextManager
 Progress = bool | Callable[[int, int], None]
 
 
+def counting_bar(*middle, console, transient: bool = False, disable: bool = False, tail=()):
+    """The one look of every bar: what, bar, done/total, ``middle``, elapsed, ETA, ``tail``.
+
+    Tiles, video frames and batch files all count items towards a total; only the
+    unit and speed columns (``middle``) and any trailing detail (``tail``) differ.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as RichProgress
+
+    return RichProgress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), *middle, TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), *tail, console=console, transient=transient, disable=disable)
+
+
 class TileProgress(AbstractContextManager):
     """Counts finished tiles against a total that can grow (after an out-of-memory split)."""
 
@@ -24,19 +45,10 @@ class TileProgress(AbstractContextManager):
         self.task = None
         if progress is True and total > 1:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import TextColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TextColumn("tiles"), TimeElapsedColumn(),
-                                TimeRemainingColumn(), console=Console(stderr=True),
-                                transient=True)
+            self.bar = counting_bar(TextColumn("tiles"), console=Console(stderr=True),
+                                    transient=True)
             self.task = self.bar.add_task(description, total=total)
 
     def __enter__(self) -> TileProgress:
