@@ -18,6 +18,7 @@ import torch
 from upscale.loading import find_model, load_model
 from upscale.loading.ncnn import reference_ncnn_net
 from upscale.loading.packaged import package_files
+from upscale.run.optimize import optimize_network
 
 ncnn = pytest.importorskip("ncnn")
 
@@ -42,8 +43,11 @@ def run_ncnn(param: Path, binary: Path, image: np.ndarray) -> np.ndarray:
     return np.array(out).transpose(1, 2, 0)
 
 
-def run_torch(name: str, image: np.ndarray) -> np.ndarray:
+def run_torch(name: str, image: np.ndarray, *, optimized: bool = False) -> np.ndarray:
+    """The plain network's output, or (optimized) that of the default fast CPU path."""
     network = load_model(name)
+    if optimized:
+        network = optimize_network(network, "cpu", torch.float32)
     with torch.no_grad():
         out = network(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])
     return out[0].numpy().transpose(1, 2, 0)
@@ -64,7 +68,8 @@ def test_converted_network_matches_ncnn_within_one_level(name, set5_dir, tmp_pat
     crop = CROPS[name]
     image = low_resolution_crop(set5_dir, crop)
     reference = to_8bit(run_ncnn(*files, image))
-    ours = to_8bit(run_torch(name, image))
-    assert ours.shape == reference.shape == (4 * crop, 4 * crop, 3)
-    difference = np.abs(ours - reference)
-    assert difference.max() <= 1, f"max difference {difference.max()} levels"
+    for optimized in (False, True):  # the plain network, and the Winograd path users get
+        ours = to_8bit(run_torch(name, image, optimized=optimized))
+        assert ours.shape == reference.shape == (4 * crop, 4 * crop, 3)
+        difference = np.abs(ours - reference)
+        assert difference.max() <= 1, f"optimized={optimized}: max difference {difference.max()}"

@@ -14,6 +14,7 @@ from ..archs.rrdbnet import RRDBNet
 from ..archs.srvgg import SRVGGNetCompact
 from .fast_rrdbnet import FastRRDBNet
 from .fast_srvgg import FastSRVGGNetCompact
+from .winograd import available as winograd_available
 
 
 def use_all_cores() -> int:
@@ -30,19 +31,30 @@ def use_all_cores() -> int:
 
 
 def optimize_network(network: nn.Module, device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32) -> nn.Module:
+                     dtype: torch.dtype = torch.float32, *, winograd: bool = True) -> nn.Module:
     """Return a faster equivalent of ``network`` for ``device``/``dtype``, or the network.
 
     The fast modules target fp32 on the CPU, where they are measured to help; for
     anything else (CUDA, half precision, unknown architectures) the network is
-    returned unchanged, so callers can always go through this function.
+    returned unchanged, so callers can always go through this function. With
+    numba installed the CPU modules use Winograd convolutions (:mod:`.winograd`);
+    ``winograd=False``, or no numba, gives the direct oneDNN ones.
     """
     device = torch.device(device)
     if device.type != "cpu" or dtype != torch.float32:
         return network
     use_all_cores()
+    winograd = winograd and winograd_available(device, dtype)
     if isinstance(network, RRDBNet):
+        if winograd:
+            from .winograd_rrdbnet import WinogradRRDBNet
+
+            return WinogradRRDBNet(network).eval()
         return FastRRDBNet(network, device, dtype).eval()
     if isinstance(network, SRVGGNetCompact):
+        if winograd:
+            from .winograd_srvgg import WinogradSRVGGNetCompact
+
+            return WinogradSRVGGNetCompact(network).eval()
         return FastSRVGGNetCompact(network, device, dtype).eval()
     return network
