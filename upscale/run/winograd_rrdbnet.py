@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from ..archs.rrdbnet import RESIDUAL_SCALE, RRDBNet
 from . import winograd as wg
+from .fast_ops import channels_last
 from .fast_rrdbnet import LEAKY_SLOPE, NETWORK_ATTRIBUTES, register_weights
 
 NO_ACTIVATION = 1.0
@@ -78,7 +79,10 @@ class WinogradRRDBNet(nn.Module):
         self.conv_up = [take(getattr(network, f"conv_up{i}"), LEAKY_SLOPE)
                         for i in range(1, network.num_up + 1)]
         self.conv_hr = take(network.conv_hr, LEAKY_SLOPE)
-        self.conv_last = take(network.conv_last, NO_ACTIVATION)
+        # Three outputs: direct convolution is faster (see winograd.direct_conv).
+        self.conv_last = (channels_last(network.conv_last.weight.detach().float()),
+                          network.conv_last.bias.detach().float().contiguous())
+        register_weights(self, self.conv_last)
         self.workspace = wg.Workspace()
 
     def _dense_block_(self, x: torch.Tensor, height: int, width: int,
@@ -114,24 +118,30 @@ class WinogradRRDBNet(nn.Module):
         wg.match_threads()
         if self.unshuffle > 1:
             x = F.pixel_unshuffle(x, self.unshuffle)
-        height, width = x.shape[-2:]
+        n, channels, height, width = x.shape
         ws = self.workspace
-        feat = self.conv_first(wg.to_padded(x.float()), height, width, ws)
-        trunk = feat.clone()
-        residual = torch.empty_like(trunk)
+        # Every map comes from the workspace: a fresh 1024x1024x64 map costs more to
+        # page in (~290 ms) than the convolution that fills it.
+        size = (n, height, width, self.num_feat)
+        image = wg.to_padded(x.float(), ws.padded("input", n, height, width, channels))
+        feat = self.conv_first(image, height, width, ws, ws.padded("feat", *size))
+        trunk = ws.padded("trunk", *size)
+        trunk.copy_(feat)
+        residual = ws.padded("residual", *size)
         for rrdb in self.blocks:
             residual.copy_(trunk)
             for convs in rrdb:
                 self._dense_block_(residual, height, width, convs)
             trunk.add_(residual, alpha=RESIDUAL_SCALE)
-        del residual
         self.conv_body(trunk, height, width, ws, feat, accumulate=True)
-        del trunk
-        for conv in self.conv_up:
-            upsampled = wg.upsample_nearest2x(feat, height, width)
+        spare = None
+        for index, conv in enumerate(self.conv_up):
+            size = (n, 2 * height, 2 * width, self.num_feat)
+            spare = ws.padded(f"upsampled{index}", *size)
+            wg.upsample_nearest2x(feat, height, width, spare)
             height, width = 2 * height, 2 * width
-            feat = conv(upsampled, height, width, ws)
-            del upsampled
-        feat = self.conv_hr(feat, height, width, ws)
-        out = self.conv_last(feat, height, width, ws)
-        return wg.as_nchw(out, height, width).contiguous(memory_format=torch.channels_last)
+            feat = conv(spare, height, width, ws, ws.padded(f"up{index}", *size))
+        # conv_hr may overwrite the last upsampled map: nothing reads it any more.
+        hr = spare if spare is not None else ws.padded("hr", *size)
+        feat = self.conv_hr(feat, height, width, ws, hr)
+        return wg.direct_conv(feat, height, width, *self.conv_last)

@@ -60,6 +60,11 @@ class WinogradSRVGGNetCompact(nn.Module):
         for index, conv in enumerate(self.layers[:-1]):
             feat = conv(feat, height, width, ws, maps[index % 2])
         # Output channel c*s*s + k lands on pixel k of channel c's s-by-s block.
-        base = wg.to_padded(x.repeat_interleave(self.scale * self.scale, dim=1))
-        out = self.layers[-1](feat, height, width, ws, base, accumulate=True)
+        last = self.layers[-1]
+        repeats = last.out_channels // x.shape[1]
+        base = ws.padded("base", n, height, width, last.out_channels)
+        pixels = x.permute(0, 2, 3, 1)[..., None]
+        wg.interior(base, height, width).view(n, height, width, x.shape[1], repeats).copy_(
+            pixels.expand(n, height, width, x.shape[1], repeats))
+        out = last(feat, height, width, ws, base, accumulate=True)
         return F.pixel_shuffle(wg.as_nchw(out, height, width), self.scale)
