@@ -41,6 +41,12 @@ def _weights(conv: nn.Conv2d, factor: float = 1.0, *, device: torch.device,
     return channels_last(weight), bias.contiguous()
 
 
+def adopt_attributes(module: nn.Module, network: nn.Module) -> None:
+    """Give a fast module the plain network's scale, channels, FLOPs etc.: callers read them."""
+    for name in NETWORK_ATTRIBUTES:
+        setattr(module, name, getattr(network, name))
+
+
 def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
     """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
     for tensor in tensors:
@@ -72,8 +78,7 @@ class FastRRDBNet(nn.Module):
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         device = torch.device(device)
-        for name in NETWORK_ATTRIBUTES:
-            setattr(self, name, getattr(network, name))
+        adopt_attributes(self, network)
         self.unshuffle = network.unshuffle
         self.num_grow_ch = network.body[0].rdb1.conv1.out_channels
 

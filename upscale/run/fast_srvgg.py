@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from ..archs.srvgg import SRVGGNetCompact
 from .fast_ops import channels_last, conv3x3, conv3x3_accumulate_, conv3x3_relu
-from .fast_rrdbnet import NETWORK_ATTRIBUTES, register_weights
+from .fast_rrdbnet import adopt_attributes, register_weights
 
 
 class FastSRVGGNetCompact(nn.Module):
@@ -29,8 +29,7 @@ class FastSRVGGNetCompact(nn.Module):
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         device = torch.device(device)
-        for name in NETWORK_ATTRIBUTES:
-            setattr(self, name, getattr(network, name))
+        adopt_attributes(self, network)
         self.act_type = network.hyperparameters["act_type"]
         layers = list(network.body)
         # body alternates conv, activation, ..., conv; pair each conv with what follows it.

@@ -17,13 +17,18 @@ from __future__ import annotations
 import numpy as np
 from numba import float32, njit, prange
 
+# Every fast-math licence except reassociation: the compiler may fuse multiply-adds and
+# ignore NaN/inf/-0 corner cases, but may not reorder sums, so the vectorised loop and its
+# scalar remainder compute the same values (measured 4.6 against 5.8 ms for no fast math).
+FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+
 _2 = float32(2)
 _4 = float32(4)
 _5 = float32(5)
 _8 = float32(8)
 
 
-@njit(inline="always", fastmath=True)
+@njit(inline="always", fastmath=FAST)
 def _bt(d0, d1, d2, d3, d4, d5):  # noqa: ANN001, ANN202 - numba scalars
     """Bᵀ·d for one 6-vector (Lavin & Gray's F(4,3) with points 0, ±1, ±2)."""
     return (_4 * d0 - _5 * d2 + d4,
@@ -34,7 +39,7 @@ def _bt(d0, d1, d2, d3, d4, d5):  # noqa: ANN001, ANN202 - numba scalars
             _4 * d1 - _5 * d3 + d5)
 
 
-@njit(inline="always", fastmath=True)
+@njit(inline="always", fastmath=FAST)
 def _at(m0, m1, m2, m3, m4, m5):  # noqa: ANN001, ANN202 - numba scalars
     """Aᵀ·m for one 6-vector: four outputs."""
     return (m0 + m1 + m2 + m3 + m4,
@@ -43,19 +48,23 @@ def _at(m0, m1, m2, m3, m4, m5):  # noqa: ANN001, ANN202 - numba scalars
             m1 - m2 + _8 * m3 - _8 * m4 + m5)
 
 
-@njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
+@njit(inline="always")
+def _row_place(shape, row, row_start):  # noqa: ANN001, ANN202 - numba ints
+    """(image, top pixel row, first tile index in the band, tiles per row) of tile row ``row``."""
+    tiles_h = (shape[1] - 2) // 4
+    tiles_w = (shape[2] - 2) // 4
+    return row // tiles_h, 4 * (row % tiles_h), (row - row_start) * tiles_w, tiles_w
+
+
+@njit(parallel=True, fastmath=FAST, cache=True, boundscheck=False)
 def input_transform(src, out, channel_offset, row_start, row_stop):  # noqa: ANN001, ANN201
     """out[:, (r - row_start)*Wt + j, channel_offset:+C] = Bᵀ d B for tile rows [start, stop).
 
     ``src`` is a padded map ``[N, 4*Ht + 2, 4*Wt + 2, C]``; ``out`` is ``[36, tiles, >= C]``.
     """
-    _, padded_h, padded_w, channels = src.shape
-    tiles_h = (padded_h - 2) // 4
-    tiles_w = (padded_w - 2) // 4
+    padded_w, channels = src.shape[2], src.shape[3]
     for row in prange(row_start, row_stop):
-        image = row // tiles_h
-        top = 4 * (row % tiles_h)
-        first = (row - row_start) * tiles_w
+        image, top, first, tiles_w = _row_place(src.shape, row, row_start)
         # Bᵀ along the six input rows, for every column of the row band.
         cols = np.empty((6, padded_w, channels), dtype=np.float32)
         for x in range(padded_w):
@@ -86,7 +95,7 @@ def input_transform(src, out, channel_offset, row_start, row_stop):  # noqa: ANN
                     out[6 * a + 5, tile, k] = r[5]
 
 
-@njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
+@njit(parallel=True, fastmath=FAST, cache=True, boundscheck=False)
 def output_transform(products, bias, slopes, dst, height, width, row_start, row_stop,  # noqa: ANN001, ANN201, PLR0913
                      accumulate):
     """Write Aᵀ M A + bias of tile rows [start, stop) into the padded map ``dst``.
@@ -96,13 +105,9 @@ def output_transform(products, bias, slopes, dst, height, width, row_start, row_
     else v * slopes[c]`` (identity, ReLU, LeakyReLU and PReLU are all this), or,
     with ``accumulate``, ``dst += value`` (a residual connection, no activation).
     """
-    _, padded_h, padded_w, channels = dst.shape
-    tiles_h = (padded_h - 2) // 4
-    tiles_w = (padded_w - 2) // 4
+    channels = dst.shape[3]
     for row in prange(row_start, row_stop):
-        image = row // tiles_h
-        top = 4 * (row % tiles_h)
-        first = (row - row_start) * tiles_w
+        image, top, first, tiles_w = _row_place(dst.shape, row, row_start)
         half = np.empty((4, 6, channels), dtype=np.float32)
         pixels = np.empty((4, channels), dtype=np.float32)
         for j in range(tiles_w):

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from ..archs.rrdbnet import RESIDUAL_SCALE, RRDBNet
 from . import winograd as wg
 from .fast_ops import channels_last
-from .fast_rrdbnet import LEAKY_SLOPE, NETWORK_ATTRIBUTES, register_weights
+from .fast_rrdbnet import LEAKY_SLOPE, adopt_attributes, register_weights
 
 NO_ACTIVATION = 1.0
 
@@ -56,8 +56,7 @@ class WinogradRRDBNet(nn.Module):
 
     def __init__(self, network: RRDBNet) -> None:
         super().__init__()
-        for name in NETWORK_ATTRIBUTES:
-            setattr(self, name, getattr(network, name))
+        adopt_attributes(self, network)
         self.unshuffle = network.unshuffle
         self.num_feat = network.conv_first.out_channels
         self.num_grow_ch = network.body[0].rdb1.conv1.out_channels

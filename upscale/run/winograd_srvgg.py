@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from ..archs.srvgg import SRVGGNetCompact
 from . import winograd as wg
-from .fast_rrdbnet import NETWORK_ATTRIBUTES, register_weights
+from .fast_rrdbnet import adopt_attributes, register_weights
 from .winograd_rrdbnet import NO_ACTIVATION, WinogradConv
 
 SLOPES = {"relu": 0.0, "leakyrelu": 0.1}
@@ -29,8 +29,7 @@ class WinogradSRVGGNetCompact(nn.Module):
 
     def __init__(self, network: SRVGGNetCompact) -> None:
         super().__init__()
-        for name in NETWORK_ATTRIBUTES:
-            setattr(self, name, getattr(network, name))
+        adopt_attributes(self, network)
         act_type = network.hyperparameters["act_type"]
         layers = list(network.body)
         # body alternates conv, activation, ..., conv; pair each conv with what follows it.
