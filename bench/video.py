@@ -47,14 +47,14 @@ def load_network(name: str) -> tuple[torch.nn.Module, str]:
 
 
 def frame_function(network: torch.nn.Module, device: str):
-    """(N,H,W,3) uint8 -> (N,4H,4W,3) uint8 with plain torch, as the run layer does."""
-    network = network.to(device)
+    """(N,H,W,3) uint8 -> (N,4H,4W,3) uint8 through the run layer, as the video command does
+    (so on a CPU this is the Winograd path)."""
+    from upscale.run import prepare_network, run_frames
 
-    @torch.inference_mode()
+    prepared = prepare_network(network, device=device)
+
     def upscale_frames(frames: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float().div_(255)
-        y = network(x).clamp_(0, 1).mul_(255).round_().byte()
-        return y.permute(0, 2, 3, 1).cpu().numpy()
+        return run_frames(prepared, frames)
 
     return upscale_frames
 
