@@ -79,7 +79,7 @@ def test_fast_srvgg_matches_the_plain_network(scale: int, act_type: str, path: t
 def test_fast_networks_accept_batches_and_changing_shapes(path: tuple) -> None:
     """Buffers are reused per shape; a new shape or batch size must not leak old data.
 
-    Sizes that share a tile count (13 and 15 both need 4 Winograd tiles) but not a
+    Sizes that share a tile count (13 and 15 both need 3 Winograd tiles) but not a
     size are included: a map reused between them would carry stale border pixels.
     """
     plain = _rrdbnet(4, seed=3)

@@ -1,18 +1,18 @@
-"""3x3 convolutions by the Winograd F(4x4, 3x3) method, for fp32 on the CPU.
+"""3x3 convolutions by the Winograd F(6x6, 3x3) method, for fp32 on the CPU.
 
 A direct 3x3 convolution does 9 multiply-adds per input channel, output channel
-and pixel. Winograd's method (Lavin & Gray, 2016) transforms 6x6 input tiles and
-the 3x3 kernels so that each 4x4 output tile costs 36 instead of 144: 4x fewer
-multiplications. What is left is a batched matrix multiply (36 independent
+and pixel. Winograd's method (Lavin & Gray, 2016) transforms 8x8 input tiles and
+the 3x3 kernels so that each 6x6 output tile costs 64 instead of 324: 5x fewer
+multiplications. What is left is a batched matrix multiply (64 independent
 ``[tiles, C_in] @ [C_in, C_out]``, done by MKL through ``torch.bmm``) between two
 cheap linear transforms (numba kernels in :mod:`.winograd_kernels`). This is how
 ncnn is fast on CPUs, and oneDNN offers no Winograd on AVX2.
 
-Feature maps live in a *padded map*: NHWC, ``[N, 4*Ht + 2, 4*Wt + 2, C]`` with the
+Feature maps live in a *padded map*: NHWC, ``[N, 6*Ht + 2, 6*Wt + 2, C]`` with the
 image at offset (1, 1) and zeros everywhere else, which is both the convolution's
 zero padding and the whole-tile padding, so no kernel ever checks a border.
 
-In fp32 the transforms lose about 1e-6 relative; outputs agree with the direct
+In fp32 the transforms lose a few 1e-6 relative; outputs agree with the direct
 convolution to well above 100 dB PSNR (``tests/test_winograd.py``, ``bench/speed.py``).
 """
 
@@ -26,16 +26,18 @@ from torch.nn import functional as F
 
 log = logging.getLogger(__name__)
 
-TILE = 4  # output pixels per tile side
-POSITIONS = 36  # (TILE + 2) ** 2 values per transformed tile
-BAND_TILES = 2048  # tiles per band in a banded convolution: transformed band ~19 MB at 64 ch
+TILE = 6  # output pixels per tile side
+POSITIONS = 64  # (TILE + 2) ** 2 values per transformed tile
+BAND_TILES = 2048  # tiles per band in a banded convolution: transformed band ~34 MB at 64 ch
 
-# G of F(4,3): the kernel transform U = G g Gᵀ.
-_G = ((1 / 4, 0.0, 0.0),
-      (-1 / 6, -1 / 6, -1 / 6),
-      (-1 / 6, 1 / 6, -1 / 6),
-      (1 / 24, 1 / 12, 1 / 6),
-      (1 / 24, -1 / 12, 1 / 6),
+# G of F(6,3) (points 0, ±1, ±2, ±1/2): the kernel transform U = G g Gᵀ.
+_G = ((1.0, 0.0, 0.0),
+      (-2 / 9, -2 / 9, -2 / 9),
+      (-2 / 9, 2 / 9, -2 / 9),
+      (1 / 90, 1 / 45, 2 / 45),
+      (1 / 90, -1 / 45, 2 / 45),
+      (32 / 45, 16 / 45, 8 / 45),
+      (32 / 45, -16 / 45, 8 / 45),
       (0.0, 0.0, 1.0))
 
 
@@ -78,7 +80,7 @@ def match_threads() -> None:
 
 
 def transform_weight(weight: torch.Tensor, factor: float = 1.0) -> torch.Tensor:
-    """``[C_out, C_in, 3, 3]`` -> ``[36, C_in, C_out]`` fp32: G g Gᵀ per kernel, scaled by factor.
+    """``[C_out, C_in, 3, 3]`` -> ``[64, C_in, C_out]`` fp32: G g Gᵀ per kernel, scaled by factor.
 
     Computed in float64 so the only rounding is the final one.
     """
@@ -89,7 +91,7 @@ def transform_weight(weight: torch.Tensor, factor: float = 1.0) -> torch.Tensor:
 
 
 def tiles(size: int) -> int:
-    """How many 4-pixel tiles cover ``size`` pixels."""
+    """How many TILE-pixel tiles cover ``size`` pixels."""
     return -(-size // TILE)
 
 
@@ -186,7 +188,7 @@ class Workspace:
 
 
 def multiply(transformed: torch.Tensor, weight: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """The Winograd-domain products: 36 matrix multiplies ``[tiles, C_in] @ [C_in, C_out]``."""
+    """The Winograd-domain products: 64 matrix multiplies ``[tiles, C_in] @ [C_in, C_out]``."""
     return torch.bmm(transformed, weight, out=out)
 
 
@@ -196,7 +198,7 @@ def conv(src: torch.Tensor, height: int, width: int, weight: torch.Tensor, bias:
     """``dst = act(conv3x3(src))`` (or ``dst += conv3x3(src)``) between padded maps.
 
     ``weight`` comes from :func:`transform_weight`. Bands of tile rows keep the
-    transformed tiles of one band (~19 MB) in cache between the transform and the
+    transformed tiles of one band (~34 MB) in cache between the transform and the
     multiply. Returns ``dst``.
     """
     k = kernels()

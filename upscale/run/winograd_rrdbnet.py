@@ -1,9 +1,9 @@
-"""RRDBNet on the CPU with Winograd convolutions: the same function, about 4x fewer multiplies.
+"""RRDBNet on the CPU with Winograd convolutions: the same function, 5x fewer multiplies.
 
 The dense block is where Winograd pays twice. Its five convolutions read the
 growing concatenation ``x, x1, ..., x4``, and the Winograd input transform is
 per channel, so each feature is transformed *once*, into its channel slice of
-one ``[36, tiles, 192]`` buffer, and every later convolution of the block
+one ``[64, tiles, 192]`` buffer, and every later convolution of the block
 multiplies the prefix it needs. Per block that is 192 channels transformed
 instead of the 640 a convolution-by-convolution Winograd would do.
 
@@ -95,7 +95,7 @@ class WinogradRRDBNet(nn.Module):
         ws = self.workspace
         transformed = ws.get("dense_in", wg.POSITIONS, count, feat + 4 * grow)
         products = ws.get("dense_out", wg.POSITIONS, count, feat)
-        # conv1..4's products share conv5's storage: a contiguous [36, tiles, grow] prefix.
+        # conv1..4's products share conv5's storage: a contiguous [64, tiles, grow] prefix.
         grown_products = products.view(-1)[:wg.POSITIONS * count * grow].view(
             wg.POSITIONS, count, grow)
         grown = ws.padded("grown", n, height, width, grow)
