@@ -15,32 +15,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from ..stoppable import Stopped, get, put
+
 Item = TypeVar("Item")
 _END = object()
-_POLL_S = 0.1
-
-
-class _Stopped(Exception):
-    """The stream was abandoned (an interrupt); a stage thread should just return."""
-
-
-def _put(target: queue.Queue, value: object, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            target.put(value, timeout=_POLL_S)
-            return
-        except queue.Full:
-            continue
-    raise _Stopped
-
-
-def _get(source: queue.Queue, stop: threading.Event) -> Any:
-    while not stop.is_set():
-        try:
-            return source.get(timeout=_POLL_S)
-        except queue.Empty:
-            continue
-    raise _Stopped
 
 
 def run_overlapped(items: Iterable[Item], *,
@@ -76,13 +54,13 @@ def run_overlapped(items: Iterable[Item], *,
         try:
             for item in items:
                 try:
-                    _put(decoded, (item, read(item), None), stop)
-                except _Stopped:
+                    put(decoded, (item, read(item), None), stop)
+                except Stopped:
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    _put(decoded, (item, None, exc), stop)
-            _put(decoded, _END, stop)
-        except _Stopped:
+                    put(decoded, (item, None, exc), stop)
+            put(decoded, _END, stop)
+        except Stopped:
             return
         except BaseException as exc:  # a bug in the reader itself: stop everything
             crashed.append(exc)
@@ -90,13 +68,13 @@ def run_overlapped(items: Iterable[Item], *,
 
     def writer() -> None:
         try:
-            while (entry := _get(finished, stop)) is not _END:
+            while (entry := get(finished, stop)) is not _END:
                 item, result = entry
                 try:
                     write(item, result)
                 except Exception as exc:  # noqa: BLE001
                     on_failure(item, "write", exc)
-        except _Stopped:
+        except Stopped:
             return
         except BaseException as exc:
             crashed.append(exc)
@@ -107,7 +85,7 @@ def run_overlapped(items: Iterable[Item], *,
     for thread in threads:
         thread.start()
     try:
-        while (entry := _get(decoded, stop)) is not _END:
+        while (entry := get(decoded, stop)) is not _END:
             item, data, error = entry
             if error is not None:
                 on_failure(item, "read", error)
@@ -118,11 +96,11 @@ def run_overlapped(items: Iterable[Item], *,
                 on_failure(item, "compute", exc)
                 continue
             del data
-            _put(finished, (item, result), stop)
+            put(finished, (item, result), stop)
             del result
-        _put(finished, _END, stop)
+        put(finished, _END, stop)
         threads[1].join()  # let the last writes land
-    except _Stopped:
+    except Stopped:
         pass
     finally:
         stop.set()

@@ -120,11 +120,9 @@ def as_nchw(padded: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def upsample_nearest2x(padded: torch.Tensor, height: int, width: int,
-                       out: torch.Tensor | None = None) -> torch.Tensor:
-    """The image doubled in size by nearest-neighbour, into ``out`` or a new padded map."""
+                       out: torch.Tensor) -> torch.Tensor:
+    """The image doubled in size by nearest-neighbour, into the padded map ``out``."""
     n, _, _, c = padded.shape
-    if out is None:
-        out = new_padded(n, 2 * height, 2 * width, c)
     source = interior(padded, height, width)[:, :, None, :, None]
     interior(out, 2 * height, 2 * width).view(n, height, 2, width, 2, c).copy_(
         source.expand(n, height, 2, width, 2, c))

@@ -20,6 +20,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import UpscaleError
+from ..stoppable import Stopped, get, put
 from .decode import FrameReader
 from .encode import EncodePlan, pad_frames
 from .ffmpeg_bin import ffmpeg_exe
@@ -47,29 +48,6 @@ class Job:
     on_progress: ProgressFn | None = None
 
 
-class _Stop(Exception):
-    """Another thread failed; this one just leaves."""
-
-
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-    raise _Stop
-
-
-def _get(q: queue.Queue, stop: threading.Event) -> object:
-    while not stop.is_set():
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    raise _Stop
-
-
 class _Worker(threading.Thread):
     """A thread that records its exception and raises the shared stop flag."""
 
@@ -80,7 +58,7 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         try:
             self._work()
-        except _Stop:
+        except Stopped:
             pass
         except BaseException as exc:  # reported by the caller, in its thread
             self.error = exc
@@ -196,13 +174,13 @@ def encode_all(job: Job, first_segment: int) -> int:
 
     def decode() -> None:
         for batch in reader.batches(job.batch_size, skip=start_frame):
-            _put(decoded, batch, stop)
+            put(decoded, batch, stop)
         reader.finish()
-        _put(decoded, _DONE, stop)
+        put(decoded, _DONE, stop)
 
     def encode() -> None:
         index = start_frame
-        while (item := _get(upscaled, stop)) is not _DONE:
+        while (item := get(upscaled, stop)) is not _DONE:
             writer.write(index, item)
             index += len(item)
             if job.on_progress:
@@ -237,12 +215,12 @@ def _run_network(job: Job, decoded: queue.Queue, upscaled: queue.Queue,
                  stop: threading.Event) -> None:
     expected = (job.out_height, job.out_width)
     try:
-        while (batch := _get(decoded, stop)) is not _DONE:
+        while (batch := get(decoded, stop)) is not _DONE:
             result = job.upscale_frames(batch)
             if result.shape[1:3] != expected or result.dtype != batch.dtype:
                 raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
                                    f"expected {expected} {batch.dtype}")
-            _put(upscaled, pad_frames(result, job.plan.width, job.plan.height), stop)
-        _put(upscaled, _DONE, stop)
-    except _Stop:
+            put(upscaled, pad_frames(result, job.plan.width, job.plan.height), stop)
+        put(upscaled, _DONE, stop)
+    except Stopped:
         return
