@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,3 +22,11 @@ def set5_dir() -> Path:
     if not SET5.is_dir():
         pytest.skip("../shared/data/set5 is not present")
     return SET5
+
+
+# The suite never writes into the user's model cache: converted packaged weights go to a
+# cache inside the checkout (ignored by git), kept between runs so that only the first
+# run of a fresh clone pays for the conversions. Tests that need an empty cache set
+# UPSCALE_CACHE to a tmp_path of their own.
+TEST_CACHE = REPO_ROOT / ".test-cache"
+os.environ["UPSCALE_CACHE"] = str(TEST_CACHE)

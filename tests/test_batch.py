@@ -182,7 +182,7 @@ def test_a_second_run_skips_everything_done_and_a_deleted_output_is_redone(photo
 def test_a_leftover_temporary_file_is_not_mistaken_for_a_finished_output(photos, tmp_path):
     out = tmp_path / "big"
     out.mkdir()
-    leftover = out / ".top_x2.abcd1234.part"  # what a killed run leaves behind
+    leftover = out / ".top_x2.png.abcd1234.part"  # what a killed run leaves behind
     leftover.write_bytes(b"half a PNG")
     Run(photos, out, glob="top.png")
     assert read_image(out / "top_x2.png").shape == (12, 10, 3)

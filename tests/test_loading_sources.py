@@ -199,3 +199,43 @@ def test_registry_describes_every_model_and_its_family():
     assert find_model("realesrgan-x4plus").psnr_member == "realesrnet-x4plus"
     assert find_model("realesr-general-x4v3").psnr_member == "realesr-general-wdn-x4v3"
     assert find_model("RealESRGAN_x4plus").name == "realesrgan-x4plus"  # alias
+
+
+def test_failed_first_download_leaves_no_empty_folders(web, tmp_path):
+    _, base, _ = web
+    with pytest.raises(UpscaleError):
+        load_model(f"{base}/nowhere/missing.pth")
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not any(cache.rglob("*")), list(cache.rglob("*"))
+
+
+def test_unreachable_hub_fails_at_once_in_one_line(monkeypatch, caplog):
+    """No route to the Hub: one clear line, without huggingface_hub's retry chatter."""
+    import socket
+
+    with socket.socket() as closed:  # a loopback port with nothing listening
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with caplog.at_level("DEBUG"), pytest.raises(UpscaleError) as info:
+        load_model("hf://someone/absent/model.pth")
+    message = str(info.value)
+    assert "could not be reached" in message and "\n" not in message
+    assert not [r for r in caplog.records if "Retry" in r.getMessage()]
+
+
+def test_first_use_conversion_announces_itself(tmp_path, monkeypatch):
+    """Converting packaged weights takes seconds: the user is told while it runs."""
+    import contextlib
+
+    from upscale.notes import report_long_steps
+
+    said: list[str] = []
+    report_long_steps(lambda message: said.append(message) or contextlib.nullcontext())
+    try:
+        load_model("realesr-animevideov3")
+        load_model("realesr-animevideov3")  # cached now: nothing to announce
+    finally:
+        report_long_steps(None)
+    assert len(said) == 1 and "converting" in said[0] and "first use" in said[0]
+

@@ -19,3 +19,11 @@ class UnsupportedModelError(UpscaleError):
 
 class InputError(UpscaleError):
     """An input file is missing, unreadable or not what it claims to be."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying one line on what the stopped run kept and how to carry on.
+
+    A subclass of KeyboardInterrupt so that code between the raise and the CLI unwinds
+    exactly as it would for a bare Ctrl-C.
+    """

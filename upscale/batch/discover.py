@@ -40,6 +40,14 @@ def find_files(input_dir: Path, *, recursive: bool, patterns: Sequence[str] = ()
     return sorted(found, key=lambda path: path.relative_to(input_dir).as_posix())
 
 
+def subfolders(input_dir: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+    """The visible folders directly inside ``input_dir`` (what ``-r`` would add)."""
+    excluded = {os.path.realpath(path) for path in exclude}
+    return sorted(entry for entry in Path(input_dir).iterdir()
+                  if entry.is_dir() and not entry.name.startswith(".")
+                  and os.path.realpath(entry) not in excluded)
+
+
 def matches(relative: Path, patterns: Sequence[str]) -> bool:
     """Shell-style match, case-insensitive (cameras write ``.JPG``).
 

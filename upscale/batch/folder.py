@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from ..errors import InputError, UpscaleError
+from ..errors import InputError, Interrupted, UpscaleError
 from ..imaging import read_image, write_image
 from ..imaging.metadata import read_metadata
-from .discover import find_files
-from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, format_scale, make_output_folders
+from ..limits import DEFAULT_MAX_PIXELS
+from ..notes import note
+from ..outputs import OutputLock, check_scale, default_scale, format_scale, partial_files
+from .discover import find_files, subfolders
+from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, make_output_folders
 from .plan import Job, make_plan
 from .prefetch import run_overlapped
 from .report import Outcomes, failure_reason, make_progress, plan_table, summary_tables
@@ -63,6 +66,7 @@ def upscale_folder(
     stdout: Console | None = None,
     stderr: Console | None = None,
     videos: VideoSupport | None | bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> int:
     """Upscale every image (and video) of ``input_dir`` into ``output_dir``; the exit code.
 
@@ -70,6 +74,7 @@ def upscale_folder(
     scale must come from the network). ``prefetch`` is how many decoded inputs
     and finished outputs may wait in each queue; 0 runs one file at a time.
     ``videos``: True uses ``upscale.video`` when present, False/None skips videos.
+    ``max_pixels`` refuses larger images from their header, before decoding them.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -80,11 +85,10 @@ def upscale_folder(
     stderr = stderr or Console(stderr=True)
 
     network = None
+    check_scale(scale)
     if scale is None:
         network = load_network()
-        scale = float(network.scale)
-    if scale <= 0:
-        raise UpscaleError(f"-s/--scale must be positive, not {scale:g}")
+        scale = default_scale(network)
     if output_dir is None:
         output_dir = default_output_dir(input_dir, scale)
     output_dir = Path(output_dir)
@@ -95,12 +99,32 @@ def upscale_folder(
 
     patterns = [glob] if isinstance(glob, str) else list(glob)
     files = find_files(input_dir, recursive=recursive, patterns=patterns, exclude=[output_dir])
+    unsearched = [] if recursive else subfolders(input_dir, exclude=[output_dir])
     jobs = make_plan(files, input_dir, naming,
                      video_suffix=video.output_suffix if video else None,
                      skip_existing=skip_existing, overwrite=overwrite)
+    if not any(job.kind for job in jobs):
+        hint = f" ({len(unsearched)} subfolders not searched: add -r)" if unsearched else ""
+        raise InputError(f"{input_dir}: no images or videos to upscale{hint}")
+    if unsearched and not quiet:
+        note(f"{len(unsearched)} subfolder{'s' if len(unsearched) > 1 else ''} of {input_dir} "
+             "not searched; add -r to include them")
     if dry_run:
         stdout.print(plan_table(jobs, output_dir))
         return EXIT_FAILURES if any(job.action == "fail" for job in jobs) else EXIT_OK
+    with OutputLock.for_folder(output_dir):
+        return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
+                         device=device, precision=precision, tile=tile, tile_pad=tile_pad,
+                         quality=quality, prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
+
+
+def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
+              network: torch.nn.Module | None, load_network: Callable[[], torch.nn.Module],
+              video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
+              precision: str, tile: int, tile_pad: int | None, quality: int | None,
+              prefetch: int, quiet: bool, max_pixels: int | None) -> int:
+    """Load the network if there is work, run the jobs, and summarise, even when stopped."""
+    output_dir = naming.output_dir
 
     outcomes = Outcomes()
     for job in jobs:
@@ -118,7 +142,12 @@ def upscale_folder(
         if todo:
             _run_jobs(todo, prepared, naming, outcomes, video, stderr,
                       tile=tile, tile_pad=tile_pad, quality=quality, prefetch=prefetch,
-                      quiet=quiet)
+                      quiet=quiet, max_pixels=max_pixels)
+    except KeyboardInterrupt as exc:
+        done = outcomes.count("done")
+        raise Interrupted(f"interrupted: {done} of {len(todo)} outputs were finished and are "
+                          f"kept in {output_dir}; run the same command again to do the "
+                          "rest") from exc
     finally:  # an interrupted run still says what it finished
         elapsed = time.perf_counter() - started
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
@@ -133,7 +162,7 @@ def upscale_folder(
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
               outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
               tile: int, tile_pad: int | None, quality: int | None, prefetch: int,
-              quiet: bool) -> None:
+              quiet: bool, max_pixels: int | None) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
     from ..pipeline import upscale_image
 
@@ -149,7 +178,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         progress.advance(task)
 
     def read(job: Job) -> tuple[Any, Any]:
-        return read_image(job.source), read_metadata(job.source)
+        return read_image(job.source, max_pixels=max_pixels), read_metadata(job.source)
 
     def compute(job: Job, decoded: tuple[Any, Any]) -> tuple[Any, Any]:
         progress.update(task, current=str(job.relative))
@@ -161,7 +190,8 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         result, metadata = computed
         assert job.target is not None
         make_output_folders(job.target, naming.output_dir)
-        _remove_stale_partials(job.target)
+        for stale in partial_files(job.target):  # left by an interrupted earlier run
+            stale.unlink(missing_ok=True)
         write_image(job.target, result, quality=quality, overwrite=job.replace,
                     metadata=metadata)
         finished(job, "done")
@@ -195,11 +225,3 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             else:
                 finished(job, "done")
         progress.update(task, current="")
-
-
-def _remove_stale_partials(target: Path) -> None:
-    """Temporary files an interrupted run left for this output (``.stem.XXXXXXXX.part``)."""
-    prefix = f".{target.stem}."
-    for name in os.listdir(target.parent):
-        if name.startswith(prefix) and name.endswith(".part") and len(name) == len(prefix) + 13:
-            (target.parent / name).unlink(missing_ok=True)

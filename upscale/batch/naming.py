@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import UpscaleError
+from ..outputs import format_scale
 
 DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}.{ext}"
 TEMPLATE_FIELDS = {
@@ -28,11 +29,6 @@ FORMATS = ("png", "jpg", "webp", "same")
 
 class UnsafeOutputPath(UpscaleError):
     """An output path would land outside the output folder."""
-
-
-def format_scale(scale: float) -> str:
-    """4.0 -> '4', 1.5 -> '1.5': the same spelling the single-image names use."""
-    return f"{scale:g}"
 
 
 @dataclass(frozen=True)

@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from ..errors import UpscaleError
-from .console import print_error
+from ..errors import Interrupted, UpscaleError
+from .console import notes_shown, print_error
 from .run import run_command
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+# click's exception classes as this typer raises them: click's own before typer 0.29,
+# typer's bundled copy of click after. Found through typer's public names, so that a
+# usage error is a usage error on every typer this project allows.
+CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+ABORT = typer.Abort
+EXIT = typer.Exit
+
 
 class DefaultToRun(TyperGroup):
     """A group whose first word, when not a subcommand, is an input for ``run``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -64,25 +70,46 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 
+def interrupted_message(exc: BaseException) -> str:
+    """What a Ctrl-C kept and how to continue; commands that kept work say so themselves."""
+    if isinstance(exc, Interrupted) and str(exc):
+        return str(exc)
+    return "interrupted: nothing was left under a final name; run the same command to start again"
+
+
+def invoke(args: list[str]) -> object:
+    """Parse and run one command line, letting every exception reach :func:`main`.
+
+    typer's and click's own ``main`` turn Ctrl-C into an exit code (typer ≥ 0.29) or an
+    Abort (click), losing what the interrupted command had to say; parsing and invoking
+    the command directly keeps that, on every typer this project allows.
+    """
+    command = typer.main.get_command(app)
+    with command.make_context("upscale", args) as ctx:
+        return command.invoke(ctx)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and turn known failures into one line."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    quiet = "-q" in args or "--quiet" in args
     try:
-        result = app(args=args, prog_name="upscale", standalone_mode=False)
+        with notes_shown(quiet):
+            result = invoke(args)
     except UpscaleError as exc:
         if debug:
             raise
         print_error(str(exc))
         sys.exit(EXIT_USER_ERROR)
-    except click.ClickException as exc:
+    except CLICK_EXCEPTION as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        print_error("interrupted; no partial output was left under a final name")
+    except (KeyboardInterrupt, ABORT) as exc:
+        print_error(interrupted_message(exc))
         sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.Exit as exc:
+    except EXIT as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line, the traceback only on request
         if debug:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 
 from rich.console import Console
 
@@ -19,3 +22,35 @@ def print_error(message: str) -> None:
 
 def print_note(message: str) -> None:
     stderr.print(f"[dim]upscale:[/dim] {message}", highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def notes_shown(quiet: bool = False) -> Iterator[None]:
+    """Print the library's notes (once each) and long steps as ``upscale:`` lines."""
+    from ..notes import Note, report_long_steps
+
+    seen: set[str] = set()
+    previous_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not issubclass(category, Note):
+            previous_show(message, category, filename, lineno, file, line)
+        elif not quiet and str(message) not in seen:
+            seen.add(str(message))
+            print_note(str(message))
+
+    @contextlib.contextmanager
+    def long_step(message: str) -> Iterator[None]:
+        print_note(f"{message}…")
+        with stderr.status(message, spinner="dots") if stderr.is_terminal \
+                else contextlib.nullcontext():
+            yield
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", Note)
+        warnings.showwarning = show
+        report_long_steps(None if quiet else long_step)
+        try:
+            yield
+        finally:
+            report_long_steps(None)

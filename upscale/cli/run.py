@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,14 +10,23 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError, UpscaleError
+from ..limits import DEFAULT_MAX_PIXELS
+from ..notes import note
+from ..outputs import (
+    DestinationError,
+    OutputLock,
+    check_destination,
+    check_scale,
+    check_writable_folder,
+    default_scale,
+    format_scale,
+    refuse_existing,
+)
 from .console import print_note
 
 DEFAULT_MODEL = "realesrgan-x4plus"
-
-
-def format_scale(scale: float) -> str:
-    """4.0 -> '4', 3.5 -> '3.5': the way scales appear in output names."""
-    return f"{scale:g}"
+# Above this many times the work of the pixels kept, a tile is mostly context.
+SMALL_TILE_OVERHEAD = 4.0
 
 
 def default_output(input_path: Path, scale: float, suffix: str = ".png") -> Path:
@@ -24,17 +34,49 @@ def default_output(input_path: Path, scale: float, suffix: str = ".png") -> Path
     return input_path.with_name(f"{input_path.stem}_x{format_scale(scale)}{suffix}")
 
 
-def resolve_output(input_path: Path, output: Path | None, scale: float) -> Path:
+def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:
     """Where the result goes: ``-o`` as a file, ``-o`` as a folder, or beside the input."""
+    from ..imaging import IMAGE_SUFFIXES
+
     if output is None:
-        target = default_output(input_path, scale)
-    elif output.is_dir() or str(output).endswith(("/", "\\")):
-        target = output / default_output(input_path, scale).name
-    else:
-        target = output
-    if target.resolve() == input_path.resolve():
-        raise UpscaleError(f"{target}: refusing to overwrite the input")
-    return target
+        return default_output(input_path, scale)
+    if as_folder or output.is_dir():
+        return output / default_output(input_path, scale).name
+    if output.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DestinationError(f"{output}: cannot write {output.suffix or 'suffix-less'} "
+                               f"images; end the name with one of {', '.join(IMAGE_SUFFIXES)}")
+    return output
+
+
+def registry_scale(model: str, alpha: float | None, psnr_model: str | None,
+                   gan_model: str | None) -> float | None:
+    """The output scale of a registry model, known without loading it (None otherwise)."""
+    from ..loading.registry import find_model
+
+    if psnr_model or gan_model or Path(model).expanduser().exists():
+        return None
+    entry = find_model(model)
+    return float(entry.scale) if entry is not None else None
+
+
+def check_tile_options(tile: int, tile_pad: int | None) -> None:
+    if tile < 0:
+        raise UpscaleError(f"--tile must be 0 (automatic) or a size in pixels, not {tile}")
+    if tile_pad is not None and tile_pad < 0:
+        raise UpscaleError(f"--tile-pad must be 0 or more, not {tile_pad}")
+
+
+def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
+    """A tile much smaller than its context spends most of its time on the context."""
+    if tile <= 0:
+        return
+    from ..run import default_tile_pad
+
+    pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
+    overhead = ((tile + 2 * pad) / tile) ** 2
+    if overhead >= SMALL_TILE_OVERHEAD:
+        note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
+             "the work of untiled; --tile 0 picks the largest tile that fits in memory")
 
 
 def load_network(model: str, alpha: float | None, psnr_model: str | None,
@@ -55,17 +97,13 @@ def load_network(model: str, alpha: float | None, psnr_model: str | None,
         return load_family_model(model, alpha)
 
 
-def network_scale(network) -> float:
-    """The scale a model produces by default (an export may end in its own downscale)."""
-    return float(getattr(network, "default_output_scale", None) or network.scale)
-
-
 def run_command(
     input: Annotated[Path, typer.Argument(help="Image, folder or video to upscale.",
                                           show_default=False)],
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Output file or folder (default: INPUT_x<scale>.png beside the "
-        "input; for a folder, INPUT_x<scale>/ beside it).", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Output file or folder; a name ending in / is a folder, created "
+        "if needed (default: INPUT_x<scale>.png beside the input; for a folder, "
+        "INPUT_x<scale>/ beside it).", show_default=False)] = None,
     scale: Annotated[float | None, typer.Option(
         "-s", "--scale", help="Output scale; may differ from the network's (e.g. 2 or 3.5 "
         "with a x4 network). Default: the network's scale.", show_default=False)] = None,
@@ -113,14 +151,19 @@ def run_command(
         help="Video: output pixel format (default: the source's).", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(
         help="Video: continue an interrupted run from its last finished segment.")] = False,
+    max_pixels: Annotated[int, typer.Option(
+        help="Refuse input images with more pixels than this (read from the file's header, "
+        "before decoding).")] = DEFAULT_MAX_PIXELS,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or notes.")] = False,
 ) -> int:
     """Upscale an image, every image and video of a folder, or a video."""
     started = time.perf_counter()
     if not input.exists():
         raise InputError(f"{input}: no such file or folder")
-    if scale is not None and scale <= 0:
-        raise UpscaleError(f"-s/--scale must be positive, not {scale:g}")
+    check_scale(scale)
+    check_tile_options(tile, tile_pad)
+    destination = None if output is None else Path(output)
+    as_folder = output is not None and output.endswith(("/", os.sep))
 
     def network_loader():
         return load_network(model, alpha, psnr_model, gan_model)
@@ -128,40 +171,76 @@ def run_command(
     if input.is_dir():
         from ..batch import DEFAULT_NAME_TEMPLATE, upscale_folder
 
+        check_writable_folder(destination or input.resolve().parent, str(destination or input))
         return upscale_folder(
-            input, output, load_network=network_loader, scale=scale, device=device,
+            input, destination, load_network=network_loader,
+            scale=scale or registry_scale(model, alpha, psnr_model, gan_model), device=device,
             precision=precision, recursive=recursive, glob=glob or (), format=format,
             quality=quality, name_template=name_template or DEFAULT_NAME_TEMPLATE,
             skip_existing=skip_existing, overwrite=overwrite, dry_run=dry_run, tile=tile,
-            tile_pad=tile_pad, quiet=quiet,
+            tile_pad=tile_pad, quiet=quiet, max_pixels=max_pixels,
         )
 
-    from ..run import prepare_network
-    from .video import is_video, upscale_video_file
+    from .video import is_video
 
     if is_video(input):
+        from ..run import prepare_network
+        from .video import upscale_video_file
+
+        check_writable_folder(_folder_of(input, destination, as_folder), str(output or input))
         network = network_loader()
         prepared = prepare_network(network, device=device, precision=precision)
-        upscale_video_file(input, output, prepared=prepared, scale=scale or network_scale(network),
-                           tile=tile, tile_pad=tile_pad, codec=codec, crf=crf, preset=preset,
-                           pix_fmt=pix_fmt, resume=resume, overwrite=overwrite, quiet=quiet)
+        upscale_video_file(input, destination, prepared=prepared,
+                           scale=scale or default_scale(network), tile=tile, tile_pad=tile_pad,
+                           codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
+                           overwrite=overwrite, quiet=quiet)
         return 0
 
+    return _run_image(input, destination, as_folder, network_loader, started=started,
+                      scale=scale or registry_scale(model, alpha, psnr_model, gan_model),
+                      scale_given=scale is not None, device=device, precision=precision,
+                      tile=tile, tile_pad=tile_pad, quality=quality, overwrite=overwrite,
+                      quiet=quiet, max_pixels=max_pixels)
+
+
+def _folder_of(input_path: Path, destination: Path | None, as_folder: bool) -> Path:
+    """The folder an output of ``input_path`` goes to, as far as the options tell."""
+    if destination is None:
+        return input_path.resolve().parent
+    if as_folder or destination.is_dir():
+        return destination
+    return destination.parent
+
+
+def _run_image(input: Path, destination: Path | None, as_folder: bool, network_loader, *,
+               started: float, scale: float | None, scale_given: bool, device: str,
+               precision: str, tile: int, tile_pad: int | None, quality: int | None,
+               overwrite: bool, quiet: bool, max_pixels: int) -> int:
+    """One image: every check that needs no network first, then load, run, write."""
     from ..imaging import read_image, write_image
     from ..imaging.metadata import read_metadata
-    from ..pipeline import upscale_image
 
-    image = read_image(input)
+    check_writable_folder(_folder_of(input, destination, as_folder), str(destination or input))
+    if scale is not None:  # the name is known before the network is: check it now
+        check_destination(resolve_output(input, destination, as_folder, scale),
+                          overwrite=overwrite, source=input)
+    image = read_image(input, max_pixels=max_pixels)
     network = network_loader()
-    scale = scale or network_scale(network)
-    target = resolve_output(input, output, scale)
-    if target.exists() and not overwrite:
-        raise UpscaleError(f"{target}: already exists (use --overwrite to replace it)")
-    prepared = prepare_network(network, device=device, precision=precision)
-    result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad,
-                           progress=not quiet)
-    write_image(target, result, quality=quality, overwrite=overwrite,
-                metadata=read_metadata(input))
+    scale = scale if scale_given else default_scale(network)
+    target = resolve_output(input, destination, as_folder, scale)
+    check_destination(target, overwrite=overwrite, source=input)
+
+    from ..pipeline import upscale_image
+    from ..run import prepare_network
+
+    with OutputLock.for_file(target):
+        refuse_existing(target, overwrite)  # another run may have finished it meanwhile
+        prepared = prepare_network(network, device=device, precision=precision)
+        note_small_tile(prepared, tile, tile_pad)
+        result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad,
+                               progress=not quiet)
+        write_image(target, result, quality=quality, overwrite=overwrite,
+                    metadata=read_metadata(input))
     if not quiet:
         h, w = result.shape[:2]
         print_note(f"wrote {target} ({w}×{h}) in {time.perf_counter() - started:.1f} s")

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..imaging.write import write_bytes_atomically
+from ..outputs import write_bytes_atomically
 from .run import EvalReport
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..limits import DEFAULT_MAX_PIXELS
 from ._cv2 import cv2
 
 
@@ -20,16 +22,56 @@ def _looks_truncated(data: bytes) -> str | None:
     return None
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+
+_pil_limit_lock = threading.Lock()
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the file's header declares it, without decoding any pixels.
+
+    None for formats Pillow cannot parse (they are still decoded; only the early size
+    check is skipped). Pillow's own decompression-bomb limit is lifted for this call:
+    the limit that applies is ours, and it must be able to name the size it refuses.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    with _pil_limit_lock:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(path) as img:
+                return img.size
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def check_pixel_count(path: Path, max_pixels: int | None) -> None:
+    """Refuse, from the header alone, an image too large to upscale in this memory."""
+    if not max_pixels:
+        return
+    size = header_size(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        width, height = size
+        raise InputError(
+            f"{path}: {width}×{height} is {width * height / 1e6:.0f} megapixels, over the "
+            f"{max_pixels / 1e6:g} MP limit; raise it with --max-pixels if this machine "
+            "has the memory")
+
+
+def read_image(path: str | os.PathLike, *,
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image as stored: uint8/uint16 (float32 for float formats), RGB(A) or 2-D gray.
 
     EXIF orientation is applied, so the array is the picture as a viewer shows it.
+    Images whose header declares more than ``max_pixels`` are refused before decoding.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
+    check_pixel_count(path, max_pixels)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -39,7 +81,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if problem := _looks_truncated(data):
         raise InputError(f"{path}: {problem}")
     buffer = np.frombuffer(data, np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV refuses some sizes with an assertion, not None
+        raise InputError(f"{path}: cannot be decoded ({_first_line(exc)})") from exc
     if image is None or image.size == 0:
         raise InputError(f"{path}: not an image, or the file is damaged")
     image = _apply_orientation(image, data)
@@ -51,6 +96,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         image = _normalise_dtype(image, path)
     return np.ascontiguousarray(image)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 # EXIF orientation tag value -> the numpy view that shows the picture upright.

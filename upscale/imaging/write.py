@@ -8,18 +8,33 @@ complete file, never a truncated one that a re-run would mistake for done.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UpscaleError
+from ..notes import note
+from ..outputs import write_bytes_atomically
 from ._cv2 import cv2
 from .metadata import ImageMetadata, embed_metadata
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+
+
+def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
+    """RGBA to RGB for formats without alpha: transparent areas become white, not the
+    colours hidden under them (which the alpha bleed made deliberately meaningless)."""
+    top = np.iinfo(image.dtype).max
+    alpha = image[:, :, 3:]
+    if alpha.min() == top:
+        return image[:, :, :3]
+    note(f"{suffix.lstrip('.').upper()} cannot hold transparency: transparent areas were "
+         "flattened onto white (write PNG or WebP to keep them)")
+    weight = alpha.astype(np.float32) / top
+    flat = image[:, :, :3].astype(np.float32) * weight + top * (1.0 - weight)
+    return np.clip(flat + 0.5, 0, top).astype(image.dtype)
 
 
 def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) -> bytes:
@@ -35,7 +50,7 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
     if image.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and suffix in NO_ALPHA:
-        image = image[:, :, :3]
+        image = flatten_onto_white(image, suffix)
     if image.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(np.ascontiguousarray(image), code)
@@ -47,25 +62,13 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
             params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         elif suffix == ".webp":
             params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+        else:
+            note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
+                 "written losslessly")
     ok, encoded = cv2.imencode(suffix, image, params)
     if not ok:
         raise UpscaleError(f"could not encode a {image.shape} {image.dtype} image as {suffix}")
     return encoded.tobytes()
-
-
-def write_bytes_atomically(path: Path, data: bytes, *, overwrite: bool = False) -> None:
-    """Write under a temporary name beside ``path``, then rename into place."""
-    if path.exists() and not overwrite:
-        raise UpscaleError(f"{path}: already exists (use --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | None = None,

@@ -25,7 +25,8 @@ from torch import nn
 
 from ..archs import build_network
 from ..errors import UpscaleError
-from .cache import cache_root, write_atomically
+from ..outputs import write_atomically
+from .cache import cache_root
 
 # ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its
 # fine-tune. Calibrated on real packaged pairs by blending them and scoring Y-PSNR

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 TRUTHY = ("1", "true", "yes", "on")
@@ -43,18 +42,3 @@ def sha256_of(*paths: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def temporary_name(target: Path) -> Path:
-    """A hidden sibling of ``target``, unique to this process."""
-    return target.with_name(f".{target.name}.{os.getpid()}.part")
-
-
-def write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    """Let ``write`` fill a temporary file, then rename it to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(target)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target

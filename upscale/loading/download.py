@@ -17,7 +17,8 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import UpscaleError
-from .cache import cache_root, temporary_name
+from ..outputs import write_atomically
+from .cache import cache_root
 
 HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
 TIMEOUT_S = 30
@@ -53,10 +54,8 @@ def cached_path(url: str) -> Path:
 
 
 def _fetch(url: str, target: Path, expected: str | None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(target)
-    digest = hashlib.sha256()
-    try:
+    def stream_into(tmp: Path) -> None:
+        digest = hashlib.sha256()
         request = urllib.request.Request(url, headers={"User-Agent": "upscale"})
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, \
                 open(tmp, "wb") as out:
@@ -68,12 +67,27 @@ def _fetch(url: str, target: Path, expected: str | None) -> None:
             raise UpscaleError(
                 f"{url}: refused: its sha256 is {actual[:16]}…, expected {expected[:16]}…; "
                 "the downloaded file was deleted")
-        tmp.replace(target)
+
+    created = not target.parent.exists()
+    try:
+        write_atomically(target, stream_into)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise SourceUnavailable(f"{url}: download failed ({reason})") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if created and not target.exists():
+            _remove_empty_folders(target.parent)
+
+
+def _remove_empty_folders(folder: Path) -> None:
+    """A failed first download leaves no empty folders behind in the cache."""
+    root = cache_root()
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def download(url: str, *, sha256: str | None = None, offline: bool = False) -> Path:

@@ -45,12 +45,37 @@ def unwrap(obj: object, source: str) -> StateDict:
     return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+PICKLE_PROTOCOL_MARK = 0x80  # the first byte of any pickle of protocol 2 or newer
+
+
+def looks_like_checkpoint(path: Path) -> bool:
+    """Whether the file starts as torch.save writes: a zip archive or a pickle."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head.startswith(ZIP_MAGIC) or (len(head) > 1 and head[0] == PICKLE_PROTOCOL_MARK)
+
+
+def refused_globals(exc: BaseException) -> str | None:
+    """The object the weights-only unpickler refused, if that is why it failed."""
+    for line in str(exc).splitlines():
+        if "GLOBAL" in line:
+            return line.strip()
+    return None
+
+
 def load_torch(path: Path) -> StateDict:
     """A ``.pth``/``.pt`` file through the weights-only unpickler."""
     try:
+        if not looks_like_checkpoint(path):
+            raise UnsupportedModelError(f"{path}: not a PyTorch checkpoint (neither the zip "
+                                        "archive nor the pickle that torch.save writes)")
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = refused_globals(exc)
+        if first is None:
+            raise UnsupportedModelError(
+                f"{path}: not a readable PyTorch checkpoint (damaged pickle data)") from exc
         raise UnsupportedModelError(
             f"{path}: refused: the checkpoint contains pickled Python objects beyond tensors, "
             f"which could run code when loaded ({first[:160]}); convert it to .safetensors "

@@ -8,7 +8,12 @@ sets them after importing us is still obeyed.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import socket
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UpscaleError
@@ -50,6 +55,39 @@ def cached(repo_id: str, filename: str, revision: str | None = None) -> Path | N
     return Path(found) if isinstance(found, str) else None
 
 
+def hub_endpoint() -> str:
+    """The Hub's address as ``huggingface_hub`` would use it (``HF_ENDPOINT``)."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hub answers a TCP connection now.
+
+    huggingface_hub retries an unreachable host five times with back-off (about 25 s of
+    log lines) before giving up; a machine with no route should hear so at once and be
+    served from the cache.
+    """
+    parsed = urllib.parse.urlparse(hub_endpoint())
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _hub_warnings_silenced() -> Iterator[None]:
+    """huggingface_hub's retry warnings are raw log lines; our error says it in one."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
+
+
 def _one(repo_id: str, filename: str, revision: str | None, offline: bool) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
@@ -61,9 +99,11 @@ def _one(repo_id: str, filename: str, revision: str | None, offline: bool) -> Pa
     )
 
     where = f"hf://{repo_id}/{filename}"
+    local_only = offline or not hub_reachable()
     try:
-        return Path(hf_hub_download(repo_id, filename, revision=revision,
-                                    cache_dir=hub_cache_dir(), local_files_only=offline))
+        with _hub_warnings_silenced():
+            return Path(hf_hub_download(repo_id, filename, revision=revision,
+                                        cache_dir=hub_cache_dir(), local_files_only=local_only))
     except LocalEntryNotFoundError as exc:
         why = "running offline" if offline else "the Hub could not be reached"
         raise SourceUnavailable(f"{where}: not in the Hub cache and {why}") from exc

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .cache import cache_root, sha256_of, write_atomically
+from ..notes import long_step
+from ..outputs import write_atomically
+from .cache import cache_root, sha256_of
 from .ncnn import load_ncnn
 
 
@@ -41,7 +43,9 @@ def convert(name: str, param_path: Path, bin_path: Path, *, source: str) -> Path
     target, digest = converted_path(name, param_path, bin_path)
     if target.is_file():
         return target
-    state, metadata = load_ncnn(param_path, bin_path)
-    metadata = {**metadata, "model": name, "converted_from": source, "source_sha256": digest}
-    tensors = {key: value.contiguous() for key, value in state.items()}
-    return write_atomically(target, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    with long_step(f"converting {name} from its packaged ncnn files (first use only)"):
+        state, metadata = load_ncnn(param_path, bin_path)
+        metadata = {**metadata, "model": name, "converted_from": source, "source_sha256": digest}
+        tensors = {key: value.contiguous() for key, value in state.items()}
+        return write_atomically(target,
+                                lambda tmp: save_file(tensors, str(tmp), metadata=metadata))

@@ -1,8 +1,8 @@
 """Progress over tiles: a rich bar on stderr, a caller's callback, or nothing.
 
-``progress`` is ``False``, ``True`` (a bar, shown only when there is more than
-one tile: a single tile has no progress to show), or a callable taking
-``(done, total)``, called after every tile.
+``progress`` is ``False``, ``True`` (a bar, shown for a single tile too: on a CPU one
+tile can take a minute, and the elapsed time shows the run is alive), or a callable
+taking ``(done, total)``, called after every tile.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class TileProgress(AbstractContextManager):
         self.done = 0
         self.bar = None
         self.task = None
-        if progress is True and total > 1:
+        if progress is True and total >= 1:
             from rich.console import Console
             from rich.progress import TextColumn
 

@@ -1,0 +1,261 @@
+"""What a user sees when something is wrong: one line, the right exit code, no work wasted.
+
+These run the console entry point in-process (``upscale.cli.main``), as the installed
+``upscale`` command does, with whatever typer release is installed.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from helpers import tiny_srvgg
+from safetensors.torch import save_file
+
+from upscale.cli import main
+from upscale.cli import run as run_module
+from upscale.imaging import read_image, write_image
+
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+def run_main(*args) -> int:
+    """The exit status of ``upscale ARGS``."""
+    try:
+        main([str(arg) for arg in args])
+    except SystemExit as exited:
+        return exited.code
+    return 0
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "tiny_x2.safetensors"
+    save_file(tiny_srvgg(2).state_dict(), str(path))
+    return path
+
+
+@pytest.fixture
+def photo(tmp_path, rng):
+    return write_image(tmp_path / "photo.png", rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if the network is loaded: the error had to come before that."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the error was found")
+    monkeypatch.setattr(run_module, "load_network", refuse)
+
+
+# --- usage errors: click's own message, exit 2, on every typer this project allows ---
+
+def test_unknown_option_is_a_usage_error_naming_it(photo, capsys):
+    assert run_main(photo, "--bogus") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--bogus" in err and "internal error" not in err
+
+
+def test_no_arguments_shows_the_help_as_a_usage_error(capsys):
+    assert run_main() == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "Usage:" in captured.err + captured.out
+    assert "internal error" not in captured.err
+
+
+def test_a_bad_number_names_its_option(photo, capsys):
+    assert run_main(photo, "-s", "abc") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--scale" in err and "internal error" not in err
+
+
+def test_ctrl_c_says_what_was_kept_and_exits_130(photo, model_file, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run_module, "_run_image", interrupted)
+    assert run_main(photo, "-m", model_file) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "interrupted" in err and "run the same command" in err
+
+
+def test_usage_errors_answer_without_importing_torch(tmp_path):
+    """Failing on arguments must be instant: torch loads only when a network is needed."""
+    code = ("import sys\nfrom upscale.cli import main\n"
+            "for args in (['x.png', '--bogus'], ['missing.png'], ['x.png', '-s', '-1']):\n"
+            "    try:\n        main(args)\n    except SystemExit as e:\n"
+            "        assert e.code == 2, (args, e.code)\n"
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+# --- destinations: checked before any model is loaded ---
+
+@pytest.mark.parametrize("where", ["/proc/nope/out.png", "{file}/out.png", "{photo}"])
+def test_a_bad_destination_fails_before_the_model_loads(where, photo, tmp_path, no_model_load,
+                                                        capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    target = where.format(file=a_file, photo=photo)
+    assert run_main(photo, "-o", target, "-s", "2") == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" not in err
+    assert read_image(photo).shape == (12, 10, 3)  # the input is untouched
+
+
+def test_an_existing_output_is_refused_before_the_model_loads(photo, no_model_load, capsys):
+    photo.with_name("photo_x4.png").write_bytes(b"precious")
+    assert run_main(photo) == EXIT_USAGE  # the default registry model: its scale is known
+    assert "already exists" in capsys.readouterr().err
+    assert photo.with_name("photo_x4.png").read_bytes() == b"precious"
+
+
+def test_an_unknown_output_format_is_refused_before_the_model_loads(photo, no_model_load,
+                                                                     capsys):
+    assert run_main(photo, "-o", photo.with_name("out.xyz")) == EXIT_USAGE
+    assert "out.xyz" in capsys.readouterr().err
+
+
+def test_output_ending_in_slash_is_a_new_folder(photo, model_file, tmp_path):
+    assert run_main(photo, "-m", model_file, "-o", f"{tmp_path}/new/", "-q") == 0
+    assert read_image(tmp_path / "new" / "photo_x2.png").shape == (24, 20, 3)
+
+
+# --- the size guard ---
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header claims ``width``×``height`` (its pixel data is cut short)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(bytes(1 + 3 * width) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [20_000, 100_000])
+def test_a_huge_image_is_refused_from_its_header(side, tmp_path, no_model_load, capsys):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_declaring(side, side))
+    assert run_main(bomb, "-s", "2") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"{side}×{side}" in err and "--max-pixels" in err
+    assert not tmp_path.joinpath("bomb_x2.png").exists()
+
+
+def test_max_pixels_lets_a_user_lower_the_limit(photo, no_model_load, capsys):
+    assert run_main(photo, "-s", "2", "--max-pixels", "100") == EXIT_USAGE
+    assert "10×12" in capsys.readouterr().err
+
+
+# --- notes: nothing done differently from what was asked without a word ---
+
+def test_a_tiny_tile_gets_a_note(photo, model_file, capsys):
+    assert run_main(photo, "-m", model_file, "--tile", "1", "--tile-pad", "4") == 0
+    assert "--tile 1" in capsys.readouterr().err
+
+
+def test_quality_for_png_gets_a_note(photo, model_file, capsys):
+    assert run_main(photo, "-m", model_file, "--quality", "80") == 0
+    assert "--quality applies to JPEG and WebP" in capsys.readouterr().err
+
+
+def test_quiet_silences_notes(photo, model_file, capsys):
+    assert run_main(photo, "-m", model_file, "--quality", "80", "-q") == 0
+    assert capsys.readouterr().err == ""
+
+
+# --- one owner per output ---
+
+HOLD_LOCK = """
+import sys
+from upscale.outputs import OutputLock
+with getattr(OutputLock, sys.argv[1])(sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def hold_lock(factory: str, path) -> subprocess.Popen:
+    """Another process owning ``path`` (an output file or folder) until released."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, factory, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    holder.wait(timeout=30)
+
+
+def test_a_second_run_on_the_same_image_output_refuses(photo, model_file, capsys):
+    target = photo.with_name("photo_x2.png")
+    holder = hold_lock("for_file", target)
+    try:
+        assert run_main(photo, "-m", model_file) == EXIT_USAGE
+        assert "another upscale run" in capsys.readouterr().err
+        assert not target.exists()
+    finally:
+        release(holder)
+    assert run_main(photo, "-m", model_file, "-q") == 0  # free again once the owner is done
+    assert target.exists() and not target.with_name(".photo_x2.png.lock").exists()
+
+
+def test_a_second_run_on_the_same_output_folder_refuses(tmp_path, photo, model_file, capsys):
+    out = tmp_path / "out"
+    holder = hold_lock("for_folder", out)
+    try:
+        assert run_main(tmp_path, "-m", model_file, "-o", out) == EXIT_USAGE
+        assert "another upscale run" in capsys.readouterr().err
+    finally:
+        release(holder)
+
+
+def test_a_killed_owner_leaves_no_stale_lock(photo, model_file):
+    target = photo.with_name("photo_x2.png")
+    holder = hold_lock("for_file", target)
+    holder.kill()
+    holder.wait(timeout=30)
+    assert run_main(photo, "-m", model_file, "-q") == 0
+
+
+# --- folders ---
+
+def test_subfolders_skipped_without_r_get_a_note(tmp_path, model_file, rng, capsys):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    write_image(photos / "trip" / "b.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    assert run_main(photos, "-m", model_file, "-o", tmp_path / "out") == 0
+    assert "add -r" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a_x2.png").exists()
+
+
+def test_an_empty_folder_is_an_error_that_says_so(tmp_path, model_file, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    assert run_main(tmp_path / "empty", "-m", model_file) == EXIT_USAGE
+    assert "no images or videos" in capsys.readouterr().err
+    assert not (tmp_path / "empty_x2").exists()
+
+
+def test_a_folder_of_a_x2_export_is_named_like_the_single_file(tmp_path, rng):
+    """A model whose own default output scale differs from its network scale (an ncnn x2
+    export of a x4 network) names folder outputs as the single-file run does."""
+    from upscale.batch import upscale_folder
+
+    network = tiny_srvgg(4)
+    network.default_output_scale = 2.0
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    assert upscale_folder(photos, None, load_network=lambda: network, quiet=True) == 0
+    assert read_image(tmp_path / "photos_x2" / "a_x2.png").shape == (12, 12, 3)

@@ -1,0 +1,43 @@
+"""Things a user should hear that are not errors: notes, and long steps worth a status line.
+
+The library speaks through the standard ``warnings`` machinery (category :class:`Note`)
+so that Python callers see ordinary warnings and can filter them; the CLI prints each
+distinct note once as an ``upscale:`` line. Long steps (a first-use conversion that
+takes half a minute) announce themselves through :func:`long_step`, which the CLI shows
+as a status line and Python callers get as nothing at all unless they ask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+
+StepReporter = Callable[[str], contextlib.AbstractContextManager[object]]
+
+_step_reporter: StepReporter | None = None
+
+
+class Note(UserWarning):
+    """Something done differently from what was asked, or worth knowing; never an error."""
+
+
+def note(message: str) -> None:
+    """Tell the user ``message`` (a :class:`Note` warning)."""
+    warnings.warn(message, Note, stacklevel=2)
+
+
+def report_long_steps(reporter: StepReporter | None) -> None:
+    """Show each :func:`long_step` through ``reporter`` (None: show nothing)."""
+    global _step_reporter
+    _step_reporter = reporter
+
+
+@contextlib.contextmanager
+def long_step(message: str) -> Iterator[None]:
+    """A step that may take many seconds: the user sees ``message`` while it runs."""
+    if _step_reporter is None:
+        yield
+        return
+    with _step_reporter(message):
+        yield

@@ -1,0 +1,179 @@
+"""Rules for every file the tool writes: checked first, owned by one run, never half-written.
+
+- ``check_destination`` runs before any model is loaded, so a bad ``-o`` costs no compute.
+- ``write_atomically`` fills a hidden temporary sibling and renames it into place: a crash
+  leaves either nothing or the whole file. The temporary file is created with mode 0666,
+  so the kernel applies the user's umask, as for any file a program writes (tempfile's
+  0600 would hide outputs from the user's group).
+- ``OutputLock`` makes one run the owner of an output (a file, a folder, a video's work
+  folder): a second run refuses in one line instead of redoing the work only to fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import UpscaleError
+
+
+class DestinationError(UpscaleError):
+    """The output cannot be written where the user asked."""
+
+
+def format_scale(scale: float) -> str:
+    """4.0 -> '4', 1.5 -> '1.5': the way scales appear in output names."""
+    return f"{scale:g}"
+
+
+def default_scale(network) -> float:
+    """The scale a model produces by default (an export may end in its own downscale)."""
+    return float(getattr(network, "default_output_scale", None) or network.scale)
+
+
+def check_scale(scale: float | None) -> None:
+    """An explicit output scale must be a positive number."""
+    if scale is not None and not scale > 0:
+        raise UpscaleError(f"-s/--scale must be positive, not {scale:g}")
+
+
+def refuse_existing(target: Path, overwrite: bool) -> None:
+    """Existing outputs are kept unless the user said --overwrite."""
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise UpscaleError(f"{target}: already exists (use --overwrite to replace it)")
+
+
+def refuse_input_clash(target: Path, source: Path) -> None:
+    """An output never replaces its own input, whatever --overwrite says."""
+    if target.exists() and source.exists() and os.path.samefile(target, source):
+        raise UpscaleError(f"{target}: refusing to overwrite the input")
+    if Path(os.path.abspath(target)) == Path(os.path.abspath(source)):
+        raise UpscaleError(f"{target}: refusing to overwrite the input")
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = Path(os.path.abspath(path))
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """``folder`` exists as a writable folder, or can be created under one."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise DestinationError(f"{what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DestinationError(f"{what}: cannot write in {existing} (permission denied)")
+    if existing != Path(os.path.abspath(folder)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DestinationError(
+                f"{what}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
+
+
+def check_destination(target: Path, *, overwrite: bool, source: Path | None = None) -> None:
+    """Everything that can be known about writing ``target`` before any work is done."""
+    if source is not None:
+        refuse_input_clash(target, source)
+    if target.is_dir():
+        raise DestinationError(f"{target}: is a folder; give a file name, or end -o with /")
+    refuse_existing(target, overwrite)
+    check_writable_folder(target.parent, str(target))
+
+
+def file_mode_for(target: Path) -> int:
+    """The mode a fresh file gets under the user's umask (kept from ``target`` if it exists)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        return -1
+
+
+def write_atomically(target: Path, write: Callable[[Path], None], *,
+                     overwrite: bool = True) -> Path:
+    """Let ``write`` fill a temporary sibling of ``target``, then rename it into place.
+
+    ``write`` may reopen or even recreate the path (libraries that only take file names
+    do); the mode is set once it is done: the replaced file's, else 0666 less the umask.
+    """
+    target = Path(target)
+    refuse_existing(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    kept_mode = file_mode_for(target)
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    try:
+        umask_mode = file_mode_for(temporary)  # 0666 less the umask, applied by the kernel
+        write(temporary)
+        os.chmod(temporary, kept_mode if kept_mode >= 0 else umask_mode)  # writers may recreate
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def write_bytes_atomically(target: Path, data: bytes, *, overwrite: bool = False) -> Path:
+    """``data`` as the whole new content of ``target``, atomically."""
+    return write_atomically(Path(target), lambda path: path.write_bytes(data), overwrite=overwrite)
+
+
+def partial_files(target: Path) -> list[Path]:
+    """Temporary files an interrupted write left for ``target`` (``.name.XXXXXXXX.part``)."""
+    prefix = f".{target.name}."
+    if not target.parent.is_dir():
+        return []
+    return [target.parent / name for name in os.listdir(target.parent)
+            if name.startswith(prefix) and name.endswith(".part")
+            and len(name) == len(prefix) + len("XXXXXXXX.part")]
+
+
+class OutputBusy(UpscaleError):
+    """Another run owns this output right now."""
+
+
+class OutputLock:
+    """One run at a time per output: an advisory lock file beside (or inside) it.
+
+    The lock is the operating system's (``filelock``: flock on Unix), so a killed run
+    never leaves a stale lock behind; the file itself is removed on release.
+    """
+
+    def __init__(self, lock_path: Path, what: str) -> None:
+        from filelock import FileLock
+
+        self.path = Path(lock_path)
+        self.what = what
+        self._lock = FileLock(str(self.path), timeout=0)
+
+    @classmethod
+    def for_file(cls, target: Path) -> OutputLock:
+        target = Path(target)
+        return cls(target.with_name(f".{target.name}.lock"), str(target))
+
+    @classmethod
+    def for_folder(cls, folder: Path) -> OutputLock:
+        return cls(Path(folder) / ".upscale.lock", f"{folder}{os.sep}")
+
+    def __enter__(self) -> OutputLock:
+        from filelock import Timeout
+
+        self._created_folder = not self.path.parent.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise OutputBusy(f"{self.what}: another upscale run is writing this output now; "
+                             "wait for it to finish, or choose another -o") from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.path.unlink(missing_ok=True)
+        self._lock.release()
+        if self._created_folder:  # a run that wrote nothing leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()
