@@ -259,3 +259,28 @@ def test_a_folder_of_a_x2_export_is_named_like_the_single_file(tmp_path, rng):
     write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
     assert upscale_folder(photos, None, load_network=lambda: network, quiet=True) == 0
     assert read_image(tmp_path / "photos_x2" / "a_x2.png").shape == (12, 12, 3)
+
+
+def test_ctrl_c_in_a_folder_run_keeps_what_is_finished(tmp_path, model_file, rng,
+                                                     monkeypatch, capsys):
+    import upscale.pipeline
+
+    photos = tmp_path / "photos"
+    for name in ("a", "b", "c"):
+        write_image(photos / f"{name}.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    real_upscale = upscale.pipeline.upscale_image
+    calls = []
+
+    def stop_on_the_second_image(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second image is computing
+        return real_upscale(*args, **kwargs)
+
+    monkeypatch.setattr(upscale.pipeline, "upscale_image", stop_on_the_second_image)
+    assert run_main(photos, "-m", model_file, "-o", tmp_path / "out") == EXIT_INTERRUPTED
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "1 of 3 outputs" in last and "run the same command again" in last
+    assert read_image(tmp_path / "out" / "a_x2.png").shape == (12, 12, 3)
+    assert run_main(photos, "-m", model_file, "-o", tmp_path / "out", "-q") == 0  # resumes
+    assert (tmp_path / "out" / "c_x2.png").exists()

@@ -10,6 +10,7 @@ to ``on_failure`` and the stream goes on.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -100,6 +101,12 @@ def run_overlapped(items: Iterable[Item], *,
             del result
         put(finished, _END, stop)
         threads[1].join()  # let the last writes land
+    except KeyboardInterrupt:
+        # Ctrl-C: results already computed are still written (a second Ctrl-C stops that).
+        with contextlib.suppress(Stopped):
+            put(finished, _END, stop)
+            threads[1].join()
+        raise
     except Stopped:
         pass
     finally:

@@ -197,8 +197,9 @@ def run_command(
         return 0
 
     return _run_image(input, destination, as_folder, network_loader, started=started,
-                      scale=scale or registry_scale(model, alpha, psnr_model, gan_model),
-                      scale_given=scale is not None, device=device, precision=precision,
+                      scale=scale, known_scale=lambda: registry_scale(model, alpha, psnr_model,
+                                                                      gan_model),
+                      device=device, precision=precision,
                       tile=tile, tile_pad=tile_pad, quality=quality, overwrite=overwrite,
                       quiet=quiet, max_pixels=max_pixels)
 
@@ -213,7 +214,7 @@ def _folder_of(input_path: Path, destination: Path | None, as_folder: bool) -> P
 
 
 def _run_image(input: Path, destination: Path | None, as_folder: bool, network_loader, *,
-               started: float, scale: float | None, scale_given: bool, device: str,
+               started: float, scale: float | None, known_scale, device: str,
                precision: str, tile: int, tile_pad: int | None, quality: int | None,
                overwrite: bool, quiet: bool, max_pixels: int) -> int:
     """One image: every check that needs no network first, then load, run, write."""
@@ -221,12 +222,16 @@ def _run_image(input: Path, destination: Path | None, as_folder: bool, network_l
     from ..imaging.metadata import read_metadata
 
     check_writable_folder(_folder_of(input, destination, as_folder), str(destination or input))
-    if scale is not None:  # the name is known before the network is: check it now
-        check_destination(resolve_output(input, destination, as_folder, scale),
+    if as_folder or destination is None or destination.is_dir():
+        named_scale = scale or known_scale()  # a registry model's scale, without loading it
+    else:
+        named_scale = scale or 1.0  # -o names the file: no scale in its name
+    if named_scale is not None:  # the name is known before the network is: check it now
+        check_destination(resolve_output(input, destination, as_folder, named_scale),
                           overwrite=overwrite, source=input)
     image = read_image(input, max_pixels=max_pixels)
     network = network_loader()
-    scale = scale if scale_given else default_scale(network)
+    scale = scale or default_scale(network)
     target = resolve_output(input, destination, as_folder, scale)
     check_destination(target, overwrite=overwrite, source=input)
 
