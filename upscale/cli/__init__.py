@@ -10,6 +10,7 @@ line with a non-zero exit; ``--debug`` anywhere on the line shows tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import typer
@@ -95,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     quiet = "-q" in args or "--quiet" in args
+    if not args:  # the help, as a usage error (click < 8.2 would exit 0 here, later 2)
+        with contextlib.suppress(EXIT):
+            invoke(["--help"])
+        sys.exit(EXIT_USER_ERROR)
     try:
         with notes_shown(quiet):
             result = invoke(args)

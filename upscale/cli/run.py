@@ -98,7 +98,8 @@ def load_network(model: str, alpha: float | None, psnr_model: str | None,
 
 
 def run_command(
-    input: Annotated[Path, typer.Argument(help="Image, folder or video to upscale.",
+    input: Annotated[Path, typer.Argument(metavar="INPUT",
+                                          help="Image, folder or video to upscale.",
                                           show_default=False)],
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output file or folder; a name ending in / is a folder, created "
