@@ -2,7 +2,9 @@
 
 Clips are made here with ffmpeg's lavfi sources (testsrc2 + a sine tone), and
 the network is a tiny random-init SRVGGNetCompact run with torch directly.
-Only the ffmpeg binary bundled with imageio-ffmpeg is needed (no ffprobe).
+Clips are made and inspected with the ffmpeg bundled with imageio-ffmpeg (so
+fixtures may use options older ffmpegs lack); the code under test runs the one
+it chooses, which ``UPSCALE_FFMPEG`` sets (a path, or ``bundled``). No ffprobe.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
@@ -18,7 +21,6 @@ from helpers import tiny_srvgg
 
 from upscale.errors import UpscaleError
 from upscale.video import EncoderSettings, is_video, probe, run_video
-from upscale.video.ffmpeg_bin import ffmpeg_exe
 from upscale.video.frames import scaled_size
 from upscale.video.job import partial_path
 from upscale.video.segments import work_dir_for
@@ -28,8 +30,12 @@ CHAPTERS = (";FFMETADATA1\ntitle=Test clip\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\
             "title=One\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n")
 
 
+FIXTURE_FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def ffmpeg(*args: str) -> str:
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args],
+    """The bundled ffmpeg, for making and inspecting clips (not the code under test)."""
+    proc = subprocess.run([FIXTURE_FFMPEG, "-hide_banner", "-nostdin", "-y", *args],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
@@ -141,7 +147,7 @@ def test_subtitles_chapters_and_title_are_carried(upscaled):
     info = probe(upscaled)
     assert [s.codec for s in info.streams if s.kind == "subtitle"] == ["mov_text"]
     assert info.chapters == 2
-    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(upscaled)],
+    header = subprocess.run([FIXTURE_FFMPEG, "-hide_banner", "-i", str(upscaled)],
                             capture_output=True, text=True).stderr
     assert "Test clip" in header
 
@@ -156,7 +162,7 @@ def test_rotation_and_colour_tags_are_carried(clip, upscaled):
 def test_colours_survive_the_round_trip_through_rgb(clip, upscaled):
     """Decode matrix and encode matrix agree: a 2x2 block average matches the source pixel."""
     def first_frame(path: Path, size: str) -> np.ndarray:
-        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-noautorotate", "-i", str(path),
+        raw = subprocess.run([FIXTURE_FFMPEG, "-v", "error", "-noautorotate", "-i", str(path),
                               "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                              capture_output=True, check=True).stdout
         w, h = map(int, size.split("x"))

@@ -3,8 +3,10 @@
 Each segment of frames goes to its own ffmpeg encoder through a pipe. Frames
 arrive as raw RGB in order; their timestamps are restored inside the encoder:
 a constant-rate source is encoded at its exact rate, a variable-rate one gets
-each frame's source timestamp back through ``sendcmd`` + ``setpts`` (a command
-per frame, read from a file), so no timestamp is ever rounded to a grid.
+each frame's source timestamp back from a ``setpts`` expression of the frame
+number (``pts_expression``), so no timestamp is ever rounded to a grid. Plain
+expressions work on every ffmpeg we support; ``setpts`` commands (``sendcmd``)
+would need ffmpeg 6, and 5.1 ignores them without a word.
 """
 
 from __future__ import annotations
@@ -114,15 +116,19 @@ class EncodePlan:
         return cls(padded_w, padded_h, "rgb48le" if deep else "rgb24", pix_fmt, settings,
                    info.frame_rate, info.time_base, info.variable_rate, colour)
 
-    def command(self, segment_path: Path, commands_file: Path | None) -> list[str]:
-        """The ffmpeg command line for one segment (run from the segment's folder)."""
+    def command(self, segment_path: Path, pts: list[int] | None = None) -> list[str]:
+        """The ffmpeg command line for one segment (run from the segment's folder).
+
+        ``pts``: each frame's timestamp in ``time_base`` units from the segment
+        start, for a variable-rate source (frames beyond the list keep the last gap).
+        """
         import ffmpeg
 
         stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt=self.raw_pix_fmt,
                               s=f"{self.width}x{self.height}", framerate=str(self.rate)).video
-        if commands_file is not None:
-            stream = (stream.filter("sendcmd", f=commands_file.name)
-                      .filter("settb", str(self.time_base)).filter("setpts", "PTS"))
+        if pts is not None:
+            stream = (stream.filter("settb", str(self.time_base))
+                      .filter("setpts", pts_expression(pts)))
         matrix = SCALE_MATRIX.get(self.colour["colorspace"] or "")
         scale_args = {"out_range": self.colour["color_range"] or "tv"}
         if matrix:
@@ -134,7 +140,7 @@ class EncodePlan:
                                                    for k, v in tags.items()})
         options: dict[str, str | int] = {
             "vcodec": self.settings.codec, "format": "nut", **passthrough_option(),
-            "enc_time_base": str(self.time_base if commands_file else 1 / self.rate), **tags}
+            "enc_time_base": str(self.time_base if pts is not None else 1 / self.rate), **tags}
         crf = self.settings.crf if self.settings.crf is not None else DEFAULT_CRF.get(
             self.settings.codec)
         if crf is not None:
@@ -145,14 +151,20 @@ class EncodePlan:
             options["preset"] = self.settings.preset
         return ffmpeg.output(stream, segment_path.name, **options).compile(cmd="ffmpeg")[1:]
 
-    def write_commands(self, path: Path, pts: list[int]) -> None:
-        """Per-frame ``setpts`` commands giving each frame its source timestamp.
 
-        Frame k enters the filter at k/rate seconds; its command fires half a
-        frame earlier so float rounding can never skip or reorder one.
-        """
-        lines = []
-        for k, value in enumerate(pts):
-            at = max(0.0, (k - 0.5) / float(self.rate))
-            lines.append(f"{at:.9f} setpts expr {value};")
-        path.write_text("\n".join(lines) + "\n")
+def pts_expression(pts: list[int]) -> str:
+    """A ``setpts`` expression of the frame number N that yields ``pts[N]`` exactly.
+
+    With gaps ``d[i] = pts[i] - pts[i-1]`` and their changes ``c[i] = d[i] - d[i-1]``,
+    ``pts[N] = pts[0] + sum(c[i] * max(N - i + 1, 0))``: one term per change of
+    gap, so a long constant run costs nothing, and integers stay exact in the
+    expression evaluator's doubles. Past the list, frames keep the last gap.
+    """
+    terms = [str(pts[0])] if pts else ["0"]
+    previous_gap = 0
+    for index in range(1, len(pts)):
+        gap = pts[index] - pts[index - 1]
+        if change := gap - previous_gap:
+            terms.append(f"{change:+d}*max(N-{index - 1},0)")
+        previous_gap = gap
+    return "".join(terms)

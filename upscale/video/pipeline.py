@@ -115,17 +115,16 @@ class _SegmentWriter:
 
     def open_segment(self, segment: int) -> None:
         workdir, plan = self.job.workdir, self.job.plan
-        commands = None
+        pts = None
         if plan.variable_rate:
             first = workdir.first_frame(segment)
             count = workdir.segment_frames
             if segment == workdir.segment_count - 1:
                 # the last segment also takes any frames the decoder finds beyond the probe
-                count = max(self.job.info.frame_count - first, 0) + 64
-            commands = workdir.commands_path(segment)
-            plan.write_commands(commands, segment_pts(self.job.info, first, count))
+                count = max(self.job.info.frame_count - first, 0) + 1
+            pts = segment_pts(self.job.info, first, count)
         partial = workdir.partial_path(segment)
-        args = [ffmpeg_exe(), "-hide_banner", "-y", *plan.command(partial, commands)]
+        args = [ffmpeg_exe(), "-hide_banner", "-y", *plan.command(partial, pts)]
         self.current = Process(args, f"encoding segment {segment}", cwd=str(workdir.path),
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.segment = segment

@@ -54,9 +54,6 @@ class WorkDir:
     def partial_path(self, segment: int) -> Path:
         return self.path / f"seg_{segment:05d}.partial.nut"
 
-    def commands_path(self, segment: int) -> Path:
-        return self.path / f"seg_{segment:05d}.cmd"
-
     def finished_prefix(self) -> int:
         """How many segments, counting from the first, are complete."""
         done = 0
