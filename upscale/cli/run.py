@@ -151,7 +151,10 @@ def run_command(
     pix_fmt: Annotated[str | None, typer.Option(
         help="Video: output pixel format (default: the source's).", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(
-        help="Video: continue an interrupted run from its last finished segment.")] = False,
+        help="Video: continue an interrupted run from its last finished segment (the "
+        "default; kept for old scripts).")] = False,
+    restart: Annotated[bool, typer.Option(
+        help="Video: discard unfinished work of an earlier run and start over.")] = False,
     max_pixels: Annotated[int, typer.Option(
         help="Refuse input images with more pixels than this (read from the file's header, "
         "before decoding).")] = DEFAULT_MAX_PIXELS,
@@ -194,7 +197,7 @@ def run_command(
         upscale_video_file(input, destination, prepared=prepared,
                            scale=scale or default_scale(network), tile=tile, tile_pad=tile_pad,
                            codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
-                           overwrite=overwrite, quiet=quiet)
+                           restart=restart, overwrite=overwrite, quiet=quiet)
         return 0
 
     return _run_image(input, destination, as_folder, network_loader, started=started,

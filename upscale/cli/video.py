@@ -11,14 +11,24 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import UpscaleError
-from ..video import EncoderSettings, is_video, output_suffix, upscale_video
+from ..errors import InputError, UpscaleError
+from ..video import EncoderSettings, output_suffix, upscale_video
+from ..video.sniff import video_presence
 from .console import print_note, stderr
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 __all__ = ["default_video_output", "is_video", "upscale_video_file"]
+
+
+def is_video(path: Path) -> bool:
+    """Whether INPUT goes the video way; a media file with no video stream is refused here,
+    in the words a folder run uses, rather than read as a broken image."""
+    presence = video_presence(path)
+    if presence is False:
+        raise InputError(f"{path}: not a readable video (no video stream)")
+    return bool(presence)
 
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
@@ -29,9 +39,16 @@ def default_video_output(input_path: Path, scale: float, codec: str = "libx264")
 def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
                        scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
                        codec: str = "libx264", crf: int | None = None, preset: str | None = None,
-                       pix_fmt: str | None = None, resume: bool = False, overwrite: bool = False,
-                       batch_size: int | None = None, quiet: bool = False) -> Path:
-    """Upscale one video file; returns the output path."""
+                       pix_fmt: str | None = None, resume: bool = False, restart: bool = False,
+                       overwrite: bool = False, batch_size: int | None = None,
+                       quiet: bool = False) -> Path:
+    """Upscale one video file; returns the output path.
+
+    Unfinished work of the same job is continued whether or not ``resume`` is
+    given (it is the default now); ``restart`` discards it.
+    """
+    if resume and restart:
+        raise UpscaleError("--resume and --restart contradict each other: give one")
     started = time.perf_counter()
     scale = float(scale or prepared.network.scale)
     target = default_video_output(input, scale, codec)
@@ -43,7 +60,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
     notify = (lambda message: None) if quiet else print_note
     with _ProgressBar(input.name, quiet) as on_progress:
         upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
-                      overwrite=overwrite, settings=settings, resume=resume,
+                      overwrite=overwrite, settings=settings, restart=restart,
                       batch_size=batch_size, on_progress=on_progress, notify=notify)
     if not quiet:
         print_note(f"wrote {target} in {time.perf_counter() - started:.1f} s")

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 from ..errors import UpscaleError
 from .encode import EncoderSettings
 from .frames import frame_upscaler, scaled_size
-from .job import run_video
+from .job import VideoInterrupted, run_video
 from .probe import VideoInfo, probe
 from .sniff import is_video
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
-__all__ = ["EncoderSettings", "VideoInfo", "frame_upscaler", "is_video", "output_suffix", "probe",
-           "run_video", "upscale_video"]
+__all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler", "is_video",
+           "output_suffix", "probe", "run_video", "upscale_video"]
 
 _KEEP_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v"}
 
@@ -48,9 +48,12 @@ def network_fingerprint(prepared: PreparedNetwork) -> str:
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
                   target: str | os.PathLike, *, scale: float | None = None, tile: int = 0,
                   tile_pad: int | None = None, overwrite: bool = False,
-                  settings: EncoderSettings | None = None, resume: bool = False,
+                  settings: EncoderSettings | None = None, restart: bool = False,
                   batch_size: int | None = None, **options) -> Path:
-    """Upscale a video file with a prepared network (the batch and CLI entry point)."""
+    """Upscale a video file with a prepared network (the batch and CLI entry point).
+
+    Unfinished work for the same job is continued; ``restart`` discards it.
+    """
     scale = float(scale or prepared.network.scale)
     if scale <= 0:
         raise UpscaleError(f"scale must be positive, not {scale:g}")
@@ -59,6 +62,6 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
     return run_video(
         source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
         out_size=lambda w, h: scaled_size(w, h, scale), settings=settings or EncoderSettings(),
-        resume=resume, overwrite=overwrite, batch_size=batch_size,
+        restart=restart, overwrite=overwrite, batch_size=batch_size,
         job_key={"network": network_fingerprint(prepared), "scale": scale, "tile": tile},
         **options)

@@ -1,8 +1,10 @@
 """Which ffmpeg to run, and running it with errors a user can read.
 
-A system ``ffmpeg`` on PATH wins (it may have hardware encoders); otherwise the
-static binary that the ``imageio-ffmpeg`` wheel ships, so ``pip install`` alone
-is enough. ffprobe is never needed: probing parses ffmpeg's own output.
+``$UPSCALE_FFMPEG`` wins (a path, or ``bundled``); then a system ``ffmpeg`` on
+PATH (it may have hardware encoders); otherwise the static binary that the
+``imageio-ffmpeg`` wheel ships, so ``pip install`` alone is enough. A system
+ffmpeg older than ``MIN_VERSION`` is passed over for the bundled one, with a
+note: 4.2 loses a Matroska source's rotation. ffprobe is never needed.
 """
 
 from __future__ import annotations
@@ -17,14 +19,37 @@ from collections.abc import Sequence
 from ..errors import UpscaleError
 
 ENV_OVERRIDE = "UPSCALE_FFMPEG"
+BUNDLED = "bundled"
+MIN_VERSION = (5, 1)  # the oldest ffmpeg whose results the test suite has checked
+_VERSION = re.compile(r"ffmpeg version \D{0,2}(\d+)\.(\d+)")
 
 
 @functools.lru_cache(maxsize=1)
+def ffmpeg_choice() -> tuple[str, str | None]:
+    """The ffmpeg binary to run, and a one-line note when the preferred one was passed over."""
+    requested = os.environ.get(ENV_OVERRIDE) or ""
+    preferred = None if requested == BUNDLED else requested or shutil.which("ffmpeg")
+    if preferred is None:
+        return bundled_exe(), None
+    version = ffmpeg_version(preferred)
+    if version is None or version >= MIN_VERSION:
+        return preferred, None
+    older = f"{preferred} is ffmpeg {version[0]}.{version[1]}"
+    wanted = f"{MIN_VERSION[0]}.{MIN_VERSION[1]}"
+    try:
+        bundled = bundled_exe()
+    except UpscaleError as exc:
+        raise UpscaleError(f"{older}; video needs ffmpeg {wanted} or newer ({exc})") from exc
+    return bundled, f"{older}, older than {wanted}: using the ffmpeg bundled with imageio-ffmpeg"
+
+
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: $UPSCALE_FFMPEG, then PATH, then imageio-ffmpeg's."""
-    chosen = os.environ.get(ENV_OVERRIDE) or shutil.which("ffmpeg")
-    if chosen:
-        return chosen
+    """Path of the ffmpeg binary (see :func:`ffmpeg_choice`)."""
+    return ffmpeg_choice()[0]
+
+
+def bundled_exe() -> str:
+    """The static ffmpeg that the ``imageio-ffmpeg`` wheel ships."""
     try:
         import imageio_ffmpeg
     except ImportError as exc:
@@ -34,6 +59,18 @@ def ffmpeg_exe() -> str:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
         raise UpscaleError(f"video needs ffmpeg, and imageio-ffmpeg has none here: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def ffmpeg_version(exe: str) -> tuple[int, int] | None:
+    """(major, minor) from ``exe -version``; None for a git snapshot or an unknown format."""
+    try:
+        text = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True,
+                              errors="replace", check=False, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UpscaleError(f"cannot run ffmpeg ({exe}): {exc}") from exc
+    match = _VERSION.search(text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @functools.lru_cache(maxsize=1)

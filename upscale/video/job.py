@@ -2,7 +2,8 @@
 
 The output appears under its final name only when everything succeeded; until
 then it is written as a hidden ``.NAME.partial.EXT`` beside it. The work folder
-of segments is removed after success and kept after a failure, for ``--resume``.
+of segments is removed after success and kept after a failure or Ctrl-C: the
+same command run again continues from it. One run at a time owns an output.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from ..errors import UpscaleError
 from .encode import EncodePlan, EncoderSettings, encoder_pix_fmts
+from .ffmpeg_bin import ffmpeg_choice
+from .lock import output_lock
 from .mux import check_codec_fits, container_for, mux, plan_streams
 from .pipeline import FrameFn, Job, ProgressFn, encode_all, segment_starts
 from .probe import VideoInfo, probe
@@ -22,22 +25,35 @@ Notify = Callable[[str], None]
 DEFAULT_SETTINGS = EncoderSettings()
 
 
+class VideoInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a video; ``str()`` says what was kept and how to continue."""
+
+    def __init__(self, source: Path, workdir: Path, frames_done: int, frame_count: int) -> None:
+        self.source, self.workdir = source, workdir
+        self.frames_done, self.frame_count = frames_done, frame_count
+        super().__init__(f"kept {frames_done} of {frame_count} upscaled frames of {source.name} "
+                         f"in {workdir}; run the same command again to continue "
+                         "(--restart to start over)")
+
+
 def partial_path(output: Path) -> Path:
     return output.with_name(f".{output.stem}.partial{output.suffix}")
 
 
 def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_frames: FrameFn, *,
               out_size: Callable[[int, int], tuple[int, int]],
-              settings: EncoderSettings = DEFAULT_SETTINGS, resume: bool = False,
-              overwrite: bool = False, batch_size: int = 1,
+              settings: EncoderSettings = DEFAULT_SETTINGS, restart: bool = False,
+              resume: bool = True, overwrite: bool = False, batch_size: int = 1,
               segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_key: dict | None = None,
               on_progress: ProgressFn | None = None, notify: Notify | None = None,
               info: VideoInfo | None = None) -> Path:
     """Upscale every frame of ``source`` with ``upscale_frames`` and write ``output``.
 
     ``out_size(width, height)`` is the frame size ``upscale_frames`` returns;
-    ``job_key`` identifies the network and scale, so ``--resume`` never mixes
-    segments made with another one.
+    ``job_key`` identifies the network and scale, so a resumed run never mixes
+    segments made with another one. Unfinished work of the same job is always
+    continued (``resume`` is accepted for compatibility); ``restart`` discards it.
+    Ctrl-C raises :class:`VideoInterrupted`, leaving the work folder to continue from.
     """
     source, output = Path(source), Path(output)
     notify = notify or (lambda message: None)
@@ -46,8 +62,26 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     if container_for(output) is None and not output.suffix:
         raise UpscaleError(f"{output}: give the output a video extension such as .mp4 or .mkv")
     check_codec_fits(settings.codec, output)
+    if note := ffmpeg_choice()[1]:
+        notify(note)
     encoder_pix_fmts(settings.codec)  # an unknown --codec fails now, not after a segment
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UpscaleError(f"{output}: cannot create its folder ({exc.strerror})") from None
+    with output_lock(output):
+        return _run_locked(source, output, upscale_frames, out_size, settings, restart,
+                           batch_size, segment_frames, job_key, on_progress, notify, info)
+
+
+def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
+                out_size: Callable[[int, int], tuple[int, int]], settings: EncoderSettings,
+                restart: bool, batch_size: int, segment_frames: int, job_key: dict | None,
+                on_progress: ProgressFn | None, notify: Notify, info: VideoInfo | None) -> Path:
     info = info or probe(source)
+    if missing := info.missing_seconds():
+        raise UpscaleError(f"{source}: the last {missing:.2f} s of its declared "
+                           f"{info.duration:.2f} s are missing; the file looks truncated")
     width, height = out_size(info.width, info.height)
     plan = EncodePlan.for_source(info, settings, width, height)
     if (plan.width, plan.height) != (width, height):
@@ -64,24 +98,36 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
            "settings": [settings.codec, settings.crf, settings.preset, plan.pix_fmt],
            "frame_size": [width, height], **(job_key or {})}
     workdir = WorkDir(work_dir_for(output), key, info.frame_count, segment_frames)
-    first_segment = workdir.prepare(resume)
+    first_segment = workdir.prepare(restart)
     if first_segment:
-        notify(f"resuming at frame {workdir.first_frame(first_segment)} "
-               f"({first_segment} of {workdir.segment_count} segments already done)")
-    if first_segment < workdir.segment_count:
-        job = Job(info, upscale_frames, plan, width, height, workdir, max(1, batch_size),
-                  on_progress)
-        decoded = encode_all(job, first_segment)
-        _check_frame_count(info, decoded)
-    concat = workdir.write_concat(segment_starts(info, workdir))
-    target = partial_path(output)
+        notify(resume_message(workdir, first_segment))
     try:
-        mux(info, concat, target, streams)
-        os.replace(target, output)
-    finally:
-        target.unlink(missing_ok=True)
+        if first_segment < workdir.segment_count:
+            job = Job(info, upscale_frames, plan, width, height, workdir, max(1, batch_size),
+                      on_progress)
+            decoded = encode_all(job, first_segment)
+            _check_frame_count(info, decoded)
+        concat = workdir.write_concat(segment_starts(info, workdir))
+        target = partial_path(output)
+        try:
+            mux(info, concat, target, streams)
+            os.replace(target, output)
+        finally:
+            target.unlink(missing_ok=True)
+    except KeyboardInterrupt as exc:
+        raise VideoInterrupted(source, workdir.path, workdir.frames_done(),
+                               info.frame_count) from exc
     workdir.remove()
     return output
+
+
+def resume_message(workdir: WorkDir, first_segment: int) -> str:
+    """Where a continued run picks up, in frames of this clip."""
+    done = workdir.frames_done()
+    if first_segment >= workdir.segment_count:
+        return f"resuming: all {done} frames were already upscaled; writing the file"
+    return (f"resuming at frame {done} of {workdir.frame_count} ({first_segment} of "
+            f"{workdir.segment_count} segments already done)")
 
 
 def _check_frame_count(info: VideoInfo, decoded: int) -> None:

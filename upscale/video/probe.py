@@ -1,8 +1,11 @@
 """What a video file holds, found with ffmpeg alone (no ffprobe).
 
 Two cheap passes: ``ffmpeg -i`` describes the container and its streams on
-stderr, and a stream-copy pass (``-c copy -f framecrc``) lists every video
-packet with its exact timestamps in the stream's time base. Counting packets
+stderr, and a stream-copy pass (``-c copy -f framecrc``) lists every video,
+audio and subtitle packet with its exact timestamps in the stream's time base.
+Where the packets stop well before the container's declared duration, the
+file was cut short (a truncated download or copy), which decoding alone never
+reports. Counting packets
 gives the frame count even where the container has no ``nb_frames``; the
 timestamps give the exact frame rate (24000/1001 stays 24000/1001) and tell
 constant from variable frame rate.
@@ -82,6 +85,17 @@ class VideoInfo:
     color_primaries: str | None = None
     color_transfer: str | None = None
     chapters: int = 0
+    container_start: float = 0.0  # seconds, the container's declared start
+    packets_end: float | None = None  # seconds, where the last packet of any stream ends
+
+    def missing_seconds(self) -> float:
+        """How much of the declared duration has no packets (a truncated file), else 0."""
+        if self.duration is None or self.packets_end is None:
+            return 0.0
+        declared_end = self.duration + self.container_start
+        slack = max(0.25, 3 / float(self.frame_rate))
+        missing = declared_end - self.packets_end
+        return missing if missing > slack else 0.0
 
     @property
     def bit_depth(self) -> int:
@@ -116,7 +130,7 @@ def probe(path: str | Path) -> VideoInfo:
     if video is None:
         problem = last_error(text, 1) if "Input #0" not in text else "no video stream"
         raise InputError(f"{path}: not a readable video ({problem})")
-    time_base, pts = packet_timestamps(path, video.index)
+    time_base, pts, packets_end = packet_timestamps(path, video.index)
     if not pts:
         raise InputError(f"{path}: the video stream has no frames")
     timing = frame_timing(pts, time_base, header["fps"])
@@ -127,7 +141,8 @@ def probe(path: str | Path) -> VideoInfo:
         video_index=video.index, codec=video.codec, pix_fmt=pix_fmt, width=width, height=height,
         frame_count=len(pts), frame_rate=timing.rate, time_base=time_base,
         timestamps=timing.relative, first_pts=max(Fraction(0), timing.first - Fraction(start)),
-        duration=header["duration"], variable_rate=timing.variable, rotation=header["rotation"],
+        container_start=start, packets_end=packets_end, duration=header["duration"],
+        variable_rate=timing.variable, rotation=header["rotation"],
         chapters=header["chapters"], **colour)
 
 
@@ -163,9 +178,14 @@ def parse_header(path: Path, text: str) -> dict:
                 result["rotation"] = float(m.group(1))
             elif m := _META.match(line):
                 current.metadata.setdefault(m.group(1), m.group(2).strip())
-    if _IMAGE_FORMATS.search(result["format"]):
+    if is_image_format(result["format"]):
         result["video"] = None
     return result
+
+
+def is_image_format(format_name: str) -> bool:
+    """Whether ffmpeg's demuxer name means a still image, which the image path handles."""
+    return bool(_IMAGE_FORMATS.search(format_name))
 
 
 def _video_fields(video: Stream) -> tuple[int, int, str, dict[str, str | None]]:
@@ -196,21 +216,28 @@ def parse_colour(extra: str) -> dict[str, str | None]:
     return colour
 
 
-def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int]]:
-    """Time base and presentation timestamps of every packet of one stream (no decoding)."""
-    proc = run_ffmpeg(["-i", str(path), "-map", f"0:{video_index}", "-c", "copy",
-                       "-f", "framecrc", "-"], check=False)
+def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int], float | None]:
+    """The video stream's time base and packet timestamps (no decoding), and the end in
+    seconds of the last packet of any video, audio or subtitle stream."""
+    proc = run_ffmpeg(["-i", str(path), "-map", f"0:{video_index}", "-map", "0:a?",
+                       "-map", "0:s?", "-c", "copy", "-f", "framecrc", "-"], check=False)
     if proc.returncode != 0:
         raise InputError(f"{path}: cannot read the video packets ({last_error(proc.stderr)})")
-    time_base = Fraction(1, 1)
+    time_bases: dict[str, Fraction] = {}
     pts: list[int] = []
+    end: Fraction | None = None
     for line in proc.stdout.splitlines():
-        if line.startswith("#tb 0:"):
-            time_base = Fraction(line.split(":", 1)[1].strip())
+        if line.startswith("#tb "):
+            stream, value = line[4:].split(":", 1)
+            time_bases[stream.strip()] = Fraction(value.strip())
         elif line and not line.startswith("#"):
             fields = [f.strip() for f in line.split(",")]
-            pts.append(int(fields[2]) if fields[2].lstrip("-").isdigit() else int(fields[1]))
-    return time_base, sorted(pts)
+            stamp = int(fields[2]) if fields[2].lstrip("-").isdigit() else int(fields[1])
+            if fields[0] == "0":
+                pts.append(stamp)
+            stop = (stamp + max(int(fields[3]), 0)) * time_bases.get(fields[0], Fraction(1))
+            end = stop if end is None else max(end, stop)
+    return time_bases.get("0", Fraction(1)), sorted(pts), None if end is None else float(end)
 
 
 @dataclass

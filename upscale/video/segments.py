@@ -2,10 +2,11 @@
 
 Frames are encoded in segments of a fixed number of frames, each a complete
 file renamed into place only once its encoder has exited cleanly. A run that
-stops keeps every finished segment; ``--resume`` starts at the first missing
-one. An uninterrupted run goes through the very same segments, which is why a
-resumed result equals it. ``job.json`` records what the segments were made
-with, so work made with other settings is never mixed in.
+stops keeps every finished segment; the next run of the same job starts at the
+first missing one (``--restart`` starts over). An uninterrupted run goes
+through the very same segments, which is why a resumed result equals it.
+``job.json`` records what the segments were made with, so work made with other
+settings is never mixed in, nor deleted without ``--restart``.
 """
 
 from __future__ import annotations
@@ -61,24 +62,41 @@ class WorkDir:
             done += 1
         return done
 
-    def prepare(self, resume: bool) -> int:
-        """Make the folder ready; return the first segment still to encode."""
-        job_file = self.path / _JOB
-        if resume and job_file.is_file():
-            try:
-                recorded = json.loads(job_file.read_text())
-            except (OSError, ValueError):
-                recorded = None
-            if recorded != self.job:
-                raise UpscaleError(f"{self.path}: the unfinished work there was made with other "
-                                   "settings or another source; run without --resume to start over")
-            for partial in self.path.glob("*.partial.*"):
-                partial.unlink()
-            return self.finished_prefix()
+    def prepare(self, restart: bool = False) -> int:
+        """Make the folder ready; return the first segment still to encode.
+
+        Unfinished work of this same job is continued; ``restart`` discards it.
+        Work made for another source or other settings is kept and named in
+        the error, never deleted without ``restart``.
+        """
+        if self.path.exists() and not restart:
+            recorded = self.recorded_job()
+            if recorded == self.job:
+                for partial in self.path.glob("*.partial.*"):
+                    partial.unlink()
+                return self.finished_prefix()
+            if recorded is not None or any(self.path.glob("seg_*[0-9].nut")):
+                raise UpscaleError(
+                    f"{self.path}: unfinished work from another source, model or settings is "
+                    "kept there; use --restart to discard it, or move it away")
         self.remove()
         self.path.mkdir(parents=True)
-        job_file.write_text(json.dumps(self.job, indent=1, sort_keys=True))
+        staged = self.path / f"{_JOB}.partial"
+        staged.write_text(json.dumps(self.job, indent=1, sort_keys=True))
+        staged.replace(self.path / _JOB)
         return 0
+
+    def recorded_job(self) -> dict | None:
+        """What the work in the folder was made for; None when that is unknown."""
+        try:
+            recorded = json.loads((self.path / _JOB).read_text())
+        except (OSError, ValueError):
+            return None
+        return recorded if isinstance(recorded, dict) else None
+
+    def frames_done(self) -> int:
+        """Frames in the finished segments that a later run will keep."""
+        return min(self.first_frame(self.finished_prefix()), self.frame_count)
 
     def write_concat(self, segment_starts: list[Fraction]) -> Path:
         """An ffconcat list whose durations put every segment at its own start time.
