@@ -148,6 +148,16 @@ def test_a_video_in_gives_a_video_out_with_every_frame(tmp_path, model_file):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_an_audio_only_mp4_is_said_to_have_no_video_stream(tmp_path, model_file):
+    from test_video import ffmpeg
+
+    song = tmp_path / "song.mp4"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-c:a", "aac", str(song))
+    error = _one_line_error(upscale_cli(song, "-m", model_file))
+    assert "song.mp4" in error and "no video stream" in error
+    assert sorted(tmp_path.iterdir()) == sorted([model_file, song])
+
+
 def test_a_folder_in_gives_a_folder_out_and_a_bad_file_fails_the_run(tmp_path, model_file, rng):
     photos = tmp_path / "photos"
     write_image(photos / "a.png", rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))

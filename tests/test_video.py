@@ -238,6 +238,31 @@ def test_truncated_file_gives_a_clear_error_and_no_output(clip, tmp_path):
     assert_no_output(output)
 
 
+@pytest.mark.parametrize("name, extra", [("cut.mkv", ()), ("cut.mp4", ("-movflags", "+faststart"))])
+def test_a_file_cut_short_fails_naming_it_instead_of_encoding_what_is_left(tmp_path, name,
+                                                                          extra):
+    """Indexed up front (faststart MP4, MKV), a cut file still opens and decodes in part."""
+    whole = make_clip(tmp_path / f"whole{Path(name).suffix}", seconds=2, extra=extra)
+    cut = tmp_path / name
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    output = tmp_path / f"cut_x2{Path(name).suffix}"
+    recorder = Recorder()
+    with pytest.raises(UpscaleError, match=f"{name}.*truncated") as refused:
+        upscale(cut, output, recorder)
+    assert "\n" not in str(refused.value)
+    assert recorder.frames == 0
+    assert_no_output(output)
+
+
+def test_audio_longer_than_the_video_is_not_taken_for_a_cut_file(tmp_path):
+    source = tmp_path / "credits.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=0.5", "-f", "lavfi",
+           "-i", "sine=frequency=440:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", str(source))
+    output = upscale(source, tmp_path / "credits_x2.mp4")
+    assert probe(output).frame_count == 12
+
+
 def test_garbage_is_not_a_video(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video at all" * 100)
