@@ -148,6 +148,22 @@ def test_a_video_in_gives_a_video_out_with_every_frame(tmp_path, model_file):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_video_with_someone_elses_work_folder_needs_restart(tmp_path, model_file):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    work = tmp_path / ".clip_x2.mp4.upscale-work"
+    work.mkdir()
+    (work / "job.json").write_text('{"source": "another clip"}')
+    (work / "seg_00000.nut").write_bytes(b"hours of work")
+    refused = _one_line_error(upscale_cli(clip, "-m", model_file, "-q"))
+    assert work.name in refused and "--restart" in refused
+    assert (work / "seg_00000.nut").read_bytes() == b"hours of work"
+    result = upscale_cli(clip, "-m", model_file, "-q", "--restart")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "clip_x2.mp4").is_file() and not work.exists()
+
+
 def test_an_audio_only_mp4_is_said_to_have_no_video_stream(tmp_path, model_file):
     from test_video import ffmpeg
 
