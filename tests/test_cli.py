@@ -148,6 +148,35 @@ def test_a_video_in_gives_a_video_out_with_every_frame(tmp_path, model_file):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_ctrl_c_during_a_video_says_what_was_kept_and_the_same_command_continues(
+        tmp_path, model_file, monkeypatch, capsys):
+    from test_video import make_clip
+
+    import upscale.video
+    from upscale.cli import main
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5, audio=False)
+    args = [str(clip), "-m", str(model_file), "-q"]
+
+    def ctrl_c_upscaler(*_args, **_options):
+        def upscale_frames(frames):
+            raise KeyboardInterrupt
+        return upscale_frames
+
+    with monkeypatch.context() as patched:
+        patched.setattr(upscale.video, "frame_upscaler", ctrl_c_upscaler)
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+    assert exited.value.code == 130
+    err = capsys.readouterr().err.strip()
+    work = tmp_path / ".clip_x2.mp4.upscale-work"
+    assert len(err.splitlines()) == 1
+    assert "interrupted" in err and "0 of 12" in err and work.name in err and "again" in err
+    assert (work / "job.json").is_file()
+    main(args)
+    assert (tmp_path / "clip_x2.mp4").is_file() and not work.exists()
+
+
 def test_a_video_with_someone_elses_work_folder_needs_restart(tmp_path, model_file):
     from test_video import make_clip
 

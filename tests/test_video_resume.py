@@ -104,8 +104,8 @@ def test_resume_message_gives_the_real_frame_when_only_the_mux_was_left(clip, tm
 
 def hold_the_output(output) -> subprocess.Popen:
     """Another process that owns ``output`` until it is killed."""
-    code = ("import sys; from pathlib import Path; from upscale.video.lock import output_lock\n"
-            f"with output_lock(Path({str(output)!r})):\n"
+    code = ("import sys; from pathlib import Path; from upscale.outputs import OutputLock\n"
+            f"with OutputLock.for_file(Path({str(output)!r})):\n"
             "    print('holding', flush=True); sys.stdin.read()\n")
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -120,7 +120,7 @@ def test_a_second_run_on_the_same_output_refuses_at_once(clip, tmp_path):
         recorder = Recorder()
         with pytest.raises(UpscaleError) as refused:
             upscale(clip, output, recorder, segment_frames=20)
-        assert str(holder.pid) in str(refused.value) and output.name in str(refused.value)
+        assert output.name in str(refused.value) and "another" in str(refused.value)
         assert recorder.frames == 0
         assert not work_dir_for(output).exists()
     finally:
@@ -133,7 +133,7 @@ def test_a_lock_left_by_a_killed_run_does_not_block(clip, tmp_path):
     holder = hold_the_output(output)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    assert any(p.name.endswith(".upscale-lock") for p in tmp_path.iterdir())  # left behind
+    assert any(p.name.endswith(".lock") for p in tmp_path.iterdir())  # left behind
     upscale(clip, output, segment_frames=20)
     assert output.is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_x2.mp4"]

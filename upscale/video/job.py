@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import UpscaleError
+from ..errors import Interrupted, UpscaleError
+from ..outputs import OutputLock, refuse_existing
 from .encode import EncodePlan, EncoderSettings, encoder_pix_fmts
 from .ffmpeg_bin import ffmpeg_choice
-from .lock import output_lock
 from .mux import check_codec_fits, container_for, mux, plan_streams
 from .pipeline import FrameFn, Job, ProgressFn, encode_all, segment_starts
 from .probe import VideoInfo, probe
@@ -25,14 +25,14 @@ Notify = Callable[[str], None]
 DEFAULT_SETTINGS = EncoderSettings()
 
 
-class VideoInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a video; ``str()`` says what was kept and how to continue."""
+class VideoInterrupted(Interrupted):
+    """Ctrl-C during a video; ``str()`` is the CLI's line: what was kept, how to continue."""
 
     def __init__(self, source: Path, workdir: Path, frames_done: int, frame_count: int) -> None:
         self.source, self.workdir = source, workdir
         self.frames_done, self.frame_count = frames_done, frame_count
-        super().__init__(f"kept {frames_done} of {frame_count} upscaled frames of {source.name} "
-                         f"in {workdir}; run the same command again to continue "
+        super().__init__(f"interrupted: kept {frames_done} of {frame_count} upscaled frames of "
+                         f"{source.name} in {workdir}; run the same command again to continue "
                          "(--restart to start over)")
 
 
@@ -57,19 +57,15 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     """
     source, output = Path(source), Path(output)
     notify = notify or (lambda message: None)
-    if output.exists() and not overwrite:
-        raise UpscaleError(f"{output}: already exists (use --overwrite to replace it)")
+    refuse_existing(output, overwrite)
     if container_for(output) is None and not output.suffix:
         raise UpscaleError(f"{output}: give the output a video extension such as .mp4 or .mkv")
     check_codec_fits(settings.codec, output)
     if note := ffmpeg_choice()[1]:
         notify(note)
     encoder_pix_fmts(settings.codec)  # an unknown --codec fails now, not after a segment
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UpscaleError(f"{output}: cannot create its folder ({exc.strerror})") from None
-    with output_lock(output):
+    with OutputLock.for_file(output):
+        refuse_existing(output, overwrite)  # another run may have finished it meanwhile
         return _run_locked(source, output, upscale_frames, out_size, settings, restart,
                            batch_size, segment_frames, job_key, on_progress, notify, info)
 
