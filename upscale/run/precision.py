@@ -49,6 +49,11 @@ def cuda_has_native_bf16(device: torch.device) -> bool:
         return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
+def is_auto(spec: str | torch.dtype | None) -> bool:
+    """Whether the user left the precision to us (``auto``, or nothing)."""
+    return not isinstance(spec, torch.dtype) and (spec or "auto").strip().lower() == "auto"
+
+
 def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
                       allow_slow_half: bool = False) -> torch.dtype:
     """The dtype to run in on ``device``; refuses combinations that would crawl.

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .device import resolve_device
-from .precision import HALF_DTYPES, resolve_precision
+from .precision import HALF_DTYPES, is_auto, resolve_precision
 
 
 def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
@@ -120,6 +120,5 @@ def prepare_network(network: nn.Module, device: str | torch.device = "auto",
         from .optimize import optimize_network
 
         module = optimize_network(module, where, dtype)
-    auto = not isinstance(precision, torch.dtype) and (precision or "auto").strip() == "auto"
     return PreparedNetwork(network=network, device=where, dtype=dtype, module=module,
-                           auto_precision=auto)
+                           auto_precision=is_auto(precision))
