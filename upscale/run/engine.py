@@ -77,8 +77,20 @@ def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int) -> i
     budget = memory_budget(prepared.device)
     per_pixel = bytes_per_pixel(prepared)
     if height * width * per_pixel <= budget:
-        return max(height, width)
-    return min(largest_tile(budget, per_pixel, pad), enough_tile(pad))
+        return _within_elements(prepared, max(height, width), height, width, pad)
+    return _within_elements(prepared, min(largest_tile(budget, per_pixel, pad), enough_tile(pad)),
+                            height, width, pad)
+
+
+def _within_elements(prepared: PreparedNetwork, size: int, height: int, width: int,
+                     pad: int) -> int:
+    """``size``, or less where a tile that big would have an activation over MAX_ELEMENTS."""
+    facts = network_facts(prepared)
+    multiple = getattr(prepared.network, "size_multiple", 1)
+    rows, cols = (min(min(size, side) + 2 * pad, side) + multiple for side in (height, width))
+    if facts.largest_activation(rows, cols) <= MAX_ELEMENTS:
+        return size
+    return min(size, max(MIN_TILE, element_cap_side(facts.elements_per_pixel, pad, multiple)))
 
 
 def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad: int) -> int:
@@ -88,12 +100,7 @@ def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad
     size = tile or auto_tile(prepared, height, width, pad)
     if prepared.tile_limit is not None:
         size = min(size, prepared.tile_limit)
-    facts = network_facts(prepared)
-    multiple = getattr(prepared.network, "size_multiple", 1)
-    rows, cols = (min(min(size, side) + 2 * pad, side) + multiple for side in (height, width))
-    if facts.largest_activation(rows, cols) > MAX_ELEMENTS:
-        size = min(size, max(MIN_TILE, element_cap_side(facts.elements_per_pixel, pad, multiple)))
-    return size
+    return _within_elements(prepared, size, height, width, pad)
 
 
 def _check_tile_options(tile: int, tile_pad: int | None) -> None:

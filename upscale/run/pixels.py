@@ -45,7 +45,7 @@ def to_network(array: np.ndarray, device: torch.device) -> torch.Tensor:
         array = array.view(np.int16)
     tensor = torch.from_numpy(array).to(device).to(torch.float32)
     if wrapped:  # int16 -> the uint16 value it was
-        tensor[tensor < 0] += UINT16_WRAP
+        tensor = torch.where(tensor < 0, tensor + UINT16_WRAP, tensor)
     if scale != 1.0:
         tensor = tensor / scale
     if tensor.ndim == 3:
