@@ -137,7 +137,7 @@ def test_an_overflow_switches_the_network_to_fp32_for_the_rest_of_the_run(rng):
         run_network(half, image, tile=5, tile_pad=3)
     run_network(half, image, tile=5, tile_pad=3)
     assert half.dtype == torch.float32
-    assert len(fp16_copy.calls) == 1  # one failed fp16 tile, then fp32 only: not fp16 + fp32 per tile
+    assert len(fp16_copy.calls) == 1  # one failed fp16 tile, then fp32 only (not both per tile)
 
 
 def test_the_fp32_rerun_after_an_overflow_is_sized_for_fp32(rng, monkeypatch):

@@ -12,8 +12,7 @@ import torch
 
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.archs.srvgg import SRVGGNetCompact
-from upscale.run import PreparedNetwork
-from upscale.run import engine
+from upscale.run import PreparedNetwork, engine
 from upscale.run.engine import auto_tile, network_facts
 from upscale.run.frames import batch_size
 from upscale.run.memory import memory_budget
