@@ -12,7 +12,14 @@ from helpers import nearest_upsampler, tiny_srvgg
 from torch import nn
 
 from upscale.errors import UpscaleError
-from upscale.run import engine, prepare_network, resolve_device, resolve_precision, run_network
+from upscale.run import (
+    engine,
+    prepare_network,
+    resolve_device,
+    resolve_precision,
+    run_frames,
+    run_network,
+)
 
 CPU = torch.device("cpu")
 
@@ -229,3 +236,14 @@ def test_16_bit_images_keep_every_level_under_auto_precision(rng, monkeypatch):
 def test_half_precision_asked_for_by_name_is_kept_for_16_bit_images():
     prepared = prepare_network(tiny_srvgg(2), "cpu", "fp16", allow_slow_half=True)
     assert prepared.for_pixels(np.uint16) is prepared
+
+
+def test_video_frames_that_overflow_in_fp16_come_out_as_in_fp32(rng):
+    network = overflowing_network()
+    frames = rng.integers(0, 256, (3, 6, 8, 3)).astype(np.uint8)
+    expected = run_frames(prepare_network(network, "cpu", "fp32"), frames)
+    half = prepare_network(network, "cpu", "fp16", allow_slow_half=True)
+    with pytest.warns(RuntimeWarning, match="fp16"):
+        got = run_frames(half, frames)
+    assert half.dtype == torch.float32
+    np.testing.assert_array_equal(got, expected)
