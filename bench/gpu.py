@@ -289,14 +289,14 @@ def report(args: argparse.Namespace, device: torch.device, origins: dict[str, st
              + ", ".join(f"{m} {o}" for m, o in origins.items())
              + f"; best of {args.repeats}; fps = whole images (input size) per second through "
              "run_network, automatic tiles; PSNR = fp16's float output against fp32's. "
-             f"Tensor Core peak: {fmt(peak, '.0f', 'unknown (use --peak-tflops)')} TFLOPS "
+             f"Tensor Core peak: {fmt(peak, '.4g', 'unknown (use --peak-tflops)')} TFLOPS "
              "dense fp16.", "",
              "| model | input | precision | fps | tile | peak GPU MiB | fp16 vs fp32 dB "
              "| share of fp16 Tensor Core peak | Real-ESRGAN V100 fps | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         published = PUBLISHED_V100_FPS.get(row.size) if row.model == "animevideov3" else None
-        share = "" if row.tensor_core_share is None else f"{100 * row.tensor_core_share:.3g}%"
+        share = "" if row.tensor_core_share is None else f"{100 * row.tensor_core_share:.2f}%"
         lines.append(
             f"| {row.model} | {row.size[0]}x{row.size[1]} | {row.precision} | {row.fps:.3f} "
             f"| {row.tile} | {fmt(row.peak_mib, '.0f')} | {fmt(row.psnr_db, '.1f', '')} "
