@@ -30,7 +30,7 @@ def child(width: int, height: int, tile: int, model: str) -> None:
 
     from upscale.loading import load_model
     from upscale.run import prepare_network, run_network
-    from upscale.run.engine import auto_tile, default_tile_pad
+    from upscale.run.engine import default_tile_pad, tile_side
 
     photo = cv2.imread(str(SET5 / "woman.png"))[:, :, ::-1]
     image = np.ascontiguousarray(cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC))
@@ -38,7 +38,7 @@ def child(width: int, height: int, tile: int, model: str) -> None:
     network = load_model(model)
     prepared = prepare_network(network, device="cpu", precision="fp32")
     pad = default_tile_pad(prepared)
-    chosen = tile or auto_tile(prepared, height, width, pad)
+    chosen = tile_side(prepared, tile, height, width, pad)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     out = run_network(prepared, image, tile=tile)

@@ -9,7 +9,8 @@ from helpers import tiny_srvgg
 from torch import nn
 
 from upscale.errors import UpscaleError
-from upscale.run import prepare_network, run_network
+from upscale.run import frames as frames_module
+from upscale.run import prepare_network, run_frames, run_network
 
 
 class RunsOutOfMemory(nn.Module):
@@ -78,3 +79,82 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(image):
 
     with pytest.raises(ValueError, match="a bug"):
         run_network(prepare_network(Broken(tiny_srvgg(2), 0), "cpu", "fp32"), image, tile=64)
+
+
+# What PyTorch raises when cuDNN or cuBLAS cannot get memory, word for word as users report it.
+CUDA_LIBRARY_OUT_OF_MEMORY = [
+    "cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+    "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+    "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR",
+    "GET was unable to find an engine to execute this computation",
+    "FIND was unable to find an engine to execute this computation",
+]
+
+
+class RaisesLibraryError(RunsOutOfMemory):
+    """Raises a plain RuntimeError with ``message`` for inputs above ``limit`` pixels."""
+
+    def __init__(self, network: nn.Module, limit: int, message: str) -> None:
+        super().__init__(network, limit)
+        self.message = message
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] * x.shape[-2] > self.limit:
+            self.failures += 1
+            raise RuntimeError(self.message)
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("message", CUDA_LIBRARY_OUT_OF_MEMORY)
+def test_cudnn_and_cublas_allocation_failures_shrink_the_tile(image, message):
+    network = tiny_srvgg(2)
+    whole = run_network(prepare_network(network, "cpu", "fp32"), image)
+    flaky = RaisesLibraryError(network, 60 * 60, message)
+    out = run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+    assert np.abs(out.astype(int) - whole).max() <= 1
+    assert flaky.failures >= 1
+
+
+def test_an_illegal_memory_access_is_not_mistaken_for_out_of_memory(image):
+    flaky = RaisesLibraryError(tiny_srvgg(2), 60 * 60,
+                               "CUDA error: an illegal memory access was encountered")
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+
+
+def test_the_tile_that_worked_is_kept_for_the_next_images(image):
+    flaky = RunsOutOfMemory(tiny_srvgg(2), limit=60 * 60)
+    prepared = prepare_network(flaky, "cpu", "fp32")
+    run_network(prepared, image)
+    failures = flaky.failures
+    assert failures >= 1
+    run_network(prepared, image[::-1].copy())
+    run_network(prepared, image, tile=96)  # a user's tile is no exception
+    assert flaky.failures == failures
+
+
+def test_the_frame_batch_that_worked_is_kept_for_the_next_batches(rng, monkeypatch):
+    """As on a GPU, frames are batched (the CPU's limit of one frame is lifted here)."""
+    monkeypatch.setitem(frames_module.BATCH_LIMITS, "cpu", 8)
+
+    class BatchOutOfMemory(RunsOutOfMemory):
+        def forward(self, x):
+            if x.shape[0] > 2:
+                self.failures += 1
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3 GiB")
+            self.sizes.append((x.shape[0],))
+            return self.inner(x)
+
+    network = tiny_srvgg(2)
+    flaky = BatchOutOfMemory(network, 0)
+    prepared = prepare_network(flaky, "cpu", "fp32")
+    frames = rng.integers(0, 256, (8, 12, 16, 3)).astype(np.uint8)
+    expected = run_frames(prepare_network(network, "cpu", "fp32"), frames)
+    first = run_frames(prepared, frames)
+    failures = flaky.failures
+    assert failures >= 1 and max(s[0] for s in flaky.sizes) == 2
+    second = run_frames(prepared, frames)
+    assert flaky.failures == failures
+    for got in (first, second):
+        assert np.abs(got.astype(int) - expected).max() <= 1

@@ -120,7 +120,8 @@ def run_command(
         help="GAN end of a custom --alpha pair.", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     precision: Annotated[str, typer.Option(
-        help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 or bf16.")] = "auto",
+        help="auto (fp16 on CUDA, but fp32 for 16-bit images; fp32 on CPU), fp32 (no TF32), "
+        "fp16, or bf16 (GPUs of compute capability 8.0+).")] = "auto",
     tile: Annotated[int, typer.Option(help="Tile size in input pixels; 0 picks one that "
                                       "fits in memory.")] = 0,
     tile_pad: Annotated[int | None, typer.Option(

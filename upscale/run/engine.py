@@ -3,7 +3,8 @@
 Tiles are cut with context (see :mod:`.tiles`), run one at a time, and their
 cores written straight into the output array, which has the input's dtype. When
 the device runs out of memory the tile size is halved and only the tile that
-failed is split and redone; finished tiles stay where they are.
+failed is split and redone; finished tiles stay where they are. The size that
+worked is kept on the prepared network for the rest of the run.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 import torch
 
 from ..errors import UpscaleError
-from .forward import forward
+from .forward import PrecisionSwitched, forward
 from .memory import (
+    MAX_ELEMENTS,
     MIN_TILE,
     NetworkFacts,
+    element_cap_side,
     enough_tile,
     is_out_of_memory,
     largest_tile,
@@ -74,8 +77,30 @@ def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int) -> i
     budget = memory_budget(prepared.device)
     per_pixel = bytes_per_pixel(prepared)
     if height * width * per_pixel <= budget:
-        return max(height, width)
-    return min(largest_tile(budget, per_pixel, pad), enough_tile(pad))
+        return _within_elements(prepared, max(height, width), height, width, pad)
+    return _within_elements(prepared, min(largest_tile(budget, per_pixel, pad), enough_tile(pad)),
+                            height, width, pad)
+
+
+def _within_elements(prepared: PreparedNetwork, size: int, height: int, width: int,
+                     pad: int) -> int:
+    """``size``, or less where a tile that big would have an activation over MAX_ELEMENTS."""
+    facts = network_facts(prepared)
+    multiple = getattr(prepared.network, "size_multiple", 1)
+    rows, cols = (min(min(size, side) + 2 * pad, side) + multiple for side in (height, width))
+    if facts.largest_activation(rows, cols) <= MAX_ELEMENTS:
+        return size
+    return min(size, max(MIN_TILE, element_cap_side(facts.elements_per_pixel, pad, multiple)))
+
+
+def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad: int) -> int:
+    """The tile side to start an image with: the user's (or the automatic) one, no larger than
+    what worked after running out of memory, and small enough that no activation of a tile
+    exceeds :data:`~.memory.MAX_ELEMENTS`, whatever the memory."""
+    size = tile or auto_tile(prepared, height, width, pad)
+    if prepared.tile_limit is not None:
+        size = min(size, prepared.tile_limit)
+    return _within_elements(prepared, size, height, width, pad)
 
 
 def _check_tile_options(tile: int, tile_pad: int | None) -> None:
@@ -104,6 +129,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     """
     network = prepared.network
     check_pixels(image, network.in_channels)
+    prepared = prepared.for_pixels(image.dtype)
     if image.ndim != 3:
         raise UpscaleError(f"run_network takes one H×W×C image, not shape {image.shape}; "
                            "use run_frames for a batch")
@@ -111,7 +137,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     height, width, channels = image.shape
     s = prepared.scale
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
-    size = tile or auto_tile(prepared, height, width, pad)
+    size = tile_side(prepared, tile, height, width, pad)
     multiple = getattr(network, "size_multiple", 1)
     output = np.empty((height * s, width * s, channels), dtype=image.dtype)
 
@@ -123,15 +149,21 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
             if max(core.height, core.width) > size:  # planned before the tile size shrank
                 pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple)))
                 continue
+            failure = None
             try:
                 result = _run_tile(prepared, image, current)
+            except PrecisionSwitched:  # now fp32: twice the bytes, so size the tiles again
+                size = min(size, tile_side(prepared, tile, height, width, pad))
+                pending.appendleft(current)
+                continue
             except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
                 if not is_out_of_memory(error):
                     raise
-                result = None
-            if result is None:  # outside the except block, so the failed tensors are freed
+                failure = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if failure is not None:  # outside the except block, so the failed tensors are freed
                 release_cached(prepared.device)
-                size = _smaller_tile(max(core.height, core.width), prepared)
+                size = _smaller_tile(max(core.height, core.width), prepared, failure)
+                prepared.tile_limit = size
                 pending.appendleft(current)
                 continue
             output[core.y0 * s: core.y1 * s, core.x0 * s: core.x1 * s] = result
@@ -139,14 +171,14 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     return output
 
 
-def _smaller_tile(failed_side: int, prepared: PreparedNetwork) -> int:
+def _smaller_tile(failed_side: int, prepared: PreparedNetwork, failure: str) -> int:
     """Half the side that ran out of memory, or a clear error below the floor."""
     smaller = failed_side // 2
     if smaller < MIN_TILE:
         raise UpscaleError(
             f"out of memory on {prepared.device} even with a {failed_side}×{failed_side} tile "
-            f"(the smallest tried is {MIN_TILE}); free memory on the device, use "
-            "--precision fp16 on a GPU, or run on another device")
-    log.info("out of memory with a %d px tile on %s; redoing it as %d px tiles",
-             failed_side, prepared.device, smaller)
+            f"(the smallest tried is {MIN_TILE}; the device said: {failure}); free memory on "
+            "the device, use --precision fp16 on a GPU, or run on another device")
+    log.info("out of memory with a %d px tile on %s (%s); redoing it as %d px tiles",
+             failed_side, prepared.device, failure, smaller)
     return smaller

@@ -3,8 +3,10 @@
 On a GPU one forward over a batch of frames keeps the device busy where one
 small frame would not. On a CPU a batch is no faster than the same frames one
 by one (each convolution already uses every core), so it only costs memory:
-there the batch is one frame. Frames too big for memory go through the tiling
-engine one at a time.
+there the batch is one frame. Frames too big for memory, or whose activations
+would pass :data:`~.memory.MAX_ELEMENTS`, go through the tiling engine one at
+a time. A batch size that worked after running out of memory is kept for the
+rest of the run, so every later batch of the video does not fail again first.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UpscaleError
-from .engine import bytes_per_pixel, run_network
-from .forward import forward
-from .memory import is_out_of_memory, memory_budget, release_cached
+from .engine import bytes_per_pixel, network_facts, run_network
+from .forward import PrecisionSwitched, forward
+from .memory import MAX_ELEMENTS, is_out_of_memory, memory_budget, release_cached
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
 
 MAX_GPU_BATCH = 8
+BATCH_LIMITS = {"cpu": 1}  # by device type; MAX_GPU_BATCH elsewhere
 
 
 def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
@@ -26,9 +29,14 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
     _n, height, width, _c = frames.shape
     per_frame = height * width * bytes_per_pixel(prepared)
     fits = int(memory_budget(prepared.device) // per_frame)
+    multiple = getattr(prepared.network, "size_multiple", 1)
+    elements = network_facts(prepared).largest_activation(height + multiple, width + multiple)
+    fits = min(fits, int(MAX_ELEMENTS // elements))
     if fits < 1:
         return 0
-    limit = 1 if prepared.device.type == "cpu" else MAX_GPU_BATCH
+    limit = BATCH_LIMITS.get(prepared.device.type, MAX_GPU_BATCH)
+    if prepared.batch_limit is not None:
+        limit = min(limit, prepared.batch_limit)
     return min(fits, limit, len(frames))
 
 
@@ -38,6 +46,7 @@ def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
     check_pixels(frames, prepared.network.in_channels, what="frames")
     if frames.ndim != 4:
         raise UpscaleError(f"run_frames takes N×H×W×C frames, not shape {frames.shape}")
+    prepared = prepared.for_pixels(frames.dtype)
     count, height, width, channels = frames.shape
     s = prepared.scale
     output = np.empty((count, height * s, width * s, channels), dtype=frames.dtype)
@@ -49,16 +58,21 @@ def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
             start += 1
             continue
         stop = min(count, start + batch)
+        out_of_memory = False
         try:
             result = from_network(forward(prepared, to_network(frames[start:stop],
                                                                prepared.device)), frames.dtype)
+        except PrecisionSwitched:  # now fp32: twice the bytes per frame
+            batch = min(batch, batch_size(prepared, frames))
+            continue
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
             if not is_out_of_memory(error):
                 raise
-            result = None
-        if result is None:
+            out_of_memory = True
+        if out_of_memory:  # outside the except block, so the failed tensors are freed
             release_cached(prepared.device)
-            batch //= 2
+            batch = (stop - start) // 2
+            prepared.batch_limit = batch
             continue
         output[start:stop] = result
         start = stop

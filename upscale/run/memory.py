@@ -5,7 +5,14 @@ records the largest activation per input pixel (for RRDBNet x4 that is the
 64-channel map at 16× the input's pixels) and how far each convolution lets a
 pixel see (the receptive radius, which bounds the context a tile needs). On
 the development CPU the measured peak was about 3.5× the largest activation,
-so :data:`PEAK_FACTOR` is 4.
+so :data:`PEAK_FACTOR` is 4. That estimate is a first guess: a size that ran
+out of memory is shrunk and the size that worked is kept (see
+:class:`~.prepared.PreparedNetwork`).
+
+Whatever the memory, no single activation may exceed :data:`MAX_ELEMENTS`:
+many CUDA kernels (and older cuDNN) index with 32-bit integers, and past 2³¹
+elements they fail with an illegal memory access, which kills the CUDA context
+for the rest of the process, or fall back to very slow kernels.
 """
 
 from __future__ import annotations
@@ -26,6 +33,17 @@ CPU_BUDGET_FRACTION = 0.4  # of the RAM available now
 GPU_BUDGET_FRACTION = 0.75  # of the free device memory (leave room for the allocator)
 ENOUGH_OVERHEAD = 1.15  # stop growing tiles once context adds at most 15% work
 ENOUGH_ROUNDING = 64
+MAX_ELEMENTS = 2**31 - 1  # the largest activation any tile or batch may have
+MPS_BUDGET_FRACTION = 0.5  # of Metal's recommended working set (or of free RAM, torch<2.5)
+# What backends raise when an allocation fails, besides torch.cuda.OutOfMemoryError. cuDNN and
+# cuBLAS allocate their own workspace and handles and report failure in their own words; cuDNN
+# says "GET/FIND was unable to find an engine" when no algorithm fits its workspace, and
+# CUDNN_STATUS_INTERNAL_ERROR is what older cuDNN raises for the same. A smaller tile is the cure;
+# should one of these have another cause, halving stops at MIN_TILE with the original message.
+OUT_OF_MEMORY_MARKERS = (
+    "out of memory", "can't allocate memory", "cudnn_status_alloc_failed",
+    "cublas_status_alloc_failed", "cudnn_status_internal_error",
+    "unable to find an engine to execute this computation")
 
 
 @dataclass(frozen=True)
@@ -37,8 +55,14 @@ class NetworkFacts:
 
     def bytes_per_pixel(self, dtype: torch.dtype, channels: int, scale: int) -> float:
         size = torch.empty((), dtype=dtype).element_size()
-        io = channels * (1 + scale * scale)  # the tile's input and output tensors
-        return size * (PEAK_FACTOR * self.elements_per_pixel + io)
+        # input: the fp32 tensor from to_network and its copy in the run dtype; output: the
+        # network's, then one fp32 copy in from_network (which is what fp16 runs forget)
+        io = 4 * channels + size * channels * (1 + scale * scale) + 4 * channels * scale * scale
+        return size * PEAK_FACTOR * self.elements_per_pixel + io
+
+    def largest_activation(self, height: int, width: int, batch: int = 1) -> float:
+        """Elements in the largest activation of a batch of ``height``×``width`` inputs."""
+        return self.elements_per_pixel * height * width * batch
 
 
 def probe_network(module: nn.Module, in_channels: int, multiple: int,
@@ -83,6 +107,19 @@ def _available_ram() -> int:
     return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 8 << 30
 
 
+def _mps_room() -> int:
+    """Bytes Metal can still give this process: torch>=2.5 says so, older torch does not.
+
+    Apple GPUs share the system RAM, so free RAM stands in where the
+    recommended working set is unknown.
+    """
+    recommended = getattr(torch.mps, "recommended_max_memory", None)
+    if recommended is None:
+        return _available_ram()
+    allocated = getattr(torch.mps, "current_allocated_memory", lambda: 0)
+    return recommended() - allocated()
+
+
 def memory_budget(device: torch.device) -> int:
     """Bytes a tile's activations may use on ``device``."""
     if device.type == "cuda":
@@ -90,8 +127,7 @@ def memory_budget(device: torch.device) -> int:
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return int(GPU_BUDGET_FRACTION * (free + cached))
     if device.type == "mps":
-        limit = torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()
-        return int(0.5 * limit)
+        return int(MPS_BUDGET_FRACTION * _mps_room())
     return int(min(CPU_BUDGET_FRACTION * _available_ram(), CPU_BUDGET_CAP))
 
 
@@ -113,13 +149,17 @@ def largest_tile(budget: int, bytes_per_pixel: float, pad: int) -> int:
     return side
 
 
+def element_cap_side(elements_per_pixel: float, pad: int, multiple: int = 1) -> int:
+    """The largest core side whose padded tile keeps every activation within MAX_ELEMENTS."""
+    return int(math.sqrt(MAX_ELEMENTS / elements_per_pixel)) - 2 * pad - multiple
+
+
 def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, or the plain RuntimeError other backends raise."""
+    """An allocation failure, in any of the words CUDA, cuDNN, cuBLAS, MPS or the CPU use."""
     if isinstance(error, torch.cuda.OutOfMemoryError):
         return True
     text = str(error).lower()
-    return isinstance(error, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text)
+    return isinstance(error, RuntimeError) and any(m in text for m in OUT_OF_MEMORY_MARKERS)
 
 
 def release_cached(device: torch.device) -> None:

@@ -1,8 +1,8 @@
 """Pixels between numpy and the network: uint8/uint16/float32 in, the same dtype out.
 
 Conversion happens per tile on the device, so a big image never exists as a
-full-size float32 copy, and results cross back to the host in the output's
-own dtype (a quarter of the bytes for uint8).
+full-size float32 copy, and pixels cross between host and device in their own
+width both ways (a quarter of float32's bytes for uint8, half for uint16).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import torch
 from ..errors import InputError
 
 MAX_VALUES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-TORCH_TYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16,
-               np.dtype(np.float32): torch.float32}
+UINT16_WRAP = 65536.0  # uint16 crosses to and from the device as int16 (same bits, 2 bytes)
 
 
 def check_pixels(array: np.ndarray, channels: int, what: str = "image") -> None:
@@ -30,12 +29,23 @@ def check_pixels(array: np.ndarray, channels: int, what: str = "image") -> None:
 
 
 def to_network(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N,)H×W×C pixels -> N×C×H×W float32 in [0, 1] on ``device``."""
+    """(N,)H×W×C pixels -> N×C×H×W float32 in [0, 1] on ``device``.
+
+    The pixels cross in their own width (uint16 as int16: few torch versions and
+    backends take uint16), and the copy is synchronous: the source is a
+    temporary, pageable array, from which a ``non_blocking`` copy gains nothing
+    on CUDA and may read freed memory on MPS. Nothing is lost by waiting: the
+    previous tile's result came back with a synchronous ``.cpu()``, so there is
+    no queued work for the copy to overlap with.
+    """
     scale = MAX_VALUES[np.dtype(array.dtype)]
-    if array.dtype == np.uint16:  # few torch ops take uint16; widen on the host, per tile
-        array = array.astype(np.int32)
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device, non_blocking=True)
-    tensor = tensor.to(torch.float32)
+    array = np.ascontiguousarray(array)
+    wrapped = array.dtype == np.uint16
+    if wrapped:
+        array = array.view(np.int16)
+    tensor = torch.from_numpy(array).to(device).to(torch.float32)
+    if wrapped:  # int16 -> the uint16 value it was
+        tensor = torch.where(tensor < 0, tensor + UINT16_WRAP, tensor)
     if scale != 1.0:
         tensor = tensor / scale
     if tensor.ndim == 3:
@@ -44,13 +54,20 @@ def to_network(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def from_network(tensor: torch.Tensor, dtype: np.dtype) -> np.ndarray:
-    """N×C×H×W output -> N×H×W×C numpy of ``dtype``, clamped to the valid range."""
+    """N×C×H×W output -> N×H×W×C numpy of ``dtype``, clamped to the valid range.
+
+    One fp32 working copy, changed in place, and the pixels cross back in
+    their own width (uint16 as int16).
+    """
     dtype = np.dtype(dtype)
     scale = MAX_VALUES[dtype]
     with torch.inference_mode():
-        tensor = tensor.float().clamp(0.0, 1.0).permute(0, 2, 3, 1)
-        if scale != 1.0:
-            tensor = (tensor * scale).round_()
-            tensor = tensor.to(torch.uint8 if dtype == np.uint8 else torch.int32)
+        tensor = tensor.to(torch.float32, copy=True).clamp_(0.0, 1.0).permute(0, 2, 3, 1)
+        if dtype == np.uint8:
+            tensor = tensor.mul_(scale).round_().to(torch.uint8)
+        elif dtype == np.uint16:
+            tensor = tensor.mul_(scale).round_()
+            tensor[tensor >= UINT16_WRAP / 2] -= UINT16_WRAP  # the int16 with the same bits
+            tensor = tensor.to(torch.int16)
         array = tensor.cpu().numpy()
-    return array if array.dtype == dtype else array.astype(dtype)
+    return array.view(np.uint16) if dtype == np.uint16 else array

@@ -5,6 +5,11 @@ native half arithmetic PyTorch emulates it: on the development machine a 64×64
 tile took 523 s in fp16 against about 1 s in fp32, and a bf16 convolution was
 about 22× slower than fp32. So ``auto`` picks fp16 only on CUDA, and half
 precision on a CPU is refused unless the CPU does it natively.
+
+``auto`` is only a default: 16-bit pixels need more than fp16's 11 significant
+bits (an fp16 round trip keeps 7,169 of the 65,536 levels, off by up to 16
+codes; bf16 keeps 1,281, off by up to 128), so under ``auto`` uint16 images run
+in fp32 (see :meth:`.prepared.PreparedNetwork.for_pixels`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,29 @@ def _cpu_has_native(dtype: torch.dtype) -> bool:
     probes = {torch.bfloat16: ("_is_avx512_bf16_supported",),
               torch.float16: ("_is_amx_fp16_supported",)}
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes[dtype])
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """Whether the chosen CUDA device computes in bf16 itself (Ampere, compute capability 8.0,
+    and newer), rather than emulating it as T4, V100 and RTX 20xx do.
+
+    ``torch.cuda.is_bf16_supported()`` counts emulation by default and always asks
+    about the current device, so it is asked with the chosen one current and
+    ``including_emulation=False``; torch before 2.3 lacks that argument, and
+    there the device's compute capability decides.
+    """
+    if torch.version.hip:
+        return True
+    try:
+        with torch.cuda.device(device):
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch<2.3: no including_emulation
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def is_auto(spec: str | torch.dtype | None) -> bool:
+    """Whether the user left the precision to us (``auto``, or nothing)."""
+    return not isinstance(spec, torch.dtype) and (spec or "auto").strip().lower() == "auto"
 
 
 def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
@@ -51,7 +79,8 @@ def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
             f"precision {name} on the CPU: this CPU has no native {name} arithmetic, so PyTorch "
             f"emulates it hundreds of times slower than fp32 (a 64×64 tile took 523 s in fp16 "
             f"against about 1 s in fp32); use --precision fp32 (or auto) on the CPU")
-    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise UpscaleError(f"precision bf16: {torch.cuda.get_device_name(device)} has no bf16 "
-                           "support; use --precision fp16 or fp32")
+    if device.type == "cuda" and dtype == torch.bfloat16 and not cuda_has_native_bf16(device):
+        raise UpscaleError(f"precision bf16: {torch.cuda.get_device_name(device)} ({device}) has "
+                           "no native bf16 (it needs compute capability 8.0 or newer); "
+                           "use --precision fp16 or fp32")
     return dtype

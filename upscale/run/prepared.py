@@ -4,18 +4,25 @@ Converting weights per tile would cost a copy of the whole network per tile;
 here it happens once, on a copy, so the caller's module stays as it was (it is
 the exact fp32 source for the fallback below). The fp32 twin used when a
 half-precision tile overflows is made only the first time one does.
+
+What a run learns is kept here for the rest of the run, so it is paid for once:
+that the network overflows in half precision (it then runs in fp32 from that
+tile on), and the tile side and batch size that worked after running out of
+memory (the estimate in :mod:`.memory` is only a first guess).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from .device import resolve_device
-from .precision import HALF_DTYPES, resolve_precision
+from .precision import HALF_DTYPES, is_auto, resolve_precision
 
 
 def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
@@ -50,8 +57,12 @@ class PreparedNetwork:
     dtype: torch.dtype
     module: nn.Module
     facts: dict = field(default_factory=dict)  # measured once, e.g. memory per pixel
+    auto_precision: bool = False  # dtype was chosen by "auto", not asked for
+    tile_limit: int | None = None  # largest tile side that worked after out-of-memory
+    batch_limit: int | None = None  # largest frame batch that worked after out-of-memory
+    overflowed: bool = False  # half precision overflowed once; now runs in fp32
     _fp32: nn.Module | None = field(default=None, repr=False)
-    warned_non_finite: bool = False
+    _wide: PreparedNetwork | None = field(default=None, repr=False)
 
     @property
     def scale(self) -> int:
@@ -69,6 +80,30 @@ class PreparedNetwork:
             self._fp32 = convert(self.network, self.device, torch.float32)
         return self._fp32
 
+    def switch_to_fp32(self) -> None:
+        """Run in fp32 from now on (half precision overflowed); learned sizes shrink to match."""
+        if self.dtype == torch.float32:
+            return
+        self.module, self.dtype, self.overflowed = self.fp32_module(), torch.float32, True
+        if self.tile_limit is not None:  # twice the bytes per pixel: 1/√2 the side
+            self.tile_limit = max(1, int(self.tile_limit / math.sqrt(2)))
+        if self.batch_limit is not None:
+            self.batch_limit //= 2
+
+    def for_pixels(self, dtype: np.dtype) -> PreparedNetwork:
+        """The network to run ``dtype`` pixels with: under ``auto``, 16-bit pixels get fp32.
+
+        fp16 keeps 11 significant bits, too few for 65,536 levels, and bf16 only 8;
+        a user who asked for half precision by name gets it.
+        """
+        if np.dtype(dtype) != np.uint16 or not (self.auto_precision and self.is_half):
+            return self
+        if self._wide is None:
+            self._wide = PreparedNetwork(network=self.network, device=self.device,
+                                         dtype=torch.float32, module=self.fp32_module(),
+                                         facts=self.facts)
+        return self._wide
+
 
 def prepare_network(network: nn.Module, device: str | torch.device = "auto",
                     precision: str | torch.dtype = "auto", *, optimize: bool = True,
@@ -85,4 +120,5 @@ def prepare_network(network: nn.Module, device: str | torch.device = "auto",
         from .optimize import optimize_network
 
         module = optimize_network(module, where, dtype)
-    return PreparedNetwork(network=network, device=where, dtype=dtype, module=module)
+    return PreparedNetwork(network=network, device=where, dtype=dtype, module=module,
+                           auto_precision=is_auto(precision))
