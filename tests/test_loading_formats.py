@@ -177,3 +177,24 @@ def test_unknown_suffix_and_missing_file(tmp_path):
         load_model(weird)
     with pytest.raises(UpscaleError, match="no such weight file"):
         load_model(tmp_path / "absent.pth")
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda state: {"net": state},
+    lambda state: {"params-ema": state},
+    lambda state: {"netG." + key: value for key, value in state.items()},
+    lambda state: {"state_dict": {"module.net_g." + key: value for key, value in state.items()}},
+], ids=["net", "params-ema", "netG-prefix", "module-net_g-prefix"])
+def test_training_wrappers_and_prefixes_load(tmp_path, wrap):
+    original = tiny_rrdbnet()
+    path = write(tmp_path / "wrapped.pth", wrap(original.state_dict()))
+    assert same_outputs(original, load_model(path))
+
+
+def test_random_bytes_are_not_called_a_pickle(tmp_path):
+    path = tmp_path / "random.pth"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UpscaleError) as info:
+        load_model(path)
+    assert "not a PyTorch checkpoint" in str(info.value)
+    assert "could run code" not in str(info.value)

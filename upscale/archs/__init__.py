@@ -22,13 +22,21 @@ from . import rrdbnet, srvgg
 ARCHITECTURES = (rrdbnet, srvgg)
 
 
+# Prefixes that training code leaves on every key: DataParallel's ``module.``, and the
+# generator's attribute name in GAN trainers (``netG.``, ``net_g.``, ``generator.``).
+TRAINING_PREFIXES = ("module.", "netG.", "net_g.", "generator.")
+
+
 def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop the ``module.`` prefix that DataParallel training leaves on every key."""
-    out = {}
-    for key, value in state.items():
-        while key.startswith("module."):
-            key = key[len("module."):]
-        out[key] = value
+    """Drop the prefixes that training code leaves on every key (only when all keys have one)."""
+    out = dict(state)
+    stripped = True
+    while stripped and out:
+        stripped = False
+        for prefix in TRAINING_PREFIXES:
+            if all(key.startswith(prefix) for key in out):
+                out = {key[len(prefix):]: value for key, value in out.items()}
+                stripped = True
     return out
 
 

@@ -24,7 +24,8 @@ TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
 WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".param")
 # Wrappers that training code puts around the generator's state dict, in order of preference:
 # BasicSR saves the EMA weights (the ones meant for inference) beside the raw ones.
-WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "netG")
+WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model", "generator", "netG",
+                "net", "net_g")
 
 StateDict = dict[str, torch.Tensor]
 
