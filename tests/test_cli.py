@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -13,9 +16,22 @@ from safetensors.torch import save_file
 from upscale.imaging import read_image, write_image
 
 
-def upscale_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "upscale", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+def upscale_cli(*args: str) -> subprocess.CompletedProcess:
+    """``upscale ARGS`` through the console entry point, in this process (no interpreter
+    start-up per test): exit status and what it printed, as a subprocess would report."""
+    from upscale.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(arg) for arg in args])
+        except SystemExit as exited:
+            status = exited.code if isinstance(exited.code, int) else 1
+        except Exception:  # noqa: BLE001 - what --debug lets through, as Python prints it
+            traceback.print_exc()
+            status = 1
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
