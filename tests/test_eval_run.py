@@ -87,9 +87,6 @@ def test_better_methods_score_higher(tmp_path):
 
 
 def test_network_path_with_a_tiny_network(tmp_path):
-    run = pytest.importorskip("upscale.run")
-    if not hasattr(run, "prepare_network"):
-        pytest.skip("upscale.run.prepare_network is not available yet")
     from upscale.eval.run import upscaler_for_network
 
     images = dataset_images(make_dataset(tmp_path / "data"))

@@ -25,8 +25,6 @@ ORIENTATION = 0x0112
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
 EXIF_IFD = 0x8769
 PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
-# Formats whose containers hold both an ICC profile and EXIF here.
-METADATA_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ class Family:
     name: str
     psnr: str
     gan: str
-    default: str
 
     @property
     def members(self) -> tuple[str, str]:
@@ -45,7 +44,7 @@ def families() -> dict[str, Family]:
     for entry in list_models():
         if entry.family.get("role") == "gan" and entry.psnr_member:
             found[entry.name] = Family(name=entry.name, psnr=entry.psnr_member,
-                                       gan=entry.name, default=entry.name)
+                                       gan=entry.name)
     return found
 
 
@@ -74,7 +73,7 @@ def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
     if family is not None and Path(os.fspath(name)).expanduser().is_file():
         family = None  # a file that happens to share a model's name is that file
     if alpha is None:
-        return load_model(family.default if family else name, offline=offline)
+        return load_model(family.gan if family else name, offline=offline)
     check_alpha(alpha)
     if family is None:
         known = ", ".join(families())

@@ -36,7 +36,6 @@ WEIGHTLESS = frozenset({
 })
 ACTIVATION_RELU = 1
 ACTIVATION_LEAKYRELU = 2
-INTERP_NEAREST = 1
 
 
 @dataclass

@@ -97,7 +97,6 @@ class _SegmentWriter:
         self.job, self.stop = job, stop
         self.current: Process | None = None
         self.segment = -1
-        self.written_in_segment = 0
         self.finishers: list[_Worker] = []
 
     def write(self, frame_index: int, frames: np.ndarray) -> None:
@@ -111,7 +110,6 @@ class _SegmentWriter:
             except (BrokenPipeError, OSError) as exc:
                 self.current.popen.wait()
                 raise UpscaleError(self.current.error_message()) from exc
-            self.written_in_segment += 1
 
     def open_segment(self, segment: int) -> None:
         workdir, plan = self.job.workdir, self.job.plan
@@ -128,7 +126,6 @@ class _SegmentWriter:
         self.current = Process(args, f"encoding segment {segment}", cwd=str(workdir.path),
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.segment = segment
-        self.written_in_segment = 0
 
     def close_segment(self) -> None:
         if self.current is None:

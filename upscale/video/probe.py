@@ -101,10 +101,6 @@ class VideoInfo:
     def bit_depth(self) -> int:
         return pix_fmt_depth(self.pix_fmt)
 
-    @property
-    def has_alpha(self) -> bool:
-        return bool(re.match(r"(yuva|rgba|bgra|argb|abgr|gbrap|ya)", self.pix_fmt))
-
     def others(self) -> list[Stream]:
         """Every stream except the one we upscale (cover art included)."""
         return [s for s in self.streams if s.index != self.video_index]
