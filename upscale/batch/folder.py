@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
+# (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
+#  quality, prefetch, quiet): upscale every planned job, recording each outcome.
+Executor = Callable[..., None]
 
 
 def default_output_dir(input_dir: Path, scale: float) -> Path:
@@ -63,6 +66,7 @@ def upscale_folder(
     stdout: Console | None = None,
     stderr: Console | None = None,
     videos: VideoSupport | None | bool = True,
+    executor: Executor | None = None,
 ) -> int:
     """Upscale every image (and video) of ``input_dir`` into ``output_dir``; the exit code.
 
@@ -70,6 +74,8 @@ def upscale_folder(
     scale must come from the network). ``prefetch`` is how many decoded inputs
     and finished outputs may wait in each queue; 0 runs one file at a time.
     ``videos``: True uses ``upscale.video`` when present, False/None skips videos.
+    ``executor`` runs the planned work elsewhere (``upscale.distributed``); by
+    default it runs here.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -109,16 +115,14 @@ def upscale_folder(
     todo = [job for job in jobs if job.action == "upscale"]
     started = time.perf_counter()
     if todo:
-        from ..run import prepare_network
-
         network = network if network is not None else load_network()
-        prepared = prepare_network(network, device=device, precision=precision)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
-            _run_jobs(todo, prepared, naming, outcomes, video, stderr,
-                      tile=tile, tile_pad=tile_pad, quality=quality, prefetch=prefetch,
-                      quiet=quiet)
+            (executor or run_here)(
+                todo, network, naming, outcomes, video, stderr, device=device,
+                precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
+                prefetch=prefetch, quiet=quiet)
     finally:  # an interrupted run still says what it finished
         elapsed = time.perf_counter() - started
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
@@ -128,6 +132,16 @@ def upscale_folder(
             for table in summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
+
+
+def run_here(todo: list[Job], network: torch.nn.Module, naming: OutputNaming,
+             outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
+             device: str, precision: str, **options: Any) -> None:
+    """The default executor: prepare the network on this machine and run every job."""
+    from ..run import prepare_network
+
+    prepared = prepare_network(network, device=device, precision=precision)
+    _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
 
 
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
@@ -161,7 +175,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         result, metadata = computed
         assert job.target is not None
         make_output_folders(job.target, naming.output_dir)
-        _remove_stale_partials(job.target)
+        remove_stale_partials(job.target)
         write_image(job.target, result, quality=quality, overwrite=job.replace,
                     metadata=metadata)
         finished(job, "done")
@@ -197,7 +211,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         progress.update(task, current="")
 
 
-def _remove_stale_partials(target: Path) -> None:
+def remove_stale_partials(target: Path) -> None:
     """Temporary files an interrupted run left for this output (``.stem.XXXXXXXX.part``)."""
     prefix = f".{target.stem}."
     for name in os.listdir(target.parent):

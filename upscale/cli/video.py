@@ -30,8 +30,9 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
                        scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
                        codec: str = "libx264", crf: int | None = None, preset: str | None = None,
                        pix_fmt: str | None = None, resume: bool = False, overwrite: bool = False,
-                       batch_size: int | None = None, quiet: bool = False) -> Path:
-    """Upscale one video file; returns the output path."""
+                       batch_size: int | None = None, quiet: bool = False,
+                       **options) -> Path:
+    """Upscale one video file; returns the output path (``options`` go to ``upscale_video``)."""
     started = time.perf_counter()
     scale = float(scale or prepared.network.scale)
     target = default_video_output(input, scale, codec)
@@ -44,7 +45,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
     with _ProgressBar(input.name, quiet) as on_progress:
         upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
                       overwrite=overwrite, settings=settings, resume=resume,
-                      batch_size=batch_size, on_progress=on_progress, notify=notify)
+                      batch_size=batch_size, on_progress=on_progress, notify=notify, **options)
     if not quiet:
         print_note(f"wrote {target} in {time.perf_counter() - started:.1f} s")
     return target

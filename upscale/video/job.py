@@ -32,12 +32,15 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
               overwrite: bool = False, batch_size: int = 1,
               segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_key: dict | None = None,
               on_progress: ProgressFn | None = None, notify: Notify | None = None,
-              info: VideoInfo | None = None) -> Path:
+              info: VideoInfo | None = None,
+              encode: Callable[[Job, int], int] = encode_all) -> Path:
     """Upscale every frame of ``source`` with ``upscale_frames`` and write ``output``.
 
     ``out_size(width, height)`` is the frame size ``upscale_frames`` returns;
     ``job_key`` identifies the network and scale, so ``--resume`` never mixes
-    segments made with another one.
+    segments made with another one. ``encode(job, first_segment)`` makes the
+    missing segments and returns the frames decoded (``upscale.distributed``
+    spreads them over a cluster); by default they are made here.
     """
     source, output = Path(source), Path(output)
     notify = notify or (lambda message: None)
@@ -71,7 +74,7 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     if first_segment < workdir.segment_count:
         job = Job(info, upscale_frames, plan, width, height, workdir, max(1, batch_size),
                   on_progress)
-        decoded = encode_all(job, first_segment)
+        decoded = encode(job, first_segment)
         _check_frame_count(info, decoded)
     concat = workdir.write_concat(segment_starts(info, workdir))
     target = partial_path(output)

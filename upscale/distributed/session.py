@@ -1,0 +1,66 @@
+"""Reaching Ray: the one place that imports it, and the connection a run lives in.
+
+A local run never comes here, so it never imports Ray. ``--ray local`` starts a
+runtime on this machine for the run's duration; ``auto`` and ``ray://host:port``
+join an existing cluster, and leaving only disconnects from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+from ..errors import UpscaleError
+
+INSTALL_HINT = 'pip install "upscale[ray]"'
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module with Ray Data, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the part we need, which plain `ray` lacks
+    except ImportError as exc:
+        raise UpscaleError(f"--ray needs Ray, which is not installed here: {INSTALL_HINT}"
+                           ) from exc
+    return ray
+
+
+def check_address(address: str) -> str:
+    """``local``, ``auto`` or ``ray://host:port``; anything else is refused up front."""
+    if address in ("local", "auto") or address.startswith("ray://"):
+        return address
+    raise UpscaleError(f"--ray {address}: give local, auto or ray://HOST:PORT")
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator[ModuleType]:
+    """Ray, connected to ``address`` for the block (an existing connection is reused)."""
+    check_address(address)
+    ray = import_ray()
+    if ray.is_initialized():  # a Python caller (or a test) connected already
+        _quiet_data(ray)
+        yield ray
+        return
+    options: dict = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if address == "local":
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise UpscaleError(f"--ray {address}: cannot connect: {exc}") from exc
+    try:
+        _quiet_data(ray)
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _quiet_data(ray: ModuleType) -> None:
+    """Our own progress bar replaces Ray Data's bars and execution logs."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.WARNING)
