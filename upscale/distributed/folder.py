@@ -26,6 +26,7 @@ from .video import upscale_video_on_cluster
 from .worker import ImageWorker, file_stamp
 
 ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one
+MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
 
 
 class ClusterExecutor:
@@ -94,7 +95,8 @@ class ClusterExecutor:
                  "target": str(job.target), "replace": job.replace,
                  "stamp": file_stamp(job.target) if job.replace else ""}
                 for index, job in enumerate(images)]
-        blocks = max(1, min(len(rows), -(-len(rows) // ROWS_PER_BLOCK), 4096))
+        spread = max(-(-len(rows) // ROWS_PER_BLOCK), 4 * self.pool.size)
+        blocks = max(1, min(len(rows), spread, MAX_BLOCKS))
         dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
         del rows
         results = dataset.map_batches(
