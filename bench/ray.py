@@ -26,10 +26,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# This file is named ray.py: its folder must not shadow the real ``ray`` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 INSIDE = "UPSCALE_BENCH_NETNS"
 SEGMENT_FRAMES = 60  # four segments in a 10 s clip, so two actors have work to share
@@ -60,11 +63,32 @@ def network(kind: str):
         return SRVGGNetCompact(num_feat=64, num_conv=16, scale=4).eval()
 
 
-def peak_rss_mb() -> float:
+def memory_mb() -> dict[str, float]:
+    """This process's resident memory now, and its peak (VmHWM), in MB."""
+    fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "VmRSS", "RssAnon"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+class PeakSampler(threading.Thread):
+    """The highest anonymous (heap) memory seen, sampled every 20 ms.
+
+    VmHWM also counts the pages of shared libraries (torch, pyarrow), which
+    are the same whatever the folder size; the heap is what a folder grows.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_anon = 0.0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak_anon = max(self.peak_anon, memory_mb()["RssAnon"])
+            time.sleep(0.02)
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -76,6 +100,9 @@ def measure(args: argparse.Namespace) -> None:
 
     net = network(args.net)
     out = Path(args.out)
+    before = memory_mb()
+    sampler = PeakSampler()
+    sampler.start()
     started = time.perf_counter()
     if args.what == "folder" and args.actors == 0:
         code = upscale_folder(args.src, out, load_network=lambda: net, device="cpu", quiet=True)
@@ -91,7 +118,13 @@ def measure(args: argparse.Namespace) -> None:
                              device="cpu", segment_frames=SEGMENT_FRAMES)
         code = 0
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "code": code, "peak_rss_mb": peak_rss_mb()}))
+    sampler.running = False
+    sampler.join()
+    after = memory_mb()
+    print(json.dumps({"seconds": seconds, "code": code, "peak_rss_mb": after["VmHWM"],
+                      "start_rss_mb": before["VmRSS"],
+                      "peak_anon_mb": max(sampler.peak_anon, after["RssAnon"]),
+                      "start_anon_mb": before["RssAnon"]}))
 
 
 def run_measure(what: str, src: Path, out: Path, actors: int, net: str) -> dict:
@@ -173,9 +206,28 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|")
         for what, actors, local, ray in rows:
             print(f"| {what} | {local:.1f} | {ray:.1f} | {actors} | {ray / local:.2f} |")
-        memory = run_measure("folder", many, root / "many_out", 2, "tiny")
-        print(f"\n{args.files} files of 8x8 on 2 actors: {memory['seconds']:.1f} s, exit "
-              f"{memory['code']}, driver peak RSS {memory['peak_rss_mb']:.0f} MB (target < 500)")
+        one = root / "one"
+        one.mkdir()
+        (photos / "photo00.png").rename(one / "photo00.png")
+        fixed = [run_measure("folder", one, root / f"one_{actors}", actors, "anime")["seconds"]
+                 for actors in (0, 1)]
+        print(f"\none image: local {fixed[0]:.1f} s, --ray local {fixed[1]:.1f} s: Ray's fixed "
+              f"cost (start, one actor starting and preparing) {fixed[1] - fixed[0]:.1f} s")
+        for what, actors, local, ray in rows:
+            if actors == 1:
+                print(f"{what}, 1 actor, without the fixed cost: "
+                      f"{(ray - (fixed[1] - fixed[0])) / local:.2f}x local")
+        for count, folder in ((50, None), (args.files, many)):
+            if folder is None:
+                folder = root / "few"
+                folder.mkdir()
+                for path in sorted(many.iterdir())[:count]:
+                    (folder / path.name).write_bytes(path.read_bytes())
+            memory = run_measure("folder", folder, root / f"out_{count}", 2, "tiny")
+            print(f"{count} files of 8x8 on 2 actors: {memory['seconds']:.1f} s, exit "
+                  f"{memory['code']}; driver peak RSS {memory['peak_rss_mb']:.0f} MB "
+                  f"({memory['start_rss_mb']:.0f} MB after imports, before the run); peak heap "
+                  f"{memory['peak_anon_mb']:.0f} MB ({memory['start_anon_mb']:.0f} MB before)")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ def import_ray() -> ModuleType:
         import ray
         import ray.data  # noqa: F401 - the part we need, which plain `ray` lacks
     except ImportError as exc:
-        raise UpscaleError(f"--ray needs Ray, which is not installed here: {INSTALL_HINT}"
-                           ) from exc
+        raise UpscaleError(f"--ray needs Ray, which cannot be imported here ({exc}): "
+                           f"{INSTALL_HINT}") from exc
     return ray
 
 
@@ -62,5 +62,5 @@ def _quiet_data(ray: ModuleType) -> None:
     """Our own progress bar replaces Ray Data's bars and execution logs."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
