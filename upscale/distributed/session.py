@@ -64,3 +64,31 @@ def _quiet_data(ray: ModuleType) -> None:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+@contextmanager
+def worker_errors() -> Iterator[None]:
+    """A worker's :class:`UpscaleError` reaches the user as its own line, not a remote traceback.
+
+    Ray wraps what a worker raises (a task error, then Ray Data's own); the
+    message a user can act on is the innermost error of ours.
+    """
+    try:
+        yield
+    except Exception as exc:
+        ours = _innermost_upscale_error(exc)
+        if ours is None or ours is exc:
+            raise
+        raise UpscaleError(str(ours)) from exc
+
+
+def _innermost_upscale_error(error: BaseException) -> UpscaleError | None:
+    found, seen = None, set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UpscaleError) and type(current).__module__.startswith("upscale"):
+            found = current
+        current = getattr(current, "cause", None) or current.__cause__
+    return found
+

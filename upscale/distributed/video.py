@@ -21,6 +21,7 @@ from ..video import upscale_video
 from ..video.pipeline import Job
 from .pool import ActorPool
 from .segment import expected_frames
+from .session import worker_errors
 from .worker import SegmentWorker
 
 
@@ -83,7 +84,8 @@ def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list, job: 
         fn_constructor_args=(network_ref, job_ref), fn_constructor_kwargs=worker_options,
         **pool.map_options(ray))
     total = job.info.frame_count
-    for row in results.iter_rows():
-        decoded += int(row["frames"])
-        report(decoded, max(total, decoded))
+    with worker_errors():
+        for row in results.iter_rows():
+            decoded += int(row["frames"])
+            report(decoded, max(total, decoded))
     return decoded
