@@ -21,7 +21,7 @@ from ..batch.plan import Job
 from ..batch.report import Outcomes, failure_reason, make_progress
 from ..batch.videos import VideoSupport
 from .pool import ActorPool, plan_pool
-from .session import ray_session
+from .session import ray_session, worker_errors
 from .video import upscale_video_on_cluster
 from .worker import ImageWorker, file_stamp
 
@@ -107,8 +107,9 @@ class ClusterExecutor:
                 "output_dir": str(naming.output_dir), "scale": naming.scale, "tile": tile,
                 "tile_pad": tile_pad, "quality": quality},
             **self.pool.map_options(self.ray))
-        for row in results.iter_rows():
-            yield int(row["index"]), str(row["status"]), str(row["reason"])
+        with worker_errors():  # an actor that cannot start (no such device) is one line
+            for row in results.iter_rows():
+                yield int(row["index"]), str(row["status"]), str(row["reason"])
 
 
 def _frames(progress, task, job: Job) -> Callable[[int, int], None]:
