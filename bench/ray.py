@@ -204,6 +204,8 @@ def main() -> None:
                 for actors in (0, 1, 2) if repeat % 2 == 0 else (2, 1, 0):
                     out = root / f"{what}_{actors}_{repeat}{suffix}"
                     seconds = run_measure(what, src, out, actors, "anime")["seconds"]
+                    print(f"  {what}, {actors or 'local'} {'actors' if actors else ''}: "
+                          f"{seconds:.1f} s", flush=True)
                     best[actors] = min(best.get(actors, seconds), seconds)
             rows += [(what, actors, best[0], best[actors]) for actors in (1, 2)]
         print("\n| input | local s | --ray local s | actors | ray / local |")
@@ -221,13 +223,13 @@ def main() -> None:
             if actors == 1:
                 print(f"{what}, 1 actor, without the fixed cost: "
                       f"{(ray - (fixed[1] - fixed[0])) / local:.2f}x local")
-        for count, folder in ((50, None), (args.files, many)):
+        for label, count, folder in (("few", 50, None), ("many", args.files, many)):
             if folder is None:
-                folder = root / "few"
+                folder = root / label
                 folder.mkdir()
                 for path in sorted(many.iterdir())[:count]:
                     (folder / path.name).write_bytes(path.read_bytes())
-            memory = run_measure("folder", folder, root / f"out_{count}", 2, "tiny")
+            memory = run_measure("folder", folder, root / f"out_{label}", 2, "tiny")
             print(f"{count} files of 8x8 on 2 actors: {memory['seconds']:.1f} s, exit "
                   f"{memory['code']}; driver peak RSS {memory['peak_rss_mb']:.0f} MB "
                   f"({memory['start_rss_mb']:.0f} MB after imports, before the run); peak heap "
