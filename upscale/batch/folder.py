@@ -114,13 +114,14 @@ def upscale_folder(
             outcomes.add(job, "skipped" if job.action == "skip" else "failed", job.reason)
     todo = [job for job in jobs if job.action == "upscale"]
     started = time.perf_counter()
+    run = executor
     if todo:
         network = network if network is not None else load_network()
+        run = run or run_here(network, device=device, precision=precision)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
-            (executor or run_here)(
-                todo, network, naming, outcomes, video, stderr, device=device,
+            run(todo, network, naming, outcomes, video, stderr, device=device,
                 precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
                 prefetch=prefetch, quiet=quiet)
     finally:  # an interrupted run still says what it finished
@@ -134,14 +135,18 @@ def upscale_folder(
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def run_here(todo: list[Job], network: torch.nn.Module, naming: OutputNaming,
-             outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-             device: str, precision: str, **options: Any) -> None:
-    """The default executor: prepare the network on this machine and run every job."""
+def run_here(network: torch.nn.Module, *, device: str, precision: str) -> Executor:
+    """The default executor: the network prepared on this machine now, then every job here."""
     from ..run import prepare_network
 
     prepared = prepare_network(network, device=device, precision=precision)
-    _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
+
+    def run(todo: list[Job], network: torch.nn.Module, naming: OutputNaming,
+            outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
+            device: str, precision: str, **options: Any) -> None:
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
+
+    return run
 
 
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
