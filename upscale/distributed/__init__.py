@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .command import run_with_ray
-from .session import INSTALL_HINT, check_address, import_ray, ray_session
+from .session import INSTALL_HINT, check_address, import_ray, is_client, ray_session, run_on_cluster
 
 __all__ = ["INSTALL_HINT", "run_with_ray", "upscale_folder_on_ray", "upscale_video_on_ray"]
 
@@ -33,6 +33,9 @@ def upscale_folder_on_ray(address: str, input_dir: str | os.PathLike,
 
     check_address(address)
     import_ray()
+    if is_client(address):
+        return run_on_cluster(address, upscale_folder_on_ray, input_dir, output_dir,
+                              actors=actors, **options)
     return upscale_folder(input_dir, output_dir,
                           executor=ClusterExecutor(address, actors), **options)
 
@@ -44,6 +47,9 @@ def upscale_video_on_ray(address: str, source: str | os.PathLike, target: str | 
     from .pool import plan_pool
     from .video import upscale_video_on_cluster
 
+    if is_client(address):
+        return run_on_cluster(address, upscale_video_on_ray, source, target, network=network,
+                              actors=actors, device=device, **options)
     with ray_session(address) as ray:
         pool = plan_pool(ray, actors=actors, device=device)
         return upscale_video_on_cluster(ray, pool, network, [ray.put(network)], source, target,

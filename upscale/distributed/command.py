@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UpscaleError
-from .session import check_address, import_ray
+from .session import check_address, import_ray, is_client, run_on_cluster
 
 
 def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A002 - CLI name
@@ -22,6 +22,11 @@ def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A00
     """
     check_address(address)
     import_ray()
+    if is_client(address):
+        return run_on_cluster(address, run_with_ray, input, output, load_network=load_network,
+                              scale=scale, device=device, precision=precision, tile=tile,
+                              tile_pad=tile_pad, quiet=quiet, folder_options=folder_options,
+                              video_options=video_options, actors=actors)
     if input.is_dir():
         from . import upscale_folder_on_ray
 

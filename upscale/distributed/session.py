@@ -8,13 +8,15 @@ join an existing cluster, and leaving only disconnects from it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
+from typing import Any, TypeVar
 
 from ..errors import UpscaleError
 
 INSTALL_HINT = 'pip install "upscale[ray]"'
+T = TypeVar("T")
 
 
 def import_ray() -> ModuleType:
@@ -44,7 +46,9 @@ def ray_session(address: str) -> Iterator[ModuleType]:
         _quiet_data(ray)
         yield ray
         return
-    options: dict = {"logging_level": logging.WARNING, "log_to_driver": False}
+    # Through Ray Client the run itself is a task on the cluster: its output is our output.
+    client = address.startswith("ray://")
+    options: dict = {"logging_level": logging.WARNING, "log_to_driver": client}
     if address == "local":
         options["include_dashboard"] = False
     try:
@@ -56,6 +60,23 @@ def ray_session(address: str) -> Iterator[ModuleType]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def is_client(address: str) -> bool:
+    return address.startswith("ray://")
+
+
+def run_on_cluster(address: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)`` on a cluster node, for a ``ray://`` address.
+
+    Ray Data cannot run a dataset from a Ray Client connection, so there the
+    whole driver (plan, dataset, report) runs as one task on the cluster, joining
+    it as ``auto``; its progress and summary are forwarded here. Paths must
+    mean the same on the cluster, as for any run.
+    """
+    with ray_session(address) as ray, worker_errors():
+        task = ray.remote(num_cpus=0, max_retries=0)(function)
+        return ray.get(task.remote("auto", *args, **kwargs))
 
 
 def _quiet_data(ray: ModuleType) -> None:
