@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
+# (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
+#  quality, prefetch, quiet): upscale every planned job, recording each outcome.
+Executor = Callable[..., None]
 
 
 def default_output_dir(input_dir: Path, scale: float) -> Path:
@@ -67,6 +70,7 @@ def upscale_folder(
     stderr: Console | None = None,
     videos: VideoSupport | None | bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    executor: Executor | None = None,
 ) -> int:
     """Upscale every image (and video) of ``input_dir`` into ``output_dir``; the exit code.
 
@@ -75,6 +79,8 @@ def upscale_folder(
     and finished outputs may wait in each queue; 0 runs one file at a time.
     ``videos``: True uses ``upscale.video`` when present, False/None skips videos.
     ``max_pixels`` refuses larger images from their header, before decoding them.
+    ``executor`` runs the planned work elsewhere (``upscale.distributed``); by
+    default it runs here.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -115,14 +121,16 @@ def upscale_folder(
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
                          device=device, precision=precision, tile=tile, tile_pad=tile_pad,
-                         quality=quality, prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
+                         quality=quality, prefetch=prefetch, quiet=quiet, max_pixels=max_pixels,
+                         executor=executor)
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               network: torch.nn.Module | None, load_network: Callable[[], torch.nn.Module],
               video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
               precision: str, tile: int, tile_pad: int | None, quality: int | None,
-              prefetch: int, quiet: bool, max_pixels: int | None) -> int:
+              prefetch: int, quiet: bool, max_pixels: int | None,
+              executor: Executor | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
 
@@ -132,17 +140,16 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
             outcomes.add(job, "skipped" if job.action == "skip" else "failed", job.reason)
     todo = [job for job in jobs if job.action == "upscale"]
     started = time.perf_counter()
+    run = executor
     if todo:
-        from ..run import prepare_network
-
         network = network if network is not None else load_network()
-        prepared = prepare_network(network, device=device, precision=precision)
+        run = run or run_here(network, device=device, precision=precision)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
-            _run_jobs(todo, prepared, naming, outcomes, video, stderr,
-                      tile=tile, tile_pad=tile_pad, quality=quality, prefetch=prefetch,
-                      quiet=quiet, max_pixels=max_pixels)
+            run(todo, network, naming, outcomes, video, stderr, device=device,
+                precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
+                prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
     except KeyboardInterrupt as exc:
         done = outcomes.count("done")
         raise Interrupted(f"interrupted: {done} of {len(todo)} outputs were finished and are "
@@ -157,6 +164,20 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
             for table in summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
+
+
+def run_here(network: torch.nn.Module, *, device: str, precision: str) -> Executor:
+    """The default executor: the network prepared on this machine now, then every job here."""
+    from ..run import prepare_network
+
+    prepared = prepare_network(network, device=device, precision=precision)
+
+    def run(todo: list[Job], network: torch.nn.Module, naming: OutputNaming,
+            outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
+            device: str, precision: str, **options: Any) -> None:
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
+
+    return run
 
 
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
@@ -190,8 +211,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         result, metadata = computed
         assert job.target is not None
         make_output_folders(job.target, naming.output_dir)
-        for stale in partial_files(job.target):  # left by an interrupted earlier run
-            stale.unlink(missing_ok=True)
+        remove_stale_partials(job.target)
         write_image(job.target, result, quality=quality, overwrite=job.replace,
                     metadata=metadata)
         finished(job, "done")
@@ -225,3 +245,9 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             else:
                 finished(job, "done")
         progress.update(task, current="")
+
+
+def remove_stale_partials(target: Path) -> None:
+    """Temporary files an interrupted earlier run left for this output."""
+    for stale in partial_files(target):
+        stale.unlink(missing_ok=True)

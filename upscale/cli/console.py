@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 stdout = Console()
 if not stdout.is_terminal and "COLUMNS" not in os.environ:
@@ -17,11 +18,12 @@ stderr = Console(stderr=True)
 
 def print_error(message: str) -> None:
     """One line, plain, so scripts can grep it."""
-    stderr.print(f"[bold red]upscale: error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    stderr.print(f"[bold red]upscale: error:[/bold red] {escape(message)}", highlight=False,
+                 soft_wrap=True)
 
 
 def print_note(message: str) -> None:
-    stderr.print(f"[dim]upscale:[/dim] {message}", highlight=False, soft_wrap=True)
+    stderr.print(f"[dim]upscale:[/dim] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -160,6 +160,9 @@ def run_command(
         help="Refuse input images with more pixels than this (read from the file's header, "
         "before decoding).")] = DEFAULT_MAX_PIXELS,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or notes.")] = False,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", help="Folders and videos: run on Ray: local, auto (the running cluster) or "
+        "ray://HOST:PORT. Needs pip install \"upscale[ray]\".", show_default=False)] = None,
 ) -> int:
     """Upscale an image, every image and video of a folder, or a video."""
     started = time.perf_counter()
@@ -172,6 +175,22 @@ def run_command(
 
     def network_loader():
         return load_network(model, alpha, psnr_model, gan_model)
+
+    if ray is not None:
+        from ..batch import DEFAULT_NAME_TEMPLATE
+        from ..distributed import run_with_ray
+
+        check_writable_folder(_folder_of(input, destination, as_folder or input.is_dir()),
+                              str(output or input))
+        return run_with_ray(
+            ray, input, destination, load_network=network_loader, scale=scale, device=device,
+            precision=precision, tile=tile, tile_pad=tile_pad, quiet=quiet,
+            folder_options=dict(recursive=recursive, glob=glob or (), format=format,
+                                quality=quality, skip_existing=skip_existing,
+                                name_template=name_template or DEFAULT_NAME_TEMPLATE,
+                                overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels),
+            video_options=dict(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                               resume=resume, restart=restart, overwrite=overwrite))
 
     if input.is_dir():
         from ..batch import DEFAULT_NAME_TEMPLATE, upscale_folder

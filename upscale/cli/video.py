@@ -41,8 +41,8 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
                        codec: str = "libx264", crf: int | None = None, preset: str | None = None,
                        pix_fmt: str | None = None, resume: bool = False, restart: bool = False,
                        overwrite: bool = False, batch_size: int | None = None,
-                       quiet: bool = False) -> Path:
-    """Upscale one video file; returns the output path.
+                       quiet: bool = False, **options) -> Path:
+    """Upscale one video file; returns the output path (``options`` go to ``upscale_video``).
 
     Unfinished work of the same job is continued whether or not ``resume`` is
     given (it is the default now); ``restart`` discards it.
@@ -61,7 +61,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
     with _ProgressBar(input.name, quiet) as on_progress:
         upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
                       overwrite=overwrite, settings=settings, restart=restart,
-                      batch_size=batch_size, on_progress=on_progress, notify=notify)
+                      batch_size=batch_size, on_progress=on_progress, notify=notify, **options)
     if not quiet:
         print_note(f"wrote {target} in {time.perf_counter() - started:.1f} s")
     return target

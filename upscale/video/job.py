@@ -46,7 +46,8 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
               resume: bool = True, overwrite: bool = False, batch_size: int = 1,
               segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_key: dict | None = None,
               on_progress: ProgressFn | None = None, notify: Notify | None = None,
-              info: VideoInfo | None = None) -> Path:
+              info: VideoInfo | None = None,
+              encode: Callable[[Job, int], int] = encode_all) -> Path:
     """Upscale every frame of ``source`` with ``upscale_frames`` and write ``output``.
 
     ``out_size(width, height)`` is the frame size ``upscale_frames`` returns;
@@ -54,6 +55,9 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     segments made with another one. Unfinished work of the same job is always
     continued (``resume`` is accepted for compatibility); ``restart`` discards it.
     Ctrl-C raises :class:`VideoInterrupted`, leaving the work folder to continue from.
+    ``encode(job, first_segment)`` makes the missing segments and returns the frames
+    decoded (``upscale.distributed`` spreads them over a cluster); by default they are
+    made here.
     """
     source, output = Path(source), Path(output)
     notify = notify or (lambda message: None)
@@ -67,13 +71,15 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     with OutputLock.for_file(output):
         refuse_existing(output, overwrite)  # another run may have finished it meanwhile
         return _run_locked(source, output, upscale_frames, out_size, settings, restart,
-                           batch_size, segment_frames, job_key, on_progress, notify, info)
+                           batch_size, segment_frames, job_key, on_progress, notify, info,
+                           encode)
 
 
 def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
                 out_size: Callable[[int, int], tuple[int, int]], settings: EncoderSettings,
                 restart: bool, batch_size: int, segment_frames: int, job_key: dict | None,
-                on_progress: ProgressFn | None, notify: Notify, info: VideoInfo | None) -> Path:
+                on_progress: ProgressFn | None, notify: Notify, info: VideoInfo | None,
+                encode: Callable[[Job, int], int] = encode_all) -> Path:
     info = info or probe(source)
     if missing := info.missing_seconds():
         raise UpscaleError(f"{source}: the last {missing:.2f} s of its declared "
@@ -101,7 +107,7 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
         if first_segment < workdir.segment_count:
             job = Job(info, upscale_frames, plan, width, height, workdir, max(1, batch_size),
                       on_progress)
-            decoded = encode_all(job, first_segment)
+            decoded = encode(job, first_segment)
             _check_frame_count(info, decoded)
         concat = workdir.write_concat(segment_starts(info, workdir))
         target = partial_path(output)

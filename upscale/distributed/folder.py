@@ -1,0 +1,127 @@
+"""A folder on a cluster: today's plan and report, with the files upscaled by actors.
+
+The driver plans once (``upscale.batch.upscale_folder``: skips, failures,
+names) and reports once; in between, this executor sends the planned images
+out as a Ray Dataset of paths (never pixels), streams back one small status
+row per file into the usual progress bar, then runs the folder's videos
+segment by segment on the same cluster. Rows flow through bounded queues, so
+memory does not grow with the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from rich.console import Console
+
+from ..batch.naming import OutputNaming, make_output_folders
+from ..batch.plan import Job
+from ..batch.report import Outcomes, failure_reason, make_progress
+from ..batch.videos import VideoSupport
+from .pool import ActorPool, plan_pool
+from .session import ray_session, worker_errors
+from .video import upscale_video_on_cluster
+from .worker import ImageWorker, file_stamp
+
+ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one
+MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
+
+
+class ClusterExecutor:
+    """Runs a folder's planned jobs on a Ray cluster, connecting only when there is work.
+
+    A re-run that finds everything done never starts or joins a cluster.
+    """
+
+    def __init__(self, address: str, actors: int | None = None) -> None:
+        self.address, self.actors = address, actors
+        self.ray: ModuleType | None = None
+        self.pool: ActorPool | None = None
+
+    def __call__(self, todo: list[Job], network: Any, naming: OutputNaming, outcomes: Outcomes,
+                 video: VideoSupport | None, stderr: Console, *, device: str,
+                 **options: Any) -> None:
+        with ray_session(self.address) as ray:
+            self.ray, self.pool = ray, plan_pool(ray, actors=self.actors, device=device)
+            self.run(todo, network, naming, outcomes, stderr, **options)
+
+    def run(self, todo: list[Job], network: Any, naming: OutputNaming, outcomes: Outcomes,
+            stderr: Console, *, precision: str, tile: int, tile_pad: int | None,
+            quality: int | None, quiet: bool, max_pixels: int | None,
+            **_local_only: Any) -> None:
+        """Images through the actor pool, then videos segment by segment."""
+        assert self.ray is not None and self.pool is not None
+        progress = make_progress(stderr, disable=quiet)
+        task = progress.add_task("upscaling", total=len(todo), current="")
+
+        def finished(job: Job, status: str, reason: str = "") -> None:
+            outcomes.add(job, status, reason)
+            if status == "failed" and not quiet:
+                progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
+                                       highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        network_ref = [self.ray.put(network)]  # once: every actor reads this copy
+        images = [job for job in todo if job.kind == "image"]
+        videos = [job for job in todo if job.kind == "video"]
+        with progress:
+            if images:
+                progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
+                for index, status, reason in self.run_images(
+                        images, network_ref, naming, precision=precision, tile=tile,
+                        tile_pad=tile_pad, quality=quality, max_pixels=max_pixels):
+                    finished(images[index], status, reason)
+            for job in videos:
+                assert job.target is not None
+                progress.update(task, current=str(job.relative))
+                try:
+                    make_output_folders(job.target, naming.output_dir)
+                    upscale_video_on_cluster(
+                        self.ray, self.pool, network, network_ref, job.source, job.target,
+                        scale=naming.scale, tile=tile, tile_pad=tile_pad, precision=precision,
+                        overwrite=job.replace, on_progress=_frames(progress, task, job),
+                        notify=_note(progress, quiet))
+                except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
+                    finished(job, "failed", failure_reason(job, exc))
+                else:
+                    finished(job, "done")
+            progress.update(task, current="")
+
+    def run_images(self, images: list[Job], network_ref: list, naming: OutputNaming, *,
+                   precision: str, tile: int, tile_pad: int | None, quality: int | None,
+                   max_pixels: int | None):
+        """Yield (position in ``images``, status, reason) as actors finish files."""
+        rows = [{"index": index, "source": str(job.source), "relative": str(job.relative),
+                 "target": str(job.target), "replace": job.replace,
+                 "stamp": file_stamp(job.target) if job.replace else ""}
+                for index, job in enumerate(images)]
+        spread = max(-(-len(rows) // ROWS_PER_BLOCK), 4 * self.pool.size)
+        blocks = max(1, min(len(rows), spread, MAX_BLOCKS))
+        dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
+        del rows
+        results = dataset.map_batches(
+            ImageWorker, batch_size=1, batch_format="numpy",
+            fn_constructor_args=(network_ref,),
+            fn_constructor_kwargs={
+                "device": self.pool.device, "precision": precision, "threads": self.pool.threads,
+                "output_dir": str(naming.output_dir), "scale": naming.scale, "tile": tile,
+                "tile_pad": tile_pad, "quality": quality, "max_pixels": max_pixels},
+            **self.pool.map_options(self.ray))
+        with worker_errors():  # an actor that cannot start (no such device) is one line
+            for row in results.iter_rows():
+                yield int(row["index"]), str(row["status"]), str(row["reason"])
+
+
+def _frames(progress, task, job: Job) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        progress.update(task, current=f"{job.relative} (frame {done}/{total})")
+    return show
+
+
+def _note(progress, quiet: bool) -> Callable[[str], None]:
+    def note(message: str) -> None:
+        if not quiet:
+            progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
+    return note

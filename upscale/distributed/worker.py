@@ -1,0 +1,119 @@
+"""The actors: each prepares the network once, then upscales what it is sent.
+
+The network arrives as one object in Ray's object store (put there once by the
+driver), so no node downloads or converts weights again. Image workers take
+rows of file paths and return small status rows; segment workers take segment
+numbers of one video and return how many frames they encoded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..batch.folder import remove_stale_partials
+from ..batch.naming import make_output_folders
+from ..batch.plan import Job
+from ..batch.report import failure_reason
+
+
+class NetworkWorker:
+    """Holds one prepared network for the actor's lifetime."""
+
+    def __init__(self, network_ref: list, *, device: str, precision: str, threads: int) -> None:
+        import ray
+        import torch
+
+        from ..run import prepare_network
+
+        if device == "cpu" or not torch.cuda.is_available():
+            torch.set_num_threads(threads)
+        self.prepared = prepare_network(ray.get(network_ref[0]), device=device,
+                                        precision=precision)
+
+
+class ImageWorker(NetworkWorker):
+    """Upscale image files: read, run, write atomically, and say what happened."""
+
+    def __init__(self, network_ref: list, *, device: str, precision: str, threads: int,
+                 output_dir: str, scale: float, tile: int, tile_pad: int | None,
+                 quality: int | None, max_pixels: int | None) -> None:
+        super().__init__(network_ref, device=device, precision=precision, threads=threads)
+        self.output_dir = Path(output_dir)
+        self.scale, self.tile, self.tile_pad, self.quality = scale, tile, tile_pad, quality
+        self.max_pixels = max_pixels
+
+    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
+        statuses, reasons = [], []
+        for source, relative, target, replace, stamp in zip(
+                rows["source"], rows["relative"], rows["target"], rows["replace"],
+                rows["stamp"], strict=True):
+            job = Job(Path(source), Path(relative), "image", Path(target), replace=bool(replace))
+            status, reason = self.upscale(job, str(stamp))
+            statuses.append(status)
+            reasons.append(reason)
+        return {"index": list(rows["index"]), "status": statuses, "reason": reasons}
+
+    def upscale(self, job: Job, stamp: str) -> tuple[str, str]:
+        from ..imaging import read_image, write_image
+        from ..imaging.metadata import read_metadata
+        from ..pipeline import upscale_image
+
+        assert job.target is not None
+        if written_by_this_run(job.target, job.replace, stamp):
+            return "done", ""  # a retried task whose first attempt finished the write
+        try:
+            image = read_image(job.source, max_pixels=self.max_pixels)
+            metadata = read_metadata(job.source)
+            result = upscale_image(self.prepared, image, scale=self.scale, tile=self.tile,
+                                   tile_pad=self.tile_pad)
+            make_output_folders(job.target, self.output_dir)
+            remove_stale_partials(job.target)
+            write_image(job.target, result, quality=self.quality, overwrite=job.replace,
+                        metadata=metadata)
+        except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
+            return "failed", failure_reason(job, exc)
+        return "done", ""
+
+
+def file_stamp(path: Path) -> str:
+    """Size and modification time of an existing output, as the plan saw it."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def written_by_this_run(target: Path, replace: bool, stamp: str) -> bool:
+    """True when ``target`` is already this run's output (outputs only appear complete).
+
+    A new output's target did not exist when the plan was made; one being
+    replaced had the plan's ``stamp``. Anything else there now was renamed into
+    place by an earlier attempt of the same task.
+    """
+    try:
+        now = file_stamp(target)
+    except OSError:
+        return False
+    return now != stamp if replace else True
+
+
+class SegmentWorker(NetworkWorker):
+    """Encode whole segments of one video into its work folder."""
+
+    def __init__(self, network_ref: list, job_ref: list, *, device: str, precision: str,
+                 threads: int, scale: float, tile: int, tile_pad: int | None) -> None:
+        import ray
+
+        from ..video.frames import frame_upscaler
+
+        super().__init__(network_ref, device=device, precision=precision, threads=threads)
+        self.job = ray.get(job_ref[0])
+        self.upscale_frames = frame_upscaler(self.prepared, scale, tile=tile, tile_pad=tile_pad)
+
+    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
+        from .segment import encode_segment
+
+        segments = [int(segment) for segment in rows["segment"]]
+        frames = [encode_segment(self.job, segment, self.upscale_frames) for segment in segments]
+        return {"segment": segments, "frames": frames, "pid": [os.getpid()] * len(segments)}
