@@ -83,10 +83,12 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(photo, model_file, monkeypatch,
     assert "interrupted" in err and "run the same command" in err
 
 
-def test_usage_errors_answer_without_importing_torch(tmp_path):
+def test_usage_errors_answer_without_importing_torch(tmp_path, photo):
     """Failing on arguments must be instant: torch loads only when a network is needed."""
+    photo.with_name("photo_x4.png").write_bytes(b"kept")
     code = ("import sys\nfrom upscale.cli import main\n"
-            "for args in (['x.png', '--bogus'], ['missing.png'], ['x.png', '-s', '-1']):\n"
+            "for args in (['x.png', '--bogus'], ['missing.png'], ['x.png', '-s', '-1'],\n"
+            "             ['photo.png'], ['photo.png', '-o', '/proc/nope/out.png']):\n"
             "    try:\n        main(args)\n    except SystemExit as e:\n"
             "        assert e.code == 2, (args, e.code)\n"
             "print('torch' in sys.modules)")

@@ -7,15 +7,21 @@ code that works on weights directly, such as network blending.
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from ..archs import build_network
-from .formats import read_checkpoint
 from .registry import ModelEntry, default_model_name, find_model, list_models
-from .sources import Resolved, availability, resolve, weights_dirs
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from .sources import Resolved
+
+# The registry is read without torch (the CLI names outputs from it before any model
+# loads); everything that reads tensors imports torch when first used.
+_LAZY = {"Resolved": ".sources", "availability": ".sources", "weights_dirs": ".sources"}
 
 DEFAULT_MODEL = "realesrgan-x4plus"
 
@@ -24,10 +30,14 @@ Spec = str | os.PathLike
 
 def resolve_weights(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Resolved:
     """The local file behind a spec (``.path``), its display name and registry entry."""
+    from .sources import resolve
+
     return resolve(spec, offline=offline)
 
 
 def _read(resolved: Resolved) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from .formats import read_checkpoint
+
     state, metadata = read_checkpoint(resolved.path)
     metadata = {"source": resolved.display, **metadata}
     entry = resolved.entry
@@ -45,7 +55,7 @@ def load_state_dict(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None
     Metadata always has ``source`` (display name) and ``format``; safetensors
     metadata (e.g. ``act_type``) and ncnn facts (``ncnn_output_resize``) are kept.
     """
-    return _read(resolve(spec, offline=offline))
+    return _read(resolve_weights(spec, offline=offline))
 
 
 def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> nn.Module:
@@ -55,7 +65,9 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> nn
     An ncnn export that ends in a downscale (realesr-animevideov3's x2/x3 files) also
     gets ``default_output_scale``: the scale that export produced.
     """
-    resolved = resolve(spec, offline=offline)
+    from ..archs import build_network
+
+    resolved = resolve_weights(spec, offline=offline)
     state, metadata = _read(resolved)
     network = build_network(state, act_type=metadata.get("act_type"), source=resolved.display)
     network.source_name = resolved.display
@@ -64,6 +76,12 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> nn
     if "ncnn_output_resize" in metadata:
         network.default_output_scale = network.scale * float(metadata["ncnn_output_resize"])
     return network
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
