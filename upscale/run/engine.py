@@ -1,7 +1,10 @@
 """The tiling engine: an image in, the upscaled image out, in bounded memory.
 
 Tiles are cut with context (see :mod:`.tiles`), run one at a time, and their
-cores written straight into the output array, which has the input's dtype. When
+cores written straight into the output array, which has the input's dtype;
+where the context is shorter than the network's reach, neighbouring tiles are
+blended across a band instead (the output starts at zero and each tile adds its
+weighted share). When
 the device runs out of memory the tile size is halved and only the tile that
 failed is split and redone; finished tiles stay where they are.
 """
@@ -30,7 +33,7 @@ from .memory import (
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
 from .progress import Progress, TileProgress
-from .tiles import Region, Tile, plan_tiles
+from .tiles import Region, Tile, plan_tiles, tile_weights
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 # / 10 (bench/tiling.py measures it). Networks that see less (SRVGGNetCompact: one pixel per
 # conv) get exactly their receptive radius, which makes tiling exact.
 DEFAULT_TILE_PAD = 48
+BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the context is short
 
 
 def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
@@ -61,6 +65,13 @@ def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
 def default_tile_pad(prepared: PreparedNetwork) -> int:
     """Enough context for exact tiles when the network sees little, else the measured default."""
     return min(math.ceil(network_facts(prepared).receptive_radius), DEFAULT_TILE_PAD)
+
+
+def blend_band(prepared: PreparedNetwork, pad: int) -> int:
+    """The blend band for this context: none when the context covers what the network sees."""
+    if pad >= math.ceil(network_facts(prepared).receptive_radius):
+        return 0
+    return int(pad * BLEND_FRACTION)
 
 
 def bytes_per_pixel(prepared: PreparedNetwork) -> float:
@@ -86,13 +97,30 @@ def _check_tile_options(tile: int, tile_pad: int | None) -> None:
 
 
 def _run_tile(prepared: PreparedNetwork, image: np.ndarray, tile: Tile) -> np.ndarray:
-    """The upscaled core of one tile, as H×W×C of the image's dtype."""
-    ctx, core, s = tile.context, tile.core, prepared.scale
+    """The upscaled kept region of one tile: H×W×C of the image's dtype, or float32 in
+    [0, 1] when the tile is blended with its neighbours."""
+    ctx, kept, s = tile.context, tile.kept, prepared.scale
     x = to_network(image[ctx.y0:ctx.y1, ctx.x0:ctx.x1], prepared.device)
     y = forward(prepared, x)
-    top, left = (core.y0 - ctx.y0) * s, (core.x0 - ctx.x0) * s
-    y = y[..., top: top + core.height * s, left: left + core.width * s]
-    return from_network(y, image.dtype)[0]
+    top, left = (kept.y0 - ctx.y0) * s, (kept.x0 - ctx.x0) * s
+    y = y[..., top: top + kept.height * s, left: left + kept.width * s]
+    blended = kept != tile.core
+    return from_network(y, np.float32 if blended else image.dtype)[0]
+
+
+def _paste(output: np.ndarray, tile: Tile, result: np.ndarray, scale: int) -> None:
+    """Write a tile's result; a blended tile adds its weighted share to what is there."""
+    kept = tile.kept
+    target = output[kept.y0 * scale: kept.y1 * scale, kept.x0 * scale: kept.x1 * scale]
+    if kept == tile.core:
+        target[...] = result
+        return
+    share = result * tile_weights(tile, scale)[:, :, None]
+    if output.dtype == np.float32:
+        target += share
+        return
+    top = float(np.iinfo(output.dtype).max)
+    target[...] = np.clip(np.rint(target + share * top), 0, top)
 
 
 def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
@@ -113,15 +141,18 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     size = tile or auto_tile(prepared, height, width, pad)
     multiple = getattr(network, "size_multiple", 1)
-    output = np.empty((height * s, width * s, channels), dtype=image.dtype)
+    band = blend_band(prepared, pad)
+    output = np.zeros((height * s, width * s, channels), dtype=image.dtype)  # blends add to it
 
-    pending = deque(plan_tiles(Region(0, height, 0, width), size, pad, height, width, multiple))
+    pending = deque(plan_tiles(Region(0, height, 0, width), size, pad, height, width, multiple,
+                               band))
     with TileProgress(progress, len(pending)) as bar:
         while pending:
             current = pending.popleft()
             core = current.core
             if max(core.height, core.width) > size:  # planned before the tile size shrank
-                pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple)))
+                pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple,
+                                                       band, current.bands)))
                 continue
             try:
                 result = _run_tile(prepared, image, current)
@@ -134,7 +165,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
                 size = _smaller_tile(max(core.height, core.width), prepared)
                 pending.appendleft(current)
                 continue
-            output[core.y0 * s: core.y1 * s, core.x0 * s: core.x1 * s] = result
+            _paste(output, current, result, s)
             bar.advance(len(pending))
     return output
 
