@@ -53,6 +53,10 @@ def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
     modules the hooks can see, which a fused fast module's may not be.
     """
     if "probe" not in prepared.facts:
+        known = getattr(prepared.module, "network_facts", None)  # saved with a converted module
+        if isinstance(known, NetworkFacts):
+            prepared.facts["probe"] = known
+            return known
         network = prepared.network
         weight = next(network.parameters(), None)
         device = weight.device if weight is not None else torch.device("cpu")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -22,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..loading.cache import cache_root, temporary_name
+from ..loading.cache import cache_root, temporary_name, write_atomically
+from .memory import NetworkFacts, probe_network
 
 NETWORK_ATTRIBUTES = ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
                       "min_size", "flops_per_pixel", "hyperparameters", "source_name")
@@ -145,6 +147,20 @@ class OpenVINONetwork(nn.Module):
         return torch.from_numpy(output)
 
 
+def cached_facts(network: nn.Module, xml: Path) -> NetworkFacts:
+    """The tiling engine's probe of the network, saved beside its IR (a warm start skips it)."""
+    path = xml.with_suffix(".facts.json")
+    try:
+        return NetworkFacts(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    facts = probe_network(network, network.in_channels, getattr(network, "size_multiple", 1),
+                          torch.device("cpu"), torch.float32)
+    text = json.dumps(facts.__dict__)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
+    return facts
+
+
 def openvino_network(network: nn.Module, shapes: str = "dynamic") -> OpenVINONetwork:
     """The OpenVINO engine for ``network`` (fp32, on the CPU), converting it on first use."""
     xml = ir_path(network)
@@ -153,4 +169,6 @@ def openvino_network(network: nn.Module, shapes: str = "dynamic") -> OpenVINONet
         say(f"converting {name} for OpenVINO (once; cached in {xml.parent})")
         xml.parent.mkdir(parents=True, exist_ok=True)
         convert_to_ir(network, xml)
-    return OpenVINONetwork(network, xml, shapes).eval()
+    module = OpenVINONetwork(network, xml, shapes).eval()
+    module.network_facts = cached_facts(network, xml)
+    return module
