@@ -36,6 +36,11 @@ class RunsOutOfMemory(nn.Module):
         return self.inner(x)
 
 
+def as_is(network: nn.Module):
+    """Prepared to run its own forward (a converted CPU engine would not run its Python)."""
+    return prepare_network(network, "cpu", "fp32", optimize=False)
+
+
 @pytest.fixture
 def image(rng):
     return rng.integers(0, 256, (96, 192, 3)).astype(np.uint8)
@@ -45,7 +50,7 @@ def test_out_of_memory_retries_the_failed_tile_smaller_and_keeps_finished_ones(i
     network = tiny_srvgg(2)
     whole = run_network(prepare_network(network, "cpu", "fp32"), image)
     flaky = RunsOutOfMemory(network, limit=80 * 80, healthy=1)
-    out = run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+    out = run_network(as_is(flaky), image, tile=96, tile_pad=3)
     assert np.abs(out.astype(int) - whole).max() <= 1  # padding 3 covers this net: exact
     assert flaky.failures == 1
     large = [s for s in flaky.sizes if s[0] * s[1] > 80 * 80]
@@ -58,7 +63,7 @@ def test_automatic_tile_recovers_from_out_of_memory(image):
     network = tiny_srvgg(2)
     whole = run_network(prepare_network(network, "cpu", "fp32"), image)
     flaky = RunsOutOfMemory(network, limit=60 * 60)
-    out = run_network(prepare_network(flaky, "cpu", "fp32"), image)  # tile=0: whole image first
+    out = run_network(as_is(flaky), image)  # tile=0: whole image first
     assert np.abs(out.astype(int) - whole).max() <= 1  # float rounding at .5 only
     assert flaky.failures >= 1
 
@@ -66,7 +71,7 @@ def test_automatic_tile_recovers_from_out_of_memory(image):
 def test_out_of_memory_below_the_smallest_tile_fails_clearly(image):
     flaky = RunsOutOfMemory(tiny_srvgg(2), limit=16 * 16)  # only the 16×16 probe fits
     with pytest.raises(UpscaleError, match="out of memory"):
-        run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=64)
+        run_network(as_is(flaky), image, tile=64)
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory(image):
@@ -77,4 +82,4 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(image):
             return self.inner(x)
 
     with pytest.raises(ValueError, match="a bug"):
-        run_network(prepare_network(Broken(tiny_srvgg(2), 0), "cpu", "fp32"), image, tile=64)
+        run_network(as_is(Broken(tiny_srvgg(2), 0)), image, tile=64)

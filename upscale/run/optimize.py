@@ -25,19 +25,16 @@ def use_all_cores() -> int:
 
 
 def optimize_network(network: nn.Module, device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32, *, engine: str = "openvino"
-                     ) -> nn.Module:
+                     dtype: torch.dtype = torch.float32) -> nn.Module:
     """The fastest equivalent of ``network`` for ``device``/``dtype``, or the network itself.
 
-    ``engine="torch"`` keeps plain PyTorch. When OpenVINO is missing or fails to
-    convert or compile the network, one warning line says so and PyTorch runs it.
+    When OpenVINO is missing or fails to convert or compile the network, one
+    warning line says so and PyTorch runs it.
     """
     device = torch.device(device)
     if device.type != "cpu" or dtype != torch.float32:
         return network
     use_all_cores()
-    if engine == "torch":
-        return network
     if not available():
         say("warning: OpenVINO is not installed (pip install openvino); running the network "
             "with plain PyTorch, which is slower on the CPU")
