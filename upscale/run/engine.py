@@ -38,11 +38,13 @@ from .tiles import Region, Tile, plan_tiles, tile_weights
 log = logging.getLogger(__name__)
 
 # Context around each tile, in input pixels, for networks that see farther than this
-# (RRDBNet's receptive radius is ~350 px). RealESRGAN x4plus, Set5 baby at 128×128, tile 64,
-# tiled vs whole image: pad 32 -> 49.0 dB / 30 levels max; 40 -> 54.6 dB / 15; 48 -> 57.5 dB
-# / 10 (bench/tiling.py measures it). Networks that see less (SRVGGNetCompact: one pixel per
-# conv) get exactly their receptive radius, which makes tiling exact.
-DEFAULT_TILE_PAD = 48
+# (RRDBNet's receptive radius is ~350 px); half of it is blended across tile edges. RealESRGAN
+# x4plus, Set5 baby 256×128, tiled vs whole image (bench/tiling.py, bench/RESULTS.md): 48 px
+# with hard edges -> 56.9 / 60.2 / 70.2 dB at tiles 32 / 64 / 128; 32 px blended -> 47.6 dB and
+# 18 levels at tile 32 (fails); 40 px blended -> 51.7 dB, 7 levels at tile 32, for 19-23 % less
+# network work than 48. Networks that see less (SRVGGNetCompact: one pixel per conv) get
+# exactly their receptive radius, which makes tiling exact and needs no blending.
+DEFAULT_TILE_PAD = 40
 BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the context is short
 
 
