@@ -68,7 +68,7 @@ def test_converted_network_matches_ncnn_within_one_level(name, set5_dir, tmp_pat
     crop = CROPS[name]
     image = low_resolution_crop(set5_dir, crop)
     reference = to_8bit(run_ncnn(*files, image))
-    for optimized in (False, True):  # the plain network, and the OpenVINO engine users get
+    for optimized in (False, True):  # the plain network, and the default CPU engine users get
         ours = to_8bit(run_torch(name, image, optimized=optimized))
         assert ours.shape == reference.shape == (4 * crop, 4 * crop, 3)
         difference = np.abs(ours - reference)

@@ -1,11 +1,13 @@
 """Swap a loaded network for a faster engine that computes the same function.
 
 :func:`prepare_network` calls :func:`optimize_network` once, after moving the
-weights. On the CPU in fp32 that is OpenVINO (:mod:`.openvino`), measured
-fastest there (``bench/speed.py``); everywhere else (CUDA, MPS, half
-precision) PyTorch runs the network itself. Whatever comes back has the plain
-network's attributes (scale, in_channels, size_multiple, ...) and takes the same
-N×C×H×W input.
+weights. On the CPU in fp32 that is our Winograd modules (:mod:`.winograd`,
+numba) for RRDBNet and SRVGGNetCompact, which still measured faster than
+OpenVINO on the development machine (``bench/RESULTS.md``), and OpenVINO
+(:mod:`.openvino`) for any other architecture or when numba is missing;
+everywhere else (CUDA, MPS, half precision) PyTorch runs the network itself.
+Whatever comes back has the plain network's attributes (scale, in_channels,
+size_multiple, ...) and takes the same N×C×H×W input.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..archs.rrdbnet import RRDBNet
+from ..archs.srvgg import SRVGGNetCompact
 from .openvino import available, cpu_count, openvino_network, say
+from .winograd import available as winograd_available
 
 
 def use_all_cores() -> int:
@@ -35,6 +40,14 @@ def optimize_network(network: nn.Module, device: torch.device | str = "cpu",
     if device.type != "cpu" or dtype != torch.float32:
         return network
     use_all_cores()
+    if isinstance(network, RRDBNet | SRVGGNetCompact) and winograd_available(device, dtype):
+        if isinstance(network, RRDBNet):
+            from .winograd_rrdbnet import WinogradRRDBNet
+
+            return WinogradRRDBNet(network).eval()
+        from .winograd_srvgg import WinogradSRVGGNetCompact
+
+        return WinogradSRVGGNetCompact(network).eval()
     if not available():
         say("warning: OpenVINO is not installed (pip install openvino); running the network "
             "with plain PyTorch, which is slower on the CPU")
