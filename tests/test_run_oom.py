@@ -37,6 +37,11 @@ class RunsOutOfMemory(nn.Module):
         return self.inner(x)
 
 
+def as_is(network: nn.Module):
+    """Prepared to run its own forward (a converted CPU engine would not run its Python)."""
+    return prepare_network(network, "cpu", "fp32", optimize=False)
+
+
 @pytest.fixture
 def image(rng):
     return rng.integers(0, 256, (96, 192, 3)).astype(np.uint8)
@@ -46,7 +51,7 @@ def test_out_of_memory_retries_the_failed_tile_smaller_and_keeps_finished_ones(i
     network = tiny_srvgg(2)
     whole = run_network(prepare_network(network, "cpu", "fp32"), image)
     flaky = RunsOutOfMemory(network, limit=80 * 80, healthy=1)
-    out = run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+    out = run_network(as_is(flaky), image, tile=96, tile_pad=3)
     assert np.abs(out.astype(int) - whole).max() <= 1  # padding 3 covers this net: exact
     assert flaky.failures == 1
     large = [s for s in flaky.sizes if s[0] * s[1] > 80 * 80]
@@ -59,7 +64,7 @@ def test_automatic_tile_recovers_from_out_of_memory(image):
     network = tiny_srvgg(2)
     whole = run_network(prepare_network(network, "cpu", "fp32"), image)
     flaky = RunsOutOfMemory(network, limit=60 * 60)
-    out = run_network(prepare_network(flaky, "cpu", "fp32"), image)  # tile=0: whole image first
+    out = run_network(as_is(flaky), image)  # tile=0: whole image first
     assert np.abs(out.astype(int) - whole).max() <= 1  # float rounding at .5 only
     assert flaky.failures >= 1
 
@@ -67,7 +72,7 @@ def test_automatic_tile_recovers_from_out_of_memory(image):
 def test_out_of_memory_below_the_smallest_tile_fails_clearly(image):
     flaky = RunsOutOfMemory(tiny_srvgg(2), limit=16 * 16)  # only the 16×16 probe fits
     with pytest.raises(UpscaleError, match="out of memory"):
-        run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=64)
+        run_network(as_is(flaky), image, tile=64)
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory(image):
@@ -78,7 +83,7 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(image):
             return self.inner(x)
 
     with pytest.raises(ValueError, match="a bug"):
-        run_network(prepare_network(Broken(tiny_srvgg(2), 0), "cpu", "fp32"), image, tile=64)
+        run_network(as_is(Broken(tiny_srvgg(2), 0)), image, tile=64)
 
 
 # What PyTorch raises when cuDNN or cuBLAS cannot get memory, word for word as users report it.
@@ -111,7 +116,7 @@ def test_cudnn_and_cublas_allocation_failures_shrink_the_tile(image, message):
     network = tiny_srvgg(2)
     whole = run_network(prepare_network(network, "cpu", "fp32"), image)
     flaky = RaisesLibraryError(network, 60 * 60, message)
-    out = run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+    out = run_network(as_is(flaky), image, tile=96, tile_pad=3)
     assert np.abs(out.astype(int) - whole).max() <= 1
     assert flaky.failures >= 1
 
@@ -120,12 +125,12 @@ def test_an_illegal_memory_access_is_not_mistaken_for_out_of_memory(image):
     flaky = RaisesLibraryError(tiny_srvgg(2), 60 * 60,
                                "CUDA error: an illegal memory access was encountered")
     with pytest.raises(RuntimeError, match="illegal memory access"):
-        run_network(prepare_network(flaky, "cpu", "fp32"), image, tile=96, tile_pad=3)
+        run_network(as_is(flaky), image, tile=96, tile_pad=3)
 
 
 def test_the_tile_that_worked_is_kept_for_the_next_images(image):
     flaky = RunsOutOfMemory(tiny_srvgg(2), limit=60 * 60)
-    prepared = prepare_network(flaky, "cpu", "fp32")
+    prepared = as_is(flaky)
     run_network(prepared, image)
     failures = flaky.failures
     assert failures >= 1
@@ -148,7 +153,7 @@ def test_the_frame_batch_that_worked_is_kept_for_the_next_batches(rng, monkeypat
 
     network = tiny_srvgg(2)
     flaky = BatchOutOfMemory(network, 0)
-    prepared = prepare_network(flaky, "cpu", "fp32")
+    prepared = as_is(flaky)
     frames = rng.integers(0, 256, (8, 12, 16, 3)).astype(np.uint8)
     expected = run_frames(prepare_network(network, "cpu", "fp32"), frames)
     first = run_frames(prepared, frames)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tracemalloc
 
 import numpy as np
@@ -14,6 +15,7 @@ from torch.nn import functional as F
 from upscale.errors import InputError, UpscaleError
 from upscale.run import default_tile_pad, prepare_network, run_network
 from upscale.run import engine as engine_module
+from upscale.run.tiles import Region, plan_tiles, tile_weights
 
 
 class StrictNearest(nn.Module):
@@ -57,7 +59,8 @@ def test_tiles_equal_whole_image_when_context_covers_receptive_field(rng, networ
     net = prepared(network)
     image = random_image(rng, 27, 23)
     whole = run_network(net, image, tile=10_000)
-    tiled = run_network(net, image, tile=tile, tile_pad=20)  # receptive radius <= 19
+    reach = math.ceil(engine_module.network_facts(net).receptive_radius)
+    tiled = run_network(net, image, tile=tile, tile_pad=reach)
     assert np.abs(tiled.astype(int) - whole).max() <= 1  # float rounding at .5 only
 
 
@@ -191,3 +194,78 @@ def test_unusable_arrays_are_refused(bad):
 def test_negative_tile_options_are_refused(rng, options):
     with pytest.raises(UpscaleError, match="tile"):
         run_network(prepared(nearest_upsampler(2)), random_image(rng, 4, 4), **options)
+
+
+def _weight_sum(tiles, height, width, scale=2) -> np.ndarray:
+    total = np.zeros((height * scale, width * scale))
+    for tile in tiles:
+        kept = tile.kept
+        total[kept.y0 * scale: kept.y1 * scale, kept.x0 * scale: kept.x1 * scale] += \
+            tile_weights(tile, scale)
+    return total
+
+
+@pytest.mark.parametrize("height,width,size,band", [
+    (100, 70, 32, 16), (100, 70, 33, 16), (41, 97, 20, 8), (64, 64, 64, 16), (9, 50, 5, 4)])
+def test_blend_weights_add_up_to_one_everywhere(height, width, size, band):
+    tiles = plan_tiles(Region(0, height, 0, width), size, 24, height, width, band=band)
+    assert any(t.kept != t.core for t in tiles) or len(tiles) == 1
+    np.testing.assert_allclose(_weight_sum(tiles, height, width), 1.0, atol=1e-6)
+
+
+def test_replanning_a_tile_keeps_its_neighbours_blends_whole():
+    """Out of memory, one tile is split again; its outer bands are kept, so the weights
+    of its pieces and of the tiles around it still add up to one."""
+    height, width, pad = 96, 96, 24
+    tiles = plan_tiles(Region(0, height, 0, width), 32, pad, height, width, band=12)
+    middle = tiles[4]
+    pieces = plan_tiles(middle.core, 16, pad, height, width, band=12, outer=middle.bands)
+    assert len(pieces) == 4
+    np.testing.assert_allclose(_weight_sum(tiles[:4] + pieces + tiles[5:], height, width), 1.0,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_blended_tiles_that_agree_leave_no_seam(rng, dtype):
+    """With a context shorter than the network's reach the tiles are blended; where they
+    compute the same values (this network ignores context) the result is the plain one."""
+    net = prepared(nearest_upsampler(2))  # reach 3 px: a 2 px context is blended
+    assert engine_module.blend_band(net, 2) == 1
+    image = random_image(rng, 30, 41, dtype)
+    out = run_network(net, image, tile=8, tile_pad=2)
+    assert out.dtype == dtype
+    tolerance = 1e-6 if dtype == np.float32 else 1  # one rounding of a blended partial sum
+    np.testing.assert_allclose(out.astype(np.float64), nearest(image, 2), atol=tolerance)
+
+
+class TileMean(nn.Module):
+    """Each output pixel is the mean of the whole input it is given: tiles of a gradient
+    disagree by a step at every seam. A zero convolution declares a 50 px reach."""
+
+    arch_name = "TileMean"
+    in_channels = out_channels = 3
+    size_multiple, scale, flops_per_pixel = 1, 2, 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hyperparameters = {}
+        self.reach = nn.Conv2d(3, 3, 3, padding=50, dilation=50)
+        nn.init.zeros_(self.reach.weight)
+        nn.init.zeros_(self.reach.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.mean(dim=(2, 3), keepdim=True).expand_as(x) + self.reach(x)
+        return F.interpolate(y, scale_factor=2, mode="nearest")
+
+
+def test_blending_turns_a_seam_step_into_a_ramp(monkeypatch):
+    net = prepared(TileMean())
+    gradient = np.repeat(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], 16, axis=0)
+    image = np.ascontiguousarray(np.repeat(gradient, 3, axis=2))
+    blended = run_network(net, image, tile=16, tile_pad=8)
+    monkeypatch.setattr(engine_module, "BLEND_FRACTION", 0.0)
+    hard = run_network(net, image, tile=16, tile_pad=8)
+    largest_jump = {name: np.abs(np.diff(out, axis=1)).max()
+                    for name, out in (("blended", blended), ("hard", hard))}
+    assert largest_jump["hard"] > 0.1  # the step a hard seam leaves
+    assert largest_jump["blended"] < largest_jump["hard"] / 4

@@ -1,7 +1,10 @@
 """The tiling engine: an image in, the upscaled image out, in bounded memory.
 
 Tiles are cut with context (see :mod:`.tiles`), run one at a time, and their
-cores written straight into the output array, which has the input's dtype. When
+cores written straight into the output array, which has the input's dtype;
+where the context is shorter than the network's reach, neighbouring tiles are
+blended across a band instead (the output starts at zero and each tile adds its
+weighted share). When
 the device runs out of memory the tile size is halved and only the tile that
 failed is split and redone; finished tiles stay where they are. The size that
 worked is kept on the prepared network for the rest of the run.
@@ -33,16 +36,19 @@ from .memory import (
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
 from .progress import Progress, TileProgress
-from .tiles import Region, Tile, plan_tiles
+from .tiles import Region, Tile, plan_tiles, tile_weights
 
 log = logging.getLogger(__name__)
 
 # Context around each tile, in input pixels, for networks that see farther than this
-# (RRDBNet's receptive radius is ~350 px). RealESRGAN x4plus, Set5 baby at 128×128, tile 64,
-# tiled vs whole image: pad 32 -> 49.0 dB / 30 levels max; 40 -> 54.6 dB / 15; 48 -> 57.5 dB
-# / 10 (bench/tiling.py measures it). Networks that see less (SRVGGNetCompact: one pixel per
-# conv) get exactly their receptive radius, which makes tiling exact.
-DEFAULT_TILE_PAD = 48
+# (RRDBNet's receptive radius is ~350 px); half of it is blended across tile edges. RealESRGAN
+# x4plus, Set5 baby 256×128, tiled vs whole image (bench/tiling.py, bench/RESULTS.md): 48 px
+# with hard edges -> 56.9 / 60.2 / 70.2 dB at tiles 32 / 64 / 128; 32 px blended -> 47.6 dB and
+# 18 levels at tile 32 (fails); 40 px blended -> 51.7 dB, 7 levels at tile 32, for 19-23 % less
+# network work than 48. Networks that see less (SRVGGNetCompact: one pixel per conv) get
+# exactly their receptive radius, which makes tiling exact and needs no blending.
+DEFAULT_TILE_PAD = 40
+BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the context is short
 
 
 def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
@@ -52,6 +58,10 @@ def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
     modules the hooks can see, which a fused fast module's may not be.
     """
     if "probe" not in prepared.facts:
+        known = getattr(prepared.module, "network_facts", None)  # saved with a converted module
+        if isinstance(known, NetworkFacts):
+            prepared.facts["probe"] = known
+            return known
         network = prepared.network
         weight = next(network.parameters(), None)
         device = weight.device if weight is not None else torch.device("cpu")
@@ -64,6 +74,13 @@ def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
 def default_tile_pad(prepared: PreparedNetwork) -> int:
     """Enough context for exact tiles when the network sees little, else the measured default."""
     return min(math.ceil(network_facts(prepared).receptive_radius), DEFAULT_TILE_PAD)
+
+
+def blend_band(prepared: PreparedNetwork, pad: int) -> int:
+    """The blend band for this context: none when the context covers what the network sees."""
+    if pad >= math.ceil(network_facts(prepared).receptive_radius):
+        return 0
+    return int(pad * BLEND_FRACTION)
 
 
 def bytes_per_pixel(prepared: PreparedNetwork) -> float:
@@ -111,13 +128,30 @@ def _check_tile_options(tile: int, tile_pad: int | None) -> None:
 
 
 def _run_tile(prepared: PreparedNetwork, image: np.ndarray, tile: Tile) -> np.ndarray:
-    """The upscaled core of one tile, as H×W×C of the image's dtype."""
-    ctx, core, s = tile.context, tile.core, prepared.scale
+    """The upscaled kept region of one tile: H×W×C of the image's dtype, or float32 in
+    [0, 1] when the tile is blended with its neighbours."""
+    ctx, kept, s = tile.context, tile.kept, prepared.scale
     x = to_network(image[ctx.y0:ctx.y1, ctx.x0:ctx.x1], prepared.device)
     y = forward(prepared, x)
-    top, left = (core.y0 - ctx.y0) * s, (core.x0 - ctx.x0) * s
-    y = y[..., top: top + core.height * s, left: left + core.width * s]
-    return from_network(y, image.dtype)[0]
+    top, left = (kept.y0 - ctx.y0) * s, (kept.x0 - ctx.x0) * s
+    y = y[..., top: top + kept.height * s, left: left + kept.width * s]
+    blended = kept != tile.core
+    return from_network(y, np.float32 if blended else image.dtype)[0]
+
+
+def _paste(output: np.ndarray, tile: Tile, result: np.ndarray, scale: int) -> None:
+    """Write a tile's result; a blended tile adds its weighted share to what is there."""
+    kept = tile.kept
+    target = output[kept.y0 * scale: kept.y1 * scale, kept.x0 * scale: kept.x1 * scale]
+    if kept == tile.core:
+        target[...] = result
+        return
+    share = result * tile_weights(tile, scale)[:, :, None]
+    if output.dtype == np.float32:
+        target += share
+        return
+    top = float(np.iinfo(output.dtype).max)
+    target[...] = np.clip(np.rint(target + share * top), 0, top)
 
 
 def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
@@ -139,15 +173,18 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     size = tile_side(prepared, tile, height, width, pad)
     multiple = getattr(network, "size_multiple", 1)
-    output = np.empty((height * s, width * s, channels), dtype=image.dtype)
+    band = blend_band(prepared, pad)
+    output = np.zeros((height * s, width * s, channels), dtype=image.dtype)  # blends add to it
 
-    pending = deque(plan_tiles(Region(0, height, 0, width), size, pad, height, width, multiple))
+    pending = deque(plan_tiles(Region(0, height, 0, width), size, pad, height, width, multiple,
+                               band))
     with TileProgress(progress, len(pending)) as bar:
         while pending:
             current = pending.popleft()
             core = current.core
             if max(core.height, core.width) > size:  # planned before the tile size shrank
-                pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple)))
+                pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple,
+                                                       band, current.bands)))
                 continue
             failure = None
             try:
@@ -166,7 +203,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
                 prepared.tile_limit = size
                 pending.appendleft(current)
                 continue
-            output[core.y0 * s: core.y1 * s, core.x0 * s: core.x1 * s] = result
+            _paste(output, current, result, s)
             bar.advance(len(pending))
     return output
 

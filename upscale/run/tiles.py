@@ -2,16 +2,23 @@
 
 Every tile owns a *core* (the cores partition the image) and sees a *context*:
 its core grown by ``pad`` pixels on every side that is not the image border.
-Only the core's output is kept, so with enough context the result is the
-whole-image result. Cores split each side into equal parts (no thin slivers at
-the far edge); contexts start on multiples of the network's ``size_multiple``
-so pixel-unshuffle networks see the same pixel phase as on the whole image.
+With enough context only the core's output is kept and the result is the
+whole-image result. When the context is shorter than what the network sees
+(RRDBNet sees ~350 px), neighbouring tiles also overlap by a *band* of ``b``
+pixels on each side of their shared edge, and their outputs are blended there
+with a raised-cosine ramp (:func:`ramp`), which spreads a tile's edge error
+over the band instead of leaving a step. Cores split each side into equal
+parts (no thin slivers at the far edge); contexts start on multiples of the
+network's ``size_multiple`` so pixel-unshuffle networks see the same pixel
+phase as on the whole image.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,54 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Bands:
+    """Blend band half-widths, in input pixels, on each side of a tile (0: a hard edge)."""
+
+    top: int = 0
+    bottom: int = 0
+    left: int = 0
+    right: int = 0
+
+
+@dataclass(frozen=True)
 class Tile:
-    core: Region  # written to the output
+    core: Region  # the pixels this tile owns
     context: Region  # fed to the network
+    bands: Bands = Bands()  # the output kept is the core grown by these, blended there
+
+    @property
+    def kept(self) -> Region:
+        core, bands = self.core, self.bands
+        return Region(core.y0 - bands.top, core.y1 + bands.bottom,
+                      core.x0 - bands.left, core.x1 + bands.right)
+
+
+def ramp(length: int) -> np.ndarray:
+    """A raised cosine rising from ~0 to ~1 over ``length`` samples, sampled at pixel centres.
+
+    ``ramp(n) + ramp(n)[::-1] == 1``, so two tiles blended across the same band
+    always weigh 1 in total.
+    """
+    t = (np.arange(length, dtype=np.float64) + 0.5) / max(length, 1)
+    return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
+
+
+def edge_weights(length: int, before: int, after: int) -> np.ndarray:
+    """One axis of a tile's blend weight: ramps of ``before``/``after`` samples at its ends."""
+    weights = np.ones(length, dtype=np.float32)
+    if before:
+        weights[:before] = ramp(before)
+    if after:
+        weights[length - after:] = ramp(after)[::-1]
+    return weights
+
+
+def tile_weights(tile: Tile, scale: int) -> np.ndarray:
+    """The (kept height × kept width) output weight of a tile, at ``scale``."""
+    kept, bands = tile.kept, tile.bands
+    rows = edge_weights(kept.height * scale, 2 * bands.top * scale, 2 * bands.bottom * scale)
+    cols = edge_weights(kept.width * scale, 2 * bands.left * scale, 2 * bands.right * scale)
+    return rows[:, None] * cols[None, :]
 
 
 def split_span(start: int, stop: int, size: int) -> list[tuple[int, int]]:
@@ -59,13 +111,36 @@ def context_span(start: int, stop: int, pad: int, limit: int, multiple: int) -> 
     return lo, hi
 
 
+def inner_band(spans: list[tuple[int, int]], band: int, outer: tuple[int, int]) -> int:
+    """The band between these parts: at most ``band``, and narrow enough that no part's two
+    bands (``outer`` at the ends of the row of parts) overlap."""
+    if len(spans) < 2:
+        return 0
+    shortest = min(stop - start for start, stop in spans)
+    return max(0, min(band, shortest // 2, shortest - max(outer)))
+
+
 def plan_tiles(core: Region, size: int, pad: int, height: int, width: int,
-               multiple: int = 1) -> list[Tile]:
-    """Tiles of at most ``size``×``size`` core pixels covering ``core``, in reading order."""
+               multiple: int = 1, band: int = 0, outer: Bands = Bands()) -> list[Tile]:
+    """Tiles of at most ``size``×``size`` core pixels covering ``core``, in reading order.
+
+    ``band`` (at most ``pad``) is the blend band between the new tiles; ``outer``
+    the bands ``core`` already has with its neighbours (re-planning a tile that
+    ran out of memory keeps them, so its neighbours' blends still add up).
+    """
+    band = min(band, pad)
+    rows, cols = split_span(core.y0, core.y1, size), split_span(core.x0, core.x1, size)
+    row_band = inner_band(rows, band, (outer.top, outer.bottom))
+    col_band = inner_band(cols, band, (outer.left, outer.right))
     tiles = []
-    for y0, y1 in split_span(core.y0, core.y1, size):
+    for i, (y0, y1) in enumerate(rows):
         cy0, cy1 = context_span(y0, y1, pad, height, multiple)
-        for x0, x1 in split_span(core.x0, core.x1, size):
+        top = outer.top if i == 0 else row_band
+        bottom = outer.bottom if i == len(rows) - 1 else row_band
+        for j, (x0, x1) in enumerate(cols):
             cx0, cx1 = context_span(x0, x1, pad, width, multiple)
-            tiles.append(Tile(Region(y0, y1, x0, x1), Region(cy0, cy1, cx0, cx1)))
+            left = outer.left if j == 0 else col_band
+            right = outer.right if j == len(cols) - 1 else col_band
+            tiles.append(Tile(Region(y0, y1, x0, x1), Region(cy0, cy1, cx0, cx1),
+                              Bands(top, bottom, left, right)))
     return tiles

@@ -7,9 +7,12 @@ one ``[64, tiles, 192]`` buffer, and every later convolution of the block
 multiplies the prefix it needs. Per block that is 192 channels transformed
 instead of the 640 a convolution-by-convolution Winograd would do.
 
-Everything else follows :mod:`.fast_rrdbnet`: x0.2 folded into conv5, which
-accumulates into the running residual; LeakyReLU applied in the output
-transform; buffers reused across blocks and calls.
+Also: x0.2 folded into conv5, which accumulates into the running residual;
+LeakyReLU applied in the output transform; buffers reused across blocks and calls.
+
+Kept beside the OpenVINO engine (issue 13) because on the 2-core development
+machine it still measured faster than OpenVINO for x4plus from 128² up and for
+animevideov3 at 1280×720 (``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,29 @@ from torch.nn import functional as F
 
 from ..archs.rrdbnet import RESIDUAL_SCALE, RRDBNet
 from . import winograd as wg
-from .fast_ops import channels_last
-from .fast_rrdbnet import LEAKY_SLOPE, adopt_attributes, register_weights
+from .openvino import NETWORK_ATTRIBUTES
 
 NO_ACTIVATION = 1.0
+LEAKY_SLOPE = 0.2
+
+
+def channels_last(t: torch.Tensor) -> torch.Tensor:
+    """The same values, stored NHWC (a padded map's layout, and oneDNN's fastest)."""
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def adopt_attributes(module: nn.Module, network: nn.Module) -> None:
+    """Give the module the plain network's scale, channels, FLOPs etc.: callers read them."""
+    for name in NETWORK_ATTRIBUTES:
+        if hasattr(network, name):
+            setattr(module, name, getattr(network, name))
+
+
+def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
+    """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
+    for tensor in tensors:
+        if tensor is not None:
+            module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
 
 
 class WinogradConv:

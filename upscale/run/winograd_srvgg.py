@@ -15,8 +15,7 @@ from torch.nn import functional as F
 
 from ..archs.srvgg import SRVGGNetCompact
 from . import winograd as wg
-from .fast_rrdbnet import adopt_attributes, register_weights
-from .winograd_rrdbnet import NO_ACTIVATION, WinogradConv
+from .winograd_rrdbnet import NO_ACTIVATION, WinogradConv, adopt_attributes, register_weights
 
 SLOPES = {"relu": 0.0, "leakyrelu": 0.1}
 
