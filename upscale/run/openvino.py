@@ -18,12 +18,14 @@ import os
 import shutil
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..loading.cache import cache_root, temporary_name, write_atomically
+from ..loading.cache import cache_root
+from ..outputs import write_atomically
 from .memory import NetworkFacts, probe_network
 
 NETWORK_ATTRIBUTES = ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
@@ -85,7 +87,7 @@ def convert_to_ir(network: nn.Module, target: Path) -> Path:
     with torch.no_grad():
         model = ov.convert_model(network, example_input=example,
                                  input=[ov.PartialShape([-1, channels, -1, -1])])
-    staging = temporary_name(target)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
     staging.mkdir(parents=True, exist_ok=True)
     try:
         ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
