@@ -13,6 +13,17 @@ SET5 = REPO_ROOT.parent / "shared" / "data" / "set5"
 
 
 @pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A tiny random ×2 SRVGGNetCompact saved as safetensors: a model any command can load."""
+    from helpers import tiny_srvgg
+    from safetensors.torch import save_file
+
+    path = tmp_path / "tiny_x2.safetensors"
+    save_file(tiny_srvgg(2).state_dict(), str(path))
+    return path
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

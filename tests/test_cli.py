@@ -35,13 +35,6 @@ def upscale_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def model_file(tmp_path):
-    path = tmp_path / "tiny_x2.safetensors"
-    save_file(tiny_srvgg(2).state_dict(), str(path))
-    return path
-
-
-@pytest.fixture
 def photo(tmp_path, rng):
     return write_image(tmp_path / "photo.jpg", rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))
 

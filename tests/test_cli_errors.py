@@ -14,7 +14,6 @@ import zlib
 import numpy as np
 import pytest
 from helpers import tiny_srvgg
-from safetensors.torch import save_file
 
 from upscale.cli import main
 from upscale.cli import run as run_module
@@ -30,13 +29,6 @@ def run_main(*args) -> int:
     except SystemExit as exited:
         return exited.code
     return 0
-
-
-@pytest.fixture
-def model_file(tmp_path):
-    path = tmp_path / "tiny_x2.safetensors"
-    save_file(tiny_srvgg(2).state_dict(), str(path))
-    return path
 
 
 @pytest.fixture

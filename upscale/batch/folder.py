@@ -26,7 +26,7 @@ from .discover import find_files, subfolders
 from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, make_output_folders
 from .plan import Job, make_plan
 from .prefetch import run_overlapped
-from .report import Outcomes, failure_reason, make_progress, plan_table, summary_tables
+from .report import Outcomes, failure_reason, file_progress, plan_table, summary_tables
 from .videos import VideoSupport, video_support
 
 if TYPE_CHECKING:
@@ -187,16 +187,8 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
     from ..pipeline import upscale_image
 
-    progress = make_progress(stderr, disable=quiet)
-    task = progress.add_task("upscaling", total=len(todo), current="")
+    progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
     scale = naming.scale
-
-    def finished(job: Job, status: str, reason: str = "") -> None:
-        outcomes.add(job, status, reason)
-        if status == "failed" and not quiet:
-            progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
-                                   highlight=False, soft_wrap=True)
-        progress.advance(task)
 
     def read(job: Job) -> tuple[Any, Any]:
         return read_image(job.source, max_pixels=max_pixels), read_metadata(job.source)

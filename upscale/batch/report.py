@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn, Task, TextColumn
+from rich.progress import Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -77,6 +78,23 @@ class ThroughputColumn(ProgressColumn):
 def make_progress(console: Console, *, disable: bool) -> Progress:
     return counting_bar(ThroughputColumn(), console=console, disable=disable,
                         tail=(TextColumn("{task.fields[current]}", style="dim"),))
+
+
+def file_progress(console: Console, outcomes: Outcomes, total: int, *, quiet: bool
+                  ) -> tuple[Progress, TaskID, Callable[[Job, str, str], None]]:
+    """The batch's bar, its task, and ``finished(job, status, reason)``: the one way a
+    file's result is recorded, printed when it failed, and counted on the bar."""
+    progress = make_progress(console, disable=quiet)
+    task = progress.add_task("upscaling", total=total, current="")
+
+    def finished(job: Job, status: str, reason: str = "") -> None:
+        outcomes.add(job, status, reason)
+        if status == "failed" and not quiet:
+            progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
+                                   highlight=False, soft_wrap=True)
+        progress.advance(task)
+
+    return progress, task, finished
 
 
 def summary_tables(outcomes: list[Outcome]) -> list[Table]:

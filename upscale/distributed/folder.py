@@ -18,7 +18,7 @@ from rich.console import Console
 
 from ..batch.naming import OutputNaming, make_output_folders
 from ..batch.plan import Job
-from ..batch.report import Outcomes, failure_reason, make_progress
+from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
 from .pool import ActorPool, plan_pool
 from .session import ray_session, worker_errors
@@ -53,15 +53,7 @@ class ClusterExecutor:
             **_local_only: Any) -> None:
         """Images through the actor pool, then videos segment by segment."""
         assert self.ray is not None and self.pool is not None
-        progress = make_progress(stderr, disable=quiet)
-        task = progress.add_task("upscaling", total=len(todo), current="")
-
-        def finished(job: Job, status: str, reason: str = "") -> None:
-            outcomes.add(job, status, reason)
-            if status == "failed" and not quiet:
-                progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
-                                       highlight=False, soft_wrap=True)
-            progress.advance(task)
+        progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
 
         network_ref = [self.ray.put(network)]  # once: every actor reads this copy
         images = [job for job in todo if job.kind == "image"]
