@@ -47,8 +47,10 @@ class TileProgress(AbstractContextManager):
             from rich.console import Console
             from rich.progress import TextColumn
 
-            self.bar = counting_bar(TextColumn("tiles"), console=Console(stderr=True),
-                                    transient=True)
+            console = Console(stderr=True)
+            # A bar that vanishes when done has nothing to say in a log, only an empty line.
+            self.bar = counting_bar(TextColumn("tiles"), console=console, transient=True,
+                                    disable=not console.is_terminal)
             self.task = self.bar.add_task(description, total=total)
 
     def __enter__(self) -> TileProgress:
