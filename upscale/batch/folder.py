@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILURES = 0, 1
 # (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
-#  quality, prefetch, quiet): upscale every planned job, recording each outcome.
+#  quality, prefetch, quiet, max_pixels): upscale every planned job, recording each outcome.
 Executor = Callable[..., None]
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UpscaleError
+from ..outputs import refuse_existing
 from .console import print_note
 
 
@@ -60,8 +61,7 @@ def blend_command(
     if output.suffix.lower() != ".safetensors":
         raise UpscaleError(f"{output}: the blended checkpoint is written as .safetensors; "
                            "give a name ending in .safetensors")
-    if output.exists() and not overwrite:
-        raise UpscaleError(f"{output}: already exists (use --overwrite to replace it)")
+    refuse_existing(output, overwrite)
 
     psnr_state, psnr_meta = load_state_dict(a)
     gan_state, gan_meta = load_state_dict(b)

@@ -172,6 +172,9 @@ def run_command(
     check_tile_options(tile, tile_pad)
     destination = None if output is None else Path(output)
     as_folder = output is not None and output.endswith(("/", os.sep))
+    # Before any model loads: the folder every kind of input writes into must be writable.
+    check_writable_folder(_folder_of(input, destination, as_folder or input.is_dir()),
+                          str(output or input))
 
     def network_loader():
         return load_network(model, alpha, psnr_model, gan_model)
@@ -180,8 +183,6 @@ def run_command(
         from ..batch import DEFAULT_NAME_TEMPLATE
         from ..distributed import run_with_ray
 
-        check_writable_folder(_folder_of(input, destination, as_folder or input.is_dir()),
-                              str(output or input))
         return run_with_ray(
             ray, input, destination, load_network=network_loader, scale=scale, device=device,
             precision=precision, tile=tile, tile_pad=tile_pad, quiet=quiet,
@@ -195,7 +196,6 @@ def run_command(
     if input.is_dir():
         from ..batch import DEFAULT_NAME_TEMPLATE, upscale_folder
 
-        check_writable_folder(destination or input.resolve().parent, str(destination or input))
         return upscale_folder(
             input, destination, load_network=network_loader,
             scale=scale or registry_scale(model, alpha, psnr_model, gan_model), device=device,
@@ -211,7 +211,6 @@ def run_command(
         from ..run import prepare_network
         from .video import upscale_video_file
 
-        check_writable_folder(_folder_of(input, destination, as_folder), str(output or input))
         network = network_loader()
         prepared = prepare_network(network, device=device, precision=precision)
         upscale_video_file(input, destination, prepared=prepared,
@@ -245,7 +244,6 @@ def _run_image(input: Path, destination: Path | None, as_folder: bool, network_l
     from ..imaging import read_image, write_image
     from ..imaging.metadata import read_metadata
 
-    check_writable_folder(_folder_of(input, destination, as_folder), str(destination or input))
     if as_folder or destination is None or destination.is_dir():
         named_scale = scale or known_scale()  # a registry model's scale, without loading it
     else:

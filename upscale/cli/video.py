@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
+from ..outputs import default_scale, format_scale, refuse_input_clash
 from ..video import EncoderSettings, output_suffix, upscale_video
 from ..video.sniff import video_presence
 from .console import print_note, stderr
@@ -33,7 +34,8 @@ def is_video(path: Path) -> bool:
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
     """``clip.mp4`` at x2 -> ``clip_x2.mp4`` (``.mkv`` when the source container cannot hold it)."""
-    return input_path.with_name(f"{input_path.stem}_x{scale:g}{output_suffix(input_path, codec)}")
+    return input_path.with_name(
+        f"{input_path.stem}_x{format_scale(scale)}{output_suffix(input_path, codec)}")
 
 
 def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
@@ -50,12 +52,11 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
     if resume and restart:
         raise UpscaleError("--resume and --restart contradict each other: give one")
     started = time.perf_counter()
-    scale = float(scale or prepared.network.scale)
+    scale = float(scale or default_scale(prepared.network))
     target = default_video_output(input, scale, codec)
     if output is not None:
         target = output / target.name if output.is_dir() else output
-    if target.resolve() == input.resolve():
-        raise UpscaleError(f"{target}: refusing to overwrite the input")
+    refuse_input_clash(target, input)
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     notify = (lambda message: None) if quiet else print_note
     with _ProgressBar(input.name, quiet) as on_progress:

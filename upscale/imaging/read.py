@@ -84,7 +84,7 @@ def read_image(path: str | os.PathLike, *,
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:  # OpenCV refuses some sizes with an assertion, not None
-        raise InputError(f"{path}: cannot be decoded ({_first_line(exc)})") from exc
+        raise InputError(f"{path}: cannot be decoded ({_error_reason(exc)})") from exc
     if image is None or image.size == 0:
         raise InputError(f"{path}: not an image, or the file is damaged")
     image = _apply_orientation(image, data)
@@ -98,7 +98,8 @@ def read_image(path: str | os.PathLike, *,
     return np.ascontiguousarray(image)
 
 
-def _first_line(exc: BaseException) -> str:
+def _error_reason(exc: BaseException) -> str:
+    """The line of an OpenCV error that says what went wrong (its last one)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
 
