@@ -27,7 +27,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from upscale.archs import build_network  # noqa: E402
+from upscale.archs import build_model  # noqa: E402
 from upscale.eval.matlab_resize import imresize  # noqa: E402
 from upscale.eval.metrics import psnr  # noqa: E402
 from upscale.imaging import read_image  # noqa: E402
@@ -83,13 +83,14 @@ def main() -> None:
     a_state, a_meta = load_state_dict(args.psnr)
     b_state, b_meta = load_state_dict(args.gan)
     act_type = a_meta.get("act_type") or b_meta.get("act_type")
-    distance = relative_distance(build_network(a_state, act_type=act_type).state_dict(),
-                                 build_network(b_state, act_type=act_type).state_dict())
+    hints = {"act_type": act_type} if act_type else {}
+    distance = relative_distance(build_model(a_state, hints=hints).module.state_dict(),
+                                 build_model(b_state, hints=hints).module.state_dict())
     print(f"A = {a_meta.get('source', args.psnr)}\nB = {b_meta.get('source', args.gan)}")
     print(f"relative distance ‖A−B‖/‖A‖ = {distance:.4f} (warning above {LINEAGE_THRESHOLD:g})")
 
     names = [n.strip() for n in args.images.split(",") if n.strip()]
-    scale = build_network(a_state, act_type=act_type).scale
+    scale = build_model(a_state, hints=hints).scale
     pairs = load_pairs(args.set5, names, scale, args.crop)
     sizes = ", ".join(f"{n} {lr.shape[1]}×{lr.shape[0]}" for n, (_, lr) in pairs.items())
     print(f"x{scale}, LR inputs: {sizes}")
@@ -103,7 +104,7 @@ def main() -> None:
         if alpha == ALPHAS[0]:
             for warning in caught:
                 print(f"warning: {warning.message}")
-        network = build_network(blend.state, act_type=blend.act_type).eval()
+        network = build_model(blend.state, hints={"act_type": blend.act_type}).module
         scores = [psnr(super_resolve(network, lr), hr, border=scale) for hr, lr in pairs.values()]
         cells = "  ".join(f"{s:9.2f}" for s in scores)
         seconds = time.perf_counter() - started

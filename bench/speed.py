@@ -39,7 +39,9 @@ SET5 = REPO.parent / "shared" / "data" / "set5"
 
 from upscale.loading import load_model  # noqa: E402
 from upscale.loading.ncnn import reference_ncnn_net  # noqa: E402
-from upscale.run.openvino import cpu_count, openvino_network  # noqa: E402
+from upscale.model import ModelDescriptor  # noqa: E402
+from upscale.run.cpu.openvino import openvino_network  # noqa: E402
+from upscale.run.cpu.shared import cpu_count  # noqa: E402
 
 MODELS = {  # short name: (registry name, packaged ncnn file)
     "x4plus": ("realesrgan-x4plus", "REALESRGAN_X4PLUS_UP4X"),
@@ -118,8 +120,9 @@ def our_module(name: str):
         raise RuntimeError("removed in issue 13, measured in bench/RESULTS.md") from missing
 
 
-def whole_engines(net: torch.nn.Module, model: str, image: np.ndarray) -> list[Engine]:
+def whole_engines(described: ModelDescriptor, model: str, image: np.ndarray) -> list[Engine]:
     """Engines given the whole input in one call; each returns 1×C×H×W float32."""
+    net = described.module
     x = as_tensor(image)
     threads = cpu_count()
 
@@ -134,7 +137,7 @@ def whole_engines(net: torch.nn.Module, model: str, image: np.ndarray) -> list[E
         from upscale.run import prepare_network
 
         os.environ["UPSCALE_CACHE"] = tempfile.mkdtemp(prefix="bench-ov-")  # nothing cached
-        prepared = prepare_network(net, "cpu", "fp32")
+        prepared = prepare_network(described, "cpu", "fp32")
         return lambda: as_tensor(upscale_image(prepared, image)).numpy()
 
     def plain_openvino() -> Callable[[], np.ndarray]:
@@ -193,7 +196,7 @@ def whole_engines(net: torch.nn.Module, model: str, image: np.ndarray) -> list[E
         Engine("upscale_image (upscale default)", default),
         Engine("plain OpenVINO (static shape)", plain_openvino),
         Engine("ONNX Runtime CPU", onnxruntime),
-        Engine("ours: Winograd (numba)", ours("winograd_" + (
+        Engine("ours: Winograd (numba)", ours("cpu.winograd_" + (
             "rrdbnet" if model == "x4plus" else "srvgg"), "Winograd{arch}")),
         Engine("ours: direct oneDNN", ours("fast_" + (
             "rrdbnet" if model == "x4plus" else "srvgg"), "Fast{arch}")),
@@ -201,12 +204,14 @@ def whole_engines(net: torch.nn.Module, model: str, image: np.ndarray) -> list[E
     ]
 
 
-def tiled_engines(net: torch.nn.Module, image: np.ndarray, tile: int) -> list[Engine]:
+def tiled_engines(described: ModelDescriptor, image: np.ndarray, tile: int) -> list[Engine]:
     """Engines behind upscale's tiling engine (run_network), so tile shapes vary."""
     from upscale.run import prepare_network, run_network
 
+    net = described.module
+
     def prepared(module_factory: Callable[[], torch.nn.Module]) -> Callable[[], np.ndarray]:
-        ready = prepare_network(net, "cpu", "fp32", optimize=False)
+        ready = prepare_network(described, "cpu", "fp32", optimize=False)
         ready.module = module_factory()
 
         def call() -> np.ndarray:
@@ -216,12 +221,12 @@ def tiled_engines(net: torch.nn.Module, image: np.ndarray, tile: int) -> list[En
 
     def openvino(shapes: str) -> Callable[[], np.ndarray]:
         os.environ["UPSCALE_CACHE"] = tempfile.mkdtemp(prefix="bench-ov-")
-        return prepared(lambda: openvino_network(net, shapes))
+        return prepared(lambda: openvino_network(described, net, shapes))
 
     def winograd() -> Callable[[], np.ndarray]:
         arch = type(net).__name__
         module = our_module(
-            "upscale.run.winograd_" + ("rrdbnet" if arch == "RRDBNet" else "srvgg"))
+            "cpu.winograd_" + ("rrdbnet" if arch == "RRDBNet" else "srvgg"))
         return prepared(lambda: getattr(module, f"Winograd{arch}")(net).eval())
 
     return [
@@ -252,9 +257,10 @@ def timed(engine: Engine) -> float:
 
 def bench_case(case: str, repeats: int, only: set[str]) -> list[str]:
     model, width, height, tile = CASES[case]
-    net = load_model(MODELS[model][0], offline=True)
+    described = load_model(MODELS[model][0], offline=True)
     image = test_image(width, height)
-    engines = tiled_engines(net, image, tile) if tile else whole_engines(net, model, image)
+    engines = (tiled_engines(described, image, tile) if tile
+               else whole_engines(described, model, image))
     engines = [e for e in engines if not only or any(o in e.name for o in only)]
     for engine in engines:  # first run: build (convert, compile) and call once
         begin = time.perf_counter()

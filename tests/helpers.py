@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import torch
+import dataclasses
 
+import torch
+from torch import nn
+
+from upscale.archs import describe
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.archs.srvgg import SRVGGNetCompact
+from upscale.model import ModelDescriptor, SizeRequirements
 
 
 def tiny_rrdbnet(scale: int = 4, seed: int = 0) -> RRDBNet:
@@ -25,3 +30,17 @@ def nearest_upsampler(scale: int = 2) -> SRVGGNetCompact:
         for param in net.parameters():
             param.zero_()
     return net
+
+
+def wrapped(network: nn.Module, wrapper: nn.Module) -> ModelDescriptor:
+    """``network``'s descriptor with ``wrapper`` (which calls it) as the module that runs."""
+    return dataclasses.replace(describe(network), module=wrapper)
+
+
+def custom_model(module: nn.Module, *, scale: int, multiple_of: int = 1,
+                 receptive_radius: float = 0.0) -> ModelDescriptor:
+    """The descriptor of a test-only architecture (3 channels in and out)."""
+    return ModelDescriptor(module=module.eval(), architecture=type(module).__name__, scale=scale,
+                           in_channels=3, out_channels=3,
+                           size=SizeRequirements(multiple_of=multiple_of),
+                           receptive_radius=receptive_radius, hyperparameters={})

@@ -260,7 +260,7 @@ def test_videos_go_to_the_video_engine_with_the_same_network(photos, tmp_path):
     calls = []
 
     def upscale_video(prepared, source, target, *, scale, tile, tile_pad, overwrite, **report):
-        calls.append((prepared.network.scale, source.name, scale))
+        calls.append((prepared.model.scale, source.name, scale))
         if source.stat().st_size == 0:
             raise ValueError(f"{source}: no video stream")
         target.write_bytes(b"upscaled " + source.read_bytes())

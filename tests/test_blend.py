@@ -10,7 +10,7 @@ import torch
 from helpers import tiny_rrdbnet, tiny_srvgg
 from torch.nn import functional as F
 
-from upscale.archs import build_network
+from upscale.archs import as_model, build_model
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.errors import UpscaleError
 from upscale.loading.blend import (
@@ -46,7 +46,7 @@ def fine_tune(network: torch.nn.Module, steps: int = 10, lr: float = 1e-4) -> to
 
 def output(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        return network(x)
+        return as_model(network).module(x)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def pair() -> tuple[torch.nn.Module, torch.nn.Module]:
 
 def blended_network(psnr, gan, alpha: float) -> torch.nn.Module:
     blend = blend_state_dicts(psnr.state_dict(), gan.state_dict(), alpha)
-    return build_network(blend.state)
+    return build_model(blend.state).module
 
 
 def test_alpha_zero_and_one_reproduce_each_end_bit_for_bit(pair):

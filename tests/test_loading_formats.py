@@ -11,6 +11,7 @@ import torch
 from helpers import tiny_rrdbnet, tiny_srvgg
 from safetensors.torch import save_file
 
+from upscale.archs import as_model
 from upscale.errors import UnsupportedModelError, UpscaleError
 from upscale.loading import load_model, load_state_dict
 
@@ -76,7 +77,7 @@ def write(path: Path, obj: dict) -> Path:
 def same_outputs(a: torch.nn.Module, b: torch.nn.Module, size: int = 8) -> bool:
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        return torch.equal(a(x), b(x))
+        return torch.equal(as_model(a).module(x), as_model(b).module(x))
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".pt", ".safetensors"])
@@ -85,7 +86,7 @@ def test_rrdbnet_layouts_round_trip_bit_identically(tmp_path, layout, suffix):
     original = tiny_rrdbnet(scale=4)
     path = write(tmp_path / f"net{suffix}", LAYOUTS[layout](original.state_dict()))
     loaded = load_model(path)
-    assert loaded.arch_name == "RRDBNet" and loaded.scale == 4
+    assert loaded.architecture == "RRDBNet" and loaded.scale == 4
     assert same_outputs(original, loaded)
 
 
@@ -103,7 +104,7 @@ def test_srvgg_layouts_round_trip_bit_identically(tmp_path, layout, suffix):
     original = tiny_srvgg(scale=4)
     path = write(tmp_path / f"net{suffix}", LAYOUTS[layout](original.state_dict()))
     loaded = load_model(path)
-    assert loaded.arch_name == "SRVGGNetCompact" and loaded.scale == 4
+    assert loaded.architecture == "SRVGGNetCompact" and loaded.scale == 4
     assert same_outputs(original, loaded)
 
 

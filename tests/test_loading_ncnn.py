@@ -17,6 +17,7 @@ import torch
 from helpers import tiny_rrdbnet
 from safetensors import safe_open
 
+from upscale.archs import as_model
 from upscale.archs.srvgg import SRVGGNetCompact
 from upscale.errors import UnsupportedModelError
 from upscale.loading import load_model, load_state_dict
@@ -132,7 +133,7 @@ def srvgg(num_feat: int = 5, scale: int = 2) -> SRVGGNetCompact:
 def same_outputs(a, b, size: int = 8) -> bool:
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
-        return torch.equal(a(x), b(x))
+        return torch.equal(as_model(a).module(x), as_model(b).module(x))
 
 
 @pytest.mark.parametrize("fp16", [False, True], ids=["fp32", "fp16"])
@@ -140,7 +141,7 @@ def same_outputs(a, b, size: int = 8) -> bool:
 def test_ncnn_rrdbnet_round_trips(tmp_path, fp16, scale):
     original = fp16_exact(tiny_rrdbnet(scale=scale)) if fp16 else tiny_rrdbnet(scale=scale)
     loaded = load_model(write_rrdbnet(original, tmp_path / "rrdb", fp16))
-    assert loaded.arch_name == "RRDBNet" and loaded.scale == scale
+    assert loaded.architecture == "RRDBNet" and loaded.scale == scale
     assert same_outputs(original, loaded)
 
 
@@ -158,7 +159,7 @@ def test_ncnn_srvgg_round_trips_with_odd_fp16_counts(tmp_path, fp16):
     state, metadata = load_state_dict(param)
     assert metadata["act_type"] == "prelu" and metadata["format"] == "ncnn"
     loaded = load_model(param)
-    assert loaded.arch_name == "SRVGGNetCompact" and loaded.scale == 2
+    assert loaded.architecture == "SRVGGNetCompact" and loaded.scale == 2
     assert same_outputs(original, loaded)
 
 
@@ -176,7 +177,7 @@ def test_written_srvgg_files_mean_the_same_to_real_ncnn(tmp_path):
     extractor.input("data", ncnn.Mat(chw))
     _, out = extractor.extract("output")
     with torch.no_grad():
-        ours = load_model(param)(x)[0].numpy()
+        ours = load_model(param).module(x)[0].numpy()
     assert np.array(out).shape == ours.shape == (3, 12, 14)
     assert np.abs(np.array(out) - ours).max() < 1e-5
 
@@ -230,4 +231,4 @@ def test_packaged_animevideov3_x2_x3_files_are_the_x4_network_then_a_downscale()
         assert float(metadata["ncnn_output_resize"]) == factor
         assert all(torch.equal(state[k], x4[k]) for k in x4)
     network = load_model(models / "REALESRGAN_ANIMAVIDEOV3_UP2X.param")
-    assert network.scale == 4 and network.default_output_scale == 2.0
+    assert network.scale == 4 and network.output_scale == 2.0

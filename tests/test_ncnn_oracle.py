@@ -18,7 +18,7 @@ import torch
 from upscale.loading import find_model, load_model
 from upscale.loading.ncnn import reference_ncnn_net
 from upscale.loading.packaged import package_files
-from upscale.run.optimize import optimize_network
+from upscale.run.cpu import optimize_network
 
 ncnn = pytest.importorskip("ncnn")
 
@@ -45,9 +45,10 @@ def run_ncnn(param: Path, binary: Path, image: np.ndarray) -> np.ndarray:
 
 def run_torch(name: str, image: np.ndarray, *, optimized: bool = False) -> np.ndarray:
     """The plain network's output, or (optimized) that of the default CPU engine."""
-    network = load_model(name)
+    model = load_model(name)
+    network = model.module
     if optimized:
-        network = optimize_network(network, "cpu", torch.float32)
+        network = optimize_network(model, network, "cpu", torch.float32)
     with torch.no_grad():
         out = network(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])
     return out[0].numpy().transpose(1, 2, 0)

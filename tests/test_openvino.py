@@ -11,9 +11,11 @@ import pytest
 import torch
 from helpers import tiny_rrdbnet, tiny_srvgg
 
+from upscale.archs import describe
 from upscale.archs.srvgg import SRVGGNetCompact
-from upscale.run import openvino as ov_engine
-from upscale.run import optimize, prepare_network
+from upscale.run import cpu as optimize
+from upscale.run import prepare_network
+from upscale.run.cpu import openvino as ov_engine
 
 pytest.importorskip("openvino")
 
@@ -42,8 +44,7 @@ def prelu_srvgg(scale: int) -> SRVGGNetCompact:
                          ids=["rrdb4", "rrdb2", "rrdb1", "srvgg2", "srvgg4-prelu"])
 def test_openvino_computes_the_plain_network(network, tmp_path, monkeypatch):
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
-    module = ov_engine.openvino_network(network)  # RRDBNet's default is Winograd: ask for OV
-    assert module.scale == network.scale
+    module = ov_engine.openvino_network(describe(network))  # RRDBNet's default is Winograd
     for shape in [(1, 3, 20, 28), (2, 3, 16, 12)]:  # any size and batch: one dynamic IR
         x = torch.rand(*shape)
         with torch.no_grad():
@@ -57,7 +58,7 @@ def test_openvino_computes_the_plain_network(network, tmp_path, monkeypatch):
 def test_static_and_dynamic_shapes_compute_the_same(tmp_path, monkeypatch, shapes):
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
     network = tiny_srvgg(2)
-    module = ov_engine.openvino_network(network, shapes=shapes)
+    module = ov_engine.openvino_network(describe(network), shapes=shapes)
     sizes = [(9, 13), (16, 16), (9, 13), (5, 7), (6, 7), (8, 8), (16, 16)]
     for height, width in sizes:
         x = torch.rand(1, 3, height, width)
@@ -90,7 +91,7 @@ def test_missing_openvino_falls_back_to_pytorch_with_one_warning(monkeypatch, ca
 
 
 def test_a_failing_conversion_falls_back_to_pytorch_with_one_warning(monkeypatch, capsys):
-    def refuse(network, target):
+    def refuse(model, network, target):
         raise RuntimeError("unsupported operation aten::frobnicate\nmore detail")
 
     monkeypatch.setattr(ov_engine, "convert_to_ir", refuse)
@@ -103,19 +104,20 @@ def test_a_failing_conversion_falls_back_to_pytorch_with_one_warning(monkeypatch
 
 def test_gpus_and_half_precision_keep_pytorch():
     network = tiny_srvgg(2)
-    assert optimize.optimize_network(network, "cuda", torch.float16) is network
-    assert optimize.optimize_network(network, "cuda", torch.float32) is network
-    assert optimize.optimize_network(network, "cpu", torch.bfloat16) is network
+    model = describe(network)
+    assert optimize.optimize_network(model, network, "cuda", torch.float16) is network
+    assert optimize.optimize_network(model, network, "cuda", torch.float32) is network
+    assert optimize.optimize_network(model, network, "cpu", torch.bfloat16) is network
 
 
 def test_a_half_written_ir_is_never_trusted(tmp_path, monkeypatch):
     """Interrupted conversions leave no .xml: the weights file moves into place first."""
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
     network = tiny_srvgg(2, seed=11)
-    xml = ov_engine.ir_path(network)
+    xml = ov_engine.ir_path(describe(network))
     xml.parent.mkdir(parents=True)
     xml.with_suffix(".bin").write_bytes(b"partial")  # a crash after the .bin, before the .xml
-    module = ov_engine.openvino_network(network)
+    module = ov_engine.openvino_network(describe(network))
     x = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(module(x), network(x), rtol=TOLERANCE, atol=TOLERANCE)

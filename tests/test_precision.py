@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import nearest_upsampler, tiny_srvgg
+from helpers import nearest_upsampler, tiny_srvgg, wrapped
 from torch import nn
 
 from upscale.errors import UpscaleError
@@ -126,9 +126,6 @@ class Recorder(nn.Module):
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.inner = network
-        for name in ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                     "flops_per_pixel", "hyperparameters"):
-            setattr(self, name, getattr(network, name))
         self.calls: list[tuple[torch.dtype, int, int]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,7 +135,7 @@ class Recorder(nn.Module):
 
 def test_an_overflow_switches_the_network_to_fp32_for_the_rest_of_the_run(rng):
     recorder = Recorder(overflowing_network())
-    half = prepare_network(recorder, "cpu", "fp16", allow_slow_half=True)
+    half = prepare_network(wrapped(recorder.inner, recorder), "cpu", "fp16", allow_slow_half=True)
     fp16_copy = half.module  # the converted copy, a Recorder of its own
     image = rng.integers(0, 256, (10, 14, 3)).astype(np.uint8)
     with pytest.warns(RuntimeWarning, match="fp16"):
@@ -150,7 +147,7 @@ def test_an_overflow_switches_the_network_to_fp32_for_the_rest_of_the_run(rng):
 
 def test_the_fp32_rerun_after_an_overflow_is_sized_for_fp32(rng, monkeypatch):
     recorder = Recorder(overflowing_network())
-    half = prepare_network(recorder, "cpu", "fp16", allow_slow_half=True)
+    half = prepare_network(wrapped(recorder.inner, recorder), "cpu", "fp16", allow_slow_half=True)
     facts = engine.network_facts(half)
     fp16_bytes, fp32_bytes = (facts.bytes_per_pixel(d, 3, 2) for d in (torch.float16,
                                                                        torch.float32))
@@ -182,7 +179,7 @@ def test_fp32_runs_without_tf32_and_leaves_the_setting_as_it_was(rng):
             return self.inner(x)
 
     network = SeesTf32(tiny_srvgg(2))
-    run_network(prepare_network(network, "cpu", "fp32", optimize=False),
+    run_network(prepare_network(wrapped(network.inner, network), "cpu", "fp32", optimize=False),
                 rng.integers(0, 256, (6, 6, 3)).astype(np.uint8))
     assert network.seen is False
     assert tf32_allowed()

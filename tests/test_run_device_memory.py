@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from upscale.archs import describe
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.archs.srvgg import SRVGGNetCompact
 from upscale.run import PreparedNetwork, engine
@@ -29,7 +30,8 @@ def x4plus_on_cuda() -> PreparedNetwork:
     memory facts are used, and those are probed on the CPU copy."""
     torch.manual_seed(0)
     network = RRDBNet().eval()
-    return PreparedNetwork(network=network, device=CUDA, dtype=torch.float16, module=network)
+    return PreparedNetwork(model=describe(network), device=CUDA, dtype=torch.float16,
+                           module=network)
 
 
 def card_with(monkeypatch, free_bytes: int) -> None:
@@ -77,7 +79,8 @@ def test_a_batch_of_frames_stays_under_the_element_cap(monkeypatch):
     card_with(monkeypatch, 80 * GIB)
     torch.manual_seed(0)
     network = SRVGGNetCompact(num_feat=64, num_conv=16, scale=4, act_type="prelu").eval()
-    prepared = PreparedNetwork(network=network, device=CUDA, dtype=torch.float16, module=network)
+    prepared = PreparedNetwork(model=describe(network), device=CUDA, dtype=torch.float16,
+                               module=network)
     frames = np.zeros((8, 2160, 3840, 3), np.uint8)  # 4K frames through animevideov3's shape
     per_frame = network_facts(prepared).elements_per_pixel * 2161 * 3841
     batch = batch_size(prepared, frames)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_srvgg
+from helpers import tiny_srvgg, wrapped
 from torch import nn
 
 from upscale.errors import UpscaleError
@@ -20,9 +20,6 @@ class RunsOutOfMemory(nn.Module):
     def __init__(self, network: nn.Module, limit: int, healthy: int = 0) -> None:
         super().__init__()
         self.inner = network
-        for name in ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                     "flops_per_pixel", "hyperparameters"):
-            setattr(self, name, getattr(network, name))
         self.limit, self.healthy = limit, healthy
         self.sizes: list[tuple[int, int]] = []  # every input that succeeded
         self.failures = 0
@@ -37,9 +34,9 @@ class RunsOutOfMemory(nn.Module):
         return self.inner(x)
 
 
-def as_is(network: nn.Module):
+def as_is(flaky: RunsOutOfMemory):
     """Prepared to run its own forward (a converted CPU engine would not run its Python)."""
-    return prepare_network(network, "cpu", "fp32", optimize=False)
+    return prepare_network(wrapped(flaky.inner, flaky), "cpu", "fp32", optimize=False)
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from helpers import nearest_upsampler, tiny_rrdbnet, tiny_srvgg
+from helpers import custom_model, nearest_upsampler, tiny_rrdbnet, tiny_srvgg
 from torch import nn
 from torch.nn import functional as F
 
 from upscale.errors import InputError, UpscaleError
+from upscale.model import ModelDescriptor
 from upscale.run import default_tile_pad, prepare_network, run_network
 from upscale.run import engine as engine_module
 from upscale.run.tiles import Region, plan_tiles, tile_weights
@@ -22,14 +23,9 @@ class StrictNearest(nn.Module):
     """Exact nearest upsampling that, like pixel-unshuffle networks, refuses sides that are not
     multiples of ``size_multiple``: any visible padding would show in its output."""
 
-    arch_name = "StrictNearest"
-    in_channels = out_channels = 3
-    flops_per_pixel = 1.0
-
     def __init__(self, scale: int = 2, size_multiple: int = 4) -> None:
         super().__init__()
         self.scale, self.size_multiple = scale, size_multiple
-        self.hyperparameters = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.size_multiple or x.shape[-2] % self.size_multiple:
@@ -38,7 +34,7 @@ class StrictNearest(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
 
-def prepared(network: nn.Module):
+def prepared(network: nn.Module | ModelDescriptor):
     return prepare_network(network, device="cpu", precision="fp32")
 
 
@@ -59,7 +55,7 @@ def test_tiles_equal_whole_image_when_context_covers_receptive_field(rng, networ
     net = prepared(network)
     image = random_image(rng, 27, 23)
     whole = run_network(net, image, tile=10_000)
-    reach = math.ceil(engine_module.network_facts(net).receptive_radius)
+    reach = math.ceil(net.model.receptive_radius)
     tiled = run_network(net, image, tile=tile, tile_pad=reach)
     assert np.abs(tiled.astype(int) - whole).max() <= 1  # float rounding at .5 only
 
@@ -96,7 +92,8 @@ def test_odd_tiny_and_very_wide_inputs(rng, height, width):
 @pytest.mark.parametrize("tile", [0, 4, 5])
 def test_sizes_the_network_cannot_take_are_padded_invisibly(rng, height, width, tile):
     image = random_image(rng, height, width)
-    out = run_network(prepared(StrictNearest(scale=2, size_multiple=4)), image, tile=tile,
+    out = run_network(prepared(custom_model(StrictNearest(scale=2, size_multiple=4), scale=2,
+                                            multiple_of=4)), image, tile=tile,
                       tile_pad=2)
     np.testing.assert_array_equal(out, nearest(image, 2))
 
@@ -240,26 +237,15 @@ def test_blended_tiles_that_agree_leave_no_seam(rng, dtype):
 
 class TileMean(nn.Module):
     """Each output pixel is the mean of the whole input it is given: tiles of a gradient
-    disagree by a step at every seam. A zero convolution declares a 50 px reach."""
-
-    arch_name = "TileMean"
-    in_channels = out_channels = 3
-    size_multiple, scale, flops_per_pixel = 1, 2, 1.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hyperparameters = {}
-        self.reach = nn.Conv2d(3, 3, 3, padding=50, dilation=50)
-        nn.init.zeros_(self.reach.weight)
-        nn.init.zeros_(self.reach.bias)
+    disagree by a step at every seam. Its descriptor declares a 50 px reach."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x.mean(dim=(2, 3), keepdim=True).expand_as(x) + self.reach(x)
+        y = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
         return F.interpolate(y, scale_factor=2, mode="nearest")
 
 
 def test_blending_turns_a_seam_step_into_a_ramp(monkeypatch):
-    net = prepared(TileMean())
+    net = prepared(custom_model(TileMean(), scale=2, receptive_radius=50))
     gradient = np.repeat(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], 16, axis=0)
     image = np.ascontiguousarray(np.repeat(gradient, 3, axis=2))
     blended = run_network(net, image, tile=16, tile_pad=8)

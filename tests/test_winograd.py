@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from upscale.run import winograd as wg
+from upscale.run.cpu import winograd as wg
 
 TOLERANCE = 2e-5  # relative to the output's size: fp32 transform rounding, nothing more
 
@@ -102,8 +102,8 @@ def test_known_networks_run_winograd_on_the_cpu_with_the_plain_function(kind):
 
     from upscale.archs.srvgg import SRVGGNetCompact
     from upscale.run import prepare_network
-    from upscale.run.winograd_rrdbnet import WinogradRRDBNet
-    from upscale.run.winograd_srvgg import WinogradSRVGGNetCompact
+    from upscale.run.cpu.winograd_rrdbnet import WinogradRRDBNet
+    from upscale.run.cpu.winograd_srvgg import WinogradSRVGGNetCompact
 
     if kind.startswith("rrdb"):
         network, expected_type = tiny_rrdbnet(int(kind[-1])), WinogradRRDBNet

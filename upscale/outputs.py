@@ -29,11 +29,6 @@ def format_scale(scale: float) -> str:
     return f"{scale:g}"
 
 
-def default_scale(network) -> float:
-    """The scale a model produces by default (an export may end in its own downscale)."""
-    return float(getattr(network, "default_output_scale", None) or network.scale)
-
-
 def check_scale(scale: float | None) -> None:
     """An explicit output scale must be a positive number."""
     if scale is not None and not scale > 0:

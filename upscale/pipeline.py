@@ -37,7 +37,7 @@ def _run_colour(prepared: PreparedNetwork, colour: np.ndarray, **run_options) ->
     """Run the network on 2-D gray or HxWx3 colour, returning the same layout."""
     from .run import run_network
 
-    in_channels = prepared.network.in_channels
+    in_channels = prepared.model.in_channels
     if colour.ndim == 2:
         if in_channels == 1:
             return run_network(prepared, colour[:, :, None], **run_options)[:, :, 0]
@@ -60,8 +60,7 @@ def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float 
             f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    network_scale = prepared.network.scale
-    scale = float(scale or network_scale)
+    scale = float(scale or prepared.model.output_scale)
     if scale <= 0:
         raise InputError(f"scale must be positive, not {scale:g}")
     height, width = image.shape[:2]

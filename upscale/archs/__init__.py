@@ -1,12 +1,14 @@
 """Architectures, each in its own module with its own key-layout detection.
 
-Every architecture module offers ``from_state_dict(state) -> nn.Module | None``:
-it returns None when the tensors are not its layout. :func:`build_network` asks
-each in turn, so adding an architecture means adding a module to ``ARCHITECTURES``.
+Every architecture module offers the same three names:
 
-Every network built here exposes ``arch_name``, ``scale``, ``in_channels``,
-``out_channels``, ``size_multiple`` (input sides must be multiples of it),
-``flops_per_pixel`` (per input pixel) and ``hyperparameters``.
+- ``NETWORK``, its ``nn.Module`` class;
+- ``from_state_dict(state, hints) -> NETWORK | None``: None when the tensors are
+  not its layout (``hints`` are facts the tensors cannot carry, e.g. ``act_type``);
+- ``describe(network) -> ModelDescriptor``: the model contract's facts.
+
+:func:`build_model` asks each in turn, so adding an architecture means adding a
+module to ``ARCHITECTURES``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import UnsupportedModelError
+from ..model import ModelDescriptor
 from . import rrdbnet, srvgg
 
 ARCHITECTURES = (rrdbnet, srvgg)
@@ -48,27 +51,43 @@ def describe_keys(state: Mapping[str, torch.Tensor], limit: int = 4) -> str:
     return f"{len(keys)} tensors ({shown}{more})"
 
 
-def build_network(state: Mapping[str, torch.Tensor], *, act_type: str | None = None,
-                  source: str = "checkpoint") -> nn.Module:
-    """Detect the architecture and hyper-parameters from the tensors; return the network."""
+def describe(network: nn.Module) -> ModelDescriptor:
+    """The descriptor of a network built by hand (e.g. ``RRDBNet(num_block=1)``)."""
+    for arch in ARCHITECTURES:
+        if isinstance(network, arch.NETWORK):
+            return arch.describe(network)
+    raise UnsupportedModelError(
+        f"{type(network).__name__} is not an architecture upscale knows; "
+        f"supported: {', '.join(a.ARCH_NAME for a in ARCHITECTURES)}")
+
+
+def as_model(network: ModelDescriptor | nn.Module) -> ModelDescriptor:
+    """What a library entry point was given, as a descriptor (Python callers may pass a
+    network they built by hand)."""
+    return network if isinstance(network, ModelDescriptor) else describe(network)
+
+
+def build_model(state: Mapping[str, torch.Tensor], *, hints: Mapping[str, str] | None = None,
+                source: str = "checkpoint") -> ModelDescriptor:
+    """Detect the architecture and hyper-parameters from the tensors; the eval-mode model."""
     state = strip_prefixes(state)
     if not state:
         raise UnsupportedModelError(f"{source}: holds no tensors")
     for arch in ARCHITECTURES:
         try:
-            net = (arch.from_state_dict(state, act_type) if arch is srvgg
-                   else arch.from_state_dict(state))
+            net = arch.from_state_dict(state, hints or {})
         except (RuntimeError, KeyError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0]
             raise UnsupportedModelError(
                 f"{source}: looks like {arch.ARCH_NAME} but the tensors do not fit it ({first})"
             ) from exc
         if net is not None:
-            return net.eval()
+            return arch.describe(net.eval())
     raise UnsupportedModelError(
         f"{source}: unknown network layout: {describe_keys(state)}; "
         f"supported: {', '.join(a.ARCH_NAME for a in ARCHITECTURES)}"
     )
 
 
-__all__ = ["ARCHITECTURES", "build_network", "describe_keys", "strip_prefixes"]
+__all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "describe_keys",
+           "strip_prefixes"]

@@ -12,15 +12,18 @@ input sides must be multiples of 4 and 2; scale 8 adds a third upsampling stage.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..model import ModelDescriptor, SizeRequirements
 from .adopt import adopt
 
 ARCH_NAME = "RRDBNet"
 RESIDUAL_SCALE = 0.2
+LEAKY_SLOPE = 0.2  # every activation of ESRGAN's generator
 
 
 class ResidualDenseBlock(nn.Module):
@@ -35,10 +38,10 @@ class ResidualDenseBlock(nn.Module):
         self.conv5 = nn.Conv2d(num_feat + 4 * num_grow_ch, num_feat, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1 = F.leaky_relu(self.conv1(x), 0.2)
-        x2 = F.leaky_relu(self.conv2(torch.cat((x, x1), 1)), 0.2)
-        x3 = F.leaky_relu(self.conv3(torch.cat((x, x1, x2), 1)), 0.2)
-        x4 = F.leaky_relu(self.conv4(torch.cat((x, x1, x2, x3), 1)), 0.2)
+        x1 = F.leaky_relu(self.conv1(x), LEAKY_SLOPE)
+        x2 = F.leaky_relu(self.conv2(torch.cat((x, x1), 1)), LEAKY_SLOPE)
+        x3 = F.leaky_relu(self.conv3(torch.cat((x, x1, x2), 1)), LEAKY_SLOPE)
+        x4 = F.leaky_relu(self.conv4(torch.cat((x, x1, x2, x3), 1)), LEAKY_SLOPE)
         x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
         return x + x5 * RESIDUAL_SCALE
 
@@ -58,8 +61,6 @@ class RRDB(nn.Module):
 
 class RRDBNet(nn.Module):
     """ESRGAN generator for scale 1, 2, 4 or 8."""
-
-    arch_name = ARCH_NAME
 
     def __init__(
         self,
@@ -81,7 +82,6 @@ class RRDBNet(nn.Module):
             num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
         )
         self.unshuffle = {1: 4, 2: 2}.get(scale, 1)
-        self.size_multiple = self.unshuffle
         num_up = {8: 3}.get(scale, 2)
         self.conv_first = nn.Conv2d(in_channels * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
@@ -102,8 +102,9 @@ class RRDBNet(nn.Module):
         feat = feat + self.conv_body(self.body(feat))
         for i in range(1, self.num_up + 1):
             conv = getattr(self, f"conv_up{i}")
-            feat = F.leaky_relu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")), 0.2)
-        return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+            upsampled = F.interpolate(feat, scale_factor=2, mode="nearest")
+            feat = F.leaky_relu(conv(upsampled), LEAKY_SLOPE)
+        return self.conv_last(F.leaky_relu(self.conv_hr(feat), LEAKY_SLOPE))
 
 
 def _flops_per_input_pixel(net: RRDBNet) -> float:
@@ -202,10 +203,35 @@ def hyperparameters(state: dict[str, torch.Tensor]) -> dict[str, int]:
     )
 
 
-def from_state_dict(state: dict[str, torch.Tensor]) -> RRDBNet | None:
-    """Build an RRDBNet holding these weights, or None if the layout is not RRDBNet's."""
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
+    """Build an RRDBNet holding these weights, or None if the layout is not RRDBNet's.
+
+    Every hyper-parameter is in the tensor shapes, so ``hints`` are not needed.
+    """
     canonical = canonicalize(state)
     if canonical is None:
         return None
     params = hyperparameters(canonical)
     return adopt(lambda: RRDBNet(**params), canonical)
+
+
+def receptive_radius(net: RRDBNet) -> float:
+    """How far an output pixel sees, in input pixels: one pixel per 3x3 conv at its grid.
+
+    The trunk (first conv, 15 per RRDB, trunk conv) runs on the pixel-unshuffled grid;
+    each upsampling stage halves the step, and the HR and last convs run at the end.
+    """
+    trunk = 2 + 15 * len(net.body)
+    upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
+    return net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up)
+
+
+def describe(net: RRDBNet) -> ModelDescriptor:
+    """The model contract's facts for an RRDBNet (pixel-unshuffle sets the size multiple)."""
+    return ModelDescriptor(
+        module=net, architecture=ARCH_NAME, scale=net.scale, in_channels=net.in_channels,
+        out_channels=net.out_channels, size=SizeRequirements(multiple_of=net.unshuffle),
+        receptive_radius=receptive_radius(net), hyperparameters=dict(net.hyperparameters))
+
+
+NETWORK = RRDBNet

@@ -9,15 +9,18 @@ so convolutions sit at even indices and PReLU weights (if any) at odd ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..model import ModelDescriptor, SizeRequirements
 from .adopt import adopt
 
 ARCH_NAME = "SRVGGNetCompact"
 ACTIVATIONS = ("prelu", "relu", "leakyrelu")
+LEAKY_SLOPE = 0.1  # BasicSR's for SRVGGNetCompact's "leakyrelu"
 
 
 def _activation(kind: str, num_feat: int) -> nn.Module:
@@ -26,15 +29,12 @@ def _activation(kind: str, num_feat: int) -> nn.Module:
     if kind == "relu":
         return nn.ReLU(inplace=True)
     if kind == "leakyrelu":
-        return nn.LeakyReLU(negative_slope=0.1, inplace=True)
+        return nn.LeakyReLU(negative_slope=LEAKY_SLOPE, inplace=True)
     raise ValueError(f"unknown activation {kind!r}; expected one of {ACTIVATIONS}")
 
 
 class SRVGGNetCompact(nn.Module):
     """``num_conv`` hidden convolutions, then pixel shuffle by ``scale``."""
-
-    arch_name = ARCH_NAME
-    size_multiple = 1
 
     def __init__(
         self,
@@ -112,10 +112,26 @@ def matches(state: dict[str, torch.Tensor]) -> bool:
     return ratio.is_integer() and math.isqrt(int(ratio)) ** 2 == int(ratio)
 
 
-def from_state_dict(state: dict[str, torch.Tensor], act_type: str | None = None
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
                     ) -> SRVGGNetCompact | None:
-    """Build an SRVGGNetCompact holding these weights, or None if the layout differs."""
+    """Build an SRVGGNetCompact holding these weights, or None if the layout differs.
+
+    ``hints["act_type"]`` (from the registry or the file's metadata) tells ReLU from
+    LeakyReLU, which leave no tensors behind.
+    """
     if not matches(state):
         return None
-    params = hyperparameters(state, act_type)
+    params = hyperparameters(state, hints.get("act_type"))
     return adopt(lambda: SRVGGNetCompact(**params), state)
+
+
+def describe(net: SRVGGNetCompact) -> ModelDescriptor:
+    """The model contract's facts: any input size; one pixel of reach per conv."""
+    num_conv = net.hyperparameters["num_conv"]
+    return ModelDescriptor(
+        module=net, architecture=ARCH_NAME, scale=net.scale, in_channels=net.in_channels,
+        out_channels=net.out_channels, size=SizeRequirements(),
+        receptive_radius=float(num_conv + 2), hyperparameters=dict(net.hyperparameters))
+
+
+NETWORK = SRVGGNetCompact

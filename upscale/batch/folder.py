@@ -21,7 +21,7 @@ from ..imaging import read_image, write_image
 from ..imaging.metadata import read_metadata
 from ..limits import DEFAULT_MAX_PIXELS
 from ..notes import note
-from ..outputs import OutputLock, check_scale, default_scale, format_scale, partial_files
+from ..outputs import OutputLock, check_scale, format_scale, partial_files
 from .discover import find_files, subfolders
 from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, make_output_folders
 from .plan import Job, make_plan
@@ -32,6 +32,7 @@ from .videos import VideoSupport, video_support
 if TYPE_CHECKING:
     import torch
 
+    from ..model import ModelDescriptor
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -46,11 +47,17 @@ def default_output_dir(input_dir: Path, scale: float) -> Path:
     return real.parent / f"{real.name}_x{format_scale(scale)}"
 
 
+def _load(load_network: Callable[[], ModelDescriptor | torch.nn.Module]) -> ModelDescriptor:
+    from ..archs import as_model  # imports torch: only once a network is needed
+
+    return as_model(load_network())
+
+
 def upscale_folder(
     input_dir: str | os.PathLike,
     output_dir: str | os.PathLike | None,
     *,
-    load_network: Callable[[], torch.nn.Module],
+    load_network: Callable[[], ModelDescriptor | torch.nn.Module],
     scale: float | None = None,
     device: str = "auto",
     precision: str = "auto",
@@ -93,8 +100,8 @@ def upscale_folder(
     network = None
     check_scale(scale)
     if scale is None:
-        network = load_network()
-        scale = default_scale(network)
+        network = _load(load_network)
+        scale = network.output_scale
     if output_dir is None:
         output_dir = default_output_dir(input_dir, scale)
     output_dir = Path(output_dir)
@@ -126,7 +133,8 @@ def upscale_folder(
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
-              network: torch.nn.Module | None, load_network: Callable[[], torch.nn.Module],
+              network: ModelDescriptor | None,
+              load_network: Callable[[], ModelDescriptor | torch.nn.Module],
               video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
               precision: str, tile: int, tile_pad: int | None, quality: int | None,
               prefetch: int, quiet: bool, max_pixels: int | None,
@@ -142,7 +150,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
     started = time.perf_counter()
     run = executor
     if todo:
-        network = network if network is not None else load_network()
+        network = network if network is not None else _load(load_network)
         run = run or run_here(network, device=device, precision=precision)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -166,13 +174,13 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def run_here(network: torch.nn.Module, *, device: str, precision: str) -> Executor:
+def run_here(network: ModelDescriptor, *, device: str, precision: str) -> Executor:
     """The default executor: the network prepared on this machine now, then every job here."""
     from ..run import prepare_network
 
     prepared = prepare_network(network, device=device, precision=precision)
 
-    def run(todo: list[Job], network: torch.nn.Module, naming: OutputNaming,
+    def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
             outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
             device: str, precision: str, **options: Any) -> None:
         _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)

@@ -18,7 +18,6 @@ from ..outputs import (
     check_destination,
     check_scale,
     check_writable_folder,
-    default_scale,
     format_scale,
     refuse_existing,
 )
@@ -214,7 +213,7 @@ def run_command(
         network = network_loader()
         prepared = prepare_network(network, device=device, precision=precision)
         upscale_video_file(input, destination, prepared=prepared,
-                           scale=scale or default_scale(network), tile=tile, tile_pad=tile_pad,
+                           scale=scale or network.output_scale, tile=tile, tile_pad=tile_pad,
                            codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
                            restart=restart, overwrite=overwrite, quiet=quiet)
         return 0
@@ -253,7 +252,7 @@ def _run_image(input: Path, destination: Path | None, as_folder: bool, network_l
                           overwrite=overwrite, source=input)
     image = read_image(input, max_pixels=max_pixels)
     network = network_loader()
-    scale = scale or default_scale(network)
+    scale = scale or network.output_scale
     target = resolve_output(input, destination, as_folder, scale)
     check_destination(target, overwrite=overwrite, source=input)
 

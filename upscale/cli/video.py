@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
-from ..outputs import default_scale, format_scale, refuse_input_clash
+from ..outputs import format_scale, refuse_input_clash
 from ..video import EncoderSettings, output_suffix, upscale_video
 from ..video.sniff import video_presence
 from .console import print_note, stderr
@@ -52,7 +52,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
     if resume and restart:
         raise UpscaleError("--resume and --restart contradict each other: give one")
     started = time.perf_counter()
-    scale = float(scale or default_scale(prepared.network))
+    scale = float(scale or prepared.model.output_scale)
     target = default_video_output(input, scale, codec)
     if output is not None:
         target = output / target.name if output.is_dir() else output

@@ -44,9 +44,11 @@ def upscale_video_on_ray(address: str, source: str | os.PathLike, target: str | 
                          network: Any, actors: int | None = None, device: str = "auto",
                          **options: Any) -> Path:
     """``upscale_video`` for an unprepared ``network``, its segments made on the cluster."""
+    from ..archs import as_model  # imports torch, which a --ray folder run never needs
     from .pool import plan_pool
     from .video import upscale_video_on_cluster
 
+    network = as_model(network)
     if is_client(address):
         return run_on_cluster(address, upscale_video_on_ray, source, target, network=network,
                               actors=actors, device=device, **options)

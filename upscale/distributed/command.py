@@ -38,13 +38,12 @@ def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A00
 
     if not is_video(input):
         raise UpscaleError(f"{input}: --ray runs folders and videos; upscale one image without it")
-    from ..outputs import default_scale
     from .pool import plan_pool
     from .session import ray_session
     from .video import NetworkOnly, cluster_encoder
 
     network = load_network()
-    scale = scale or default_scale(network)
+    scale = scale or network.output_scale
     with ray_session(address) as ray:
         pool = plan_pool(ray, actors=actors, device=device)
         encode = cluster_encoder(ray, pool, [ray.put(network)], scale=scale, tile=tile,

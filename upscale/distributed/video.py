@@ -33,7 +33,7 @@ class NetworkOnly:
     resume fingerprint) and where the actors will run it (for the batch size).
     """
 
-    network: Any
+    model: Any  # the ModelDescriptor
     device: str
 
 
@@ -43,7 +43,7 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: Any, net
                              tile_pad: int | None = None, precision: str = "auto",
                              **options: Any) -> Path:
     """Like ``upscale_video``, with each segment made by an actor of ``pool``."""
-    scale = float(scale or network.scale)
+    scale = float(scale or network.output_scale)
     encode = cluster_encoder(ray, pool, network_ref, scale=scale, tile=tile, tile_pad=tile_pad,
                              precision=precision)
     return upscale_video(NetworkOnly(network, pool.device), source, target, scale=scale,

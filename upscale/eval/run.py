@@ -29,6 +29,7 @@ from .metrics import psnr, ssim
 if TYPE_CHECKING:
     import torch
 
+    from ..model import ModelDescriptor
     from ..run import PreparedNetwork
 
 # (LR image, integer scale) -> SR image of exactly scale x the LR size, same dtype
@@ -98,7 +99,7 @@ def network_upscaler(prepared: PreparedNetwork, *, tile: int = 0) -> Upscaler:
     return upscale
 
 
-def upscaler_for_network(network: torch.nn.Module, *, device: str = "auto",
+def upscaler_for_network(network: ModelDescriptor | torch.nn.Module, *, device: str = "auto",
                          precision: str = "auto", tile: int = 0) -> Upscaler:
     """An upscaler from an already-built network (prepared once, used for every image)."""
     from ..run import prepare_network
@@ -106,7 +107,7 @@ def upscaler_for_network(network: torch.nn.Module, *, device: str = "auto",
     return network_upscaler(prepare_network(network, device=device, precision=precision), tile=tile)
 
 
-def load_eval_network(model: str, alpha: float | None = None) -> torch.nn.Module:
+def load_eval_network(model: str, alpha: float | None = None) -> ModelDescriptor:
     """The one place eval loads weights: a model, or with ``alpha`` its family's blend."""
     from ..loading.families import load_family_model
 

@@ -1,12 +1,15 @@
 """Weights: from a spec (name, path, URL, hf://, weights/ stem) to an eval-mode network.
 
-``load_model(spec)`` is the one call most code needs. ``resolve_weights`` and
-``load_state_dict`` expose the two halves (find the file; read its tensors) for
-code that works on weights directly, such as network blending.
+``load_model(spec)`` is the one call most code needs: it returns the
+:class:`~upscale.model.ModelDescriptor` every other layer reads a network's facts
+from. ``resolve_weights`` and ``load_state_dict`` expose the two halves (find
+the file; read its tensors) for code that works on weights directly, such as
+network blending.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from typing import TYPE_CHECKING, Any
@@ -15,8 +18,8 @@ from .registry import ModelEntry, default_model_name, find_model, list_models
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
+    from ..model import ModelDescriptor
     from .sources import Resolved
 
 # The registry is read without torch (the CLI names outputs from it before any model
@@ -58,24 +61,21 @@ def load_state_dict(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None
     return _read(resolve_weights(spec, offline=offline))
 
 
-def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> nn.Module:
-    """An eval-mode network holding the weights a spec names; architecture from the tensors.
+def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> ModelDescriptor:
+    """The eval-mode network a spec names and its facts; architecture from the tensors.
 
-    The network gets ``source_name`` (for display), ``source_path`` and ``weights_metadata``.
-    An ncnn export that ends in a downscale (realesr-animevideov3's x2/x3 files) also
-    gets ``default_output_scale``: the scale that export produced.
+    The descriptor says where the weights came from (``source``, ``source_path``,
+    ``metadata``). An ncnn export that ends in a downscale (realesr-animevideov3's
+    x2/x3 files) has the ``output_scale`` that export produced.
     """
-    from ..archs import build_network
+    from ..archs import build_model  # imports torch: the CLI names outputs before it is needed
 
     resolved = resolve_weights(spec, offline=offline)
     state, metadata = _read(resolved)
-    network = build_network(state, act_type=metadata.get("act_type"), source=resolved.display)
-    network.source_name = resolved.display
-    network.source_path = resolved.path
-    network.weights_metadata = metadata
-    if "ncnn_output_resize" in metadata:
-        network.default_output_scale = network.scale * float(metadata["ncnn_output_resize"])
-    return network
+    model = build_model(state, hints=metadata, source=resolved.display)
+    output_scale = model.scale * float(metadata.get("ncnn_output_resize", 1))
+    return dataclasses.replace(model, source=resolved.display, source_path=resolved.path,
+                               metadata=metadata, output_scale=output_scale)
 
 
 def __getattr__(name: str) -> Any:

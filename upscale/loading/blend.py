@@ -12,6 +12,7 @@ loads one file instead of two and re-blending.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 import os
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from ..archs import build_network
+from ..archs import build_model
 from ..errors import UpscaleError
+from ..model import ModelDescriptor, weights_sha256
 from ..outputs import write_atomically
 from .cache import cache_root
 
@@ -73,14 +74,18 @@ def check_alpha(alpha: float) -> float:
 
 
 def canonical_state(state: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
-                    act_type: str | None = None) -> tuple[dict[str, torch.Tensor], nn.Module]:
-    """The tensors under their architecture's canonical names, plus the network built from them.
+                    act_type: str | None = None) -> tuple[dict[str, torch.Tensor], ModelDescriptor]:
+    """The tensors under their architecture's canonical names, plus the model built from them.
 
     Blending key by key needs both sides under one naming: an original-ESRGAN
     ``model.N`` file and a BasicSR file of the same network must line up.
     """
-    network = build_network(state, act_type=act_type, source=source)
-    return {k: v.detach() for k, v in network.state_dict().items()}, network
+    model = build_model(state, hints=_hints(act_type), source=source)
+    return {k: v.detach() for k, v in model.module.state_dict().items()}, model
+
+
+def _hints(act_type: str | None) -> dict[str, str]:
+    return {"act_type": act_type} if act_type else {}
 
 
 def first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
@@ -177,7 +182,7 @@ def blend_state_dicts(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.
                       act_type: str | None = None) -> Blend:
     """Check α, shapes and lineage, then blend; any key layout and architecture we know."""
     alpha = check_alpha(alpha)
-    canonical_psnr, network = canonical_state(psnr, source=psnr_name, act_type=act_type)
+    canonical_psnr, model = canonical_state(psnr, source=psnr_name, act_type=act_type)
     canonical_gan, _ = canonical_state(gan, source=gan_name, act_type=act_type)
     check_same_architecture(canonical_psnr, canonical_gan, psnr_name, gan_name)
     distance = check_lineage(canonical_psnr, canonical_gan, psnr_name, gan_name)
@@ -185,7 +190,7 @@ def blend_state_dicts(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.
         state=interpolate(canonical_psnr, canonical_gan, alpha),
         alpha=alpha,
         distance=distance,
-        act_type=network.hyperparameters.get("act_type"),
+        act_type=model.hyperparameters.get("act_type"),
     )
 
 
@@ -226,20 +231,6 @@ def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return state, metadata
 
 
-def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
-    """sha256 of a network's tensors: every name, dtype, shape and byte, in name order.
-
-    It names the weights rather than the file, so one checkpoint gives one
-    digest whatever format or file name it arrives in.
-    """
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        tensor = state[key].detach().cpu().contiguous()
-        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
     """One name for one (A, B, α); α by its exact binary value, not a rounded print."""
     text = f"{psnr_sha256}:{gan_sha256}:{check_alpha(alpha).hex()}"
@@ -270,7 +261,7 @@ def _read_cached(path: Path, psnr_sha256: str, gan_sha256: str,
 
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
-                       alpha: float, *, offline: bool | None = None) -> nn.Module:
+                       alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
     """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α).
 
     Each spec is anything :func:`upscale.loading.load_state_dict` takes. A
@@ -291,7 +282,7 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
     if cached is not None:
         state, metadata = cached
         warn_if_unrelated(float(metadata.get(META_DISTANCE, "0")), psnr_name, gan_name)
-        network = build_network(state, act_type=metadata.get(META_ACT_TYPE), source=str(path))
+        model = build_model(state, hints=_hints(metadata.get(META_ACT_TYPE)), source=str(path))
     else:
         blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=psnr_name,
                                   gan_name=gan_name, act_type=act_type)
@@ -301,7 +292,5 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
         if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
             with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
                 write_blend(path, blend, metadata)
-        network = build_network(blend.state, act_type=blend.act_type, source=display)
-    network.source_name = display
-    network.weights_metadata = metadata
-    return network
+        model = build_model(blend.state, hints=_hints(blend.act_type), source=display)
+    return dataclasses.replace(model, source=display, metadata=metadata)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..errors import UpscaleError
+from .registry import find_model, list_models
+
+if TYPE_CHECKING:
+    from ..model import ModelDescriptor
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,6 @@ def families() -> dict[str, Family]:
     realesr-general-x4v3 pairs the weak-denoise wdn network with the full one
     (Real-ESRGAN's denoise strength is this α).
     """
-    from .registry import list_models
 
     found: dict[str, Family] = {}
     for entry in list_models():
@@ -50,7 +52,6 @@ def families() -> dict[str, Family]:
 
 def family_of(name: str) -> Family | None:
     """The family a registry name or alias belongs to, by its own name or a member's."""
-    from .registry import find_model
 
     entry = find_model(name)
     if entry is None:
@@ -59,15 +60,15 @@ def family_of(name: str) -> Family | None:
 
 
 def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
-                      offline: bool | None = None) -> nn.Module:
+                      offline: bool | None = None) -> ModelDescriptor:
     """The network for ``--model NAME [--alpha α]``.
 
     Without α: the family's default member, or, for anything that is not a
     family (another registry name, a path, a URL), plainly that model. With α:
     the blend (1−α)·PSNR + α·GAN of the family's pair.
     """
-    from . import load_model
-    from .blend import check_alpha, load_blended_model
+    from . import load_model  # the package imports this module's names lazily
+    from .blend import check_alpha, load_blended_model  # imports torch: only once a model loads
 
     family = family_of(os.fspath(name))
     if family is not None and Path(os.fspath(name)).expanduser().is_file():

@@ -52,40 +52,34 @@ BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the conte
 
 
 def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
-    """Activation size and receptive radius, probed once per prepared network.
+    """Activation size, probed once per prepared network.
 
     The probe runs the caller's plain network where it lives: its layers are
     modules the hooks can see, which a fused fast module's may not be.
     """
     if "probe" not in prepared.facts:
-        known = getattr(prepared.module, "network_facts", None)  # saved with a converted module
-        if isinstance(known, NetworkFacts):
-            prepared.facts["probe"] = known
-            return known
-        network = prepared.network
+        network = prepared.model.module
         weight = next(network.parameters(), None)
         device = weight.device if weight is not None else torch.device("cpu")
         dtype = weight.dtype if weight is not None else torch.float32
-        prepared.facts["probe"] = probe_network(
-            network, network.in_channels, getattr(network, "size_multiple", 1), device, dtype)
+        prepared.facts["probe"] = probe_network(prepared.model, device, dtype)
     return prepared.facts["probe"]
 
 
 def default_tile_pad(prepared: PreparedNetwork) -> int:
     """Enough context for exact tiles when the network sees little, else the measured default."""
-    return min(math.ceil(network_facts(prepared).receptive_radius), DEFAULT_TILE_PAD)
+    return min(math.ceil(prepared.model.receptive_radius), DEFAULT_TILE_PAD)
 
 
 def blend_band(prepared: PreparedNetwork, pad: int) -> int:
     """The blend band for this context: none when the context covers what the network sees."""
-    if pad >= math.ceil(network_facts(prepared).receptive_radius):
+    if pad >= math.ceil(prepared.model.receptive_radius):
         return 0
     return int(pad * BLEND_FRACTION)
 
 
 def bytes_per_pixel(prepared: PreparedNetwork) -> float:
-    network = prepared.network
-    return network_facts(prepared).bytes_per_pixel(prepared.dtype, network.in_channels,
+    return network_facts(prepared).bytes_per_pixel(prepared.dtype, prepared.model.in_channels,
                                                    prepared.scale)
 
 
@@ -103,7 +97,7 @@ def _within_elements(prepared: PreparedNetwork, size: int, height: int, width: i
                      pad: int) -> int:
     """``size``, or less where a tile that big would have an activation over MAX_ELEMENTS."""
     facts = network_facts(prepared)
-    multiple = getattr(prepared.network, "size_multiple", 1)
+    multiple = prepared.model.size.multiple_of
     rows, cols = (min(min(size, side) + 2 * pad, side) + multiple for side in (height, width))
     if facts.largest_activation(rows, cols) <= MAX_ELEMENTS:
         return size
@@ -161,8 +155,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     ``tile`` is the largest tile side in input pixels (0: automatic), ``tile_pad``
     the context around each tile (None: :func:`default_tile_pad`).
     """
-    network = prepared.network
-    check_pixels(image, network.in_channels)
+    check_pixels(image, prepared.model.in_channels)
     prepared = prepared.for_pixels(image.dtype)
     if image.ndim != 3:
         raise UpscaleError(f"run_network takes one H×W×C image, not shape {image.shape}; "
@@ -172,7 +165,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     s = prepared.scale
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     size = tile_side(prepared, tile, height, width, pad)
-    multiple = getattr(network, "size_multiple", 1)
+    multiple = prepared.model.size.multiple_of
     band = blend_band(prepared, pad)
     output = np.zeros((height * s, width * s, channels), dtype=image.dtype)  # blends add to it
 

@@ -12,12 +12,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-
-def padding_needed(side: int, multiple: int, min_side: int = 1) -> int:
-    """How many pixels to add to ``side`` so it is at least ``min_side`` and a multiple."""
-    target = max(side, min_side)
-    target += -target % max(1, multiple)
-    return target - side
+from ..model import SizeRequirements
 
 
 def _pad_last_dim(x: torch.Tensor, amount: int) -> torch.Tensor:
@@ -43,10 +38,7 @@ def reflect_pad(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
     return x.contiguous()
 
 
-def fit_to_network(x: torch.Tensor, multiple: int,
-                   min_side: int = 1) -> tuple[torch.Tensor, int, int]:
+def fit_to_network(x: torch.Tensor, size: SizeRequirements) -> tuple[torch.Tensor, int, int]:
     """Pad ``x`` so the network takes it; returns the tensor and the original height and width."""
     height, width = x.shape[-2:]
-    bottom = padding_needed(height, multiple, min_side)
-    right = padding_needed(width, multiple, min_side)
-    return reflect_pad(x, bottom, right), height, width
+    return reflect_pad(x, size.fit(height) - height, size.fit(width) - width), height, width

@@ -61,9 +61,7 @@ def exact_fp32() -> Iterator[None]:
 
 
 def _run(prepared: PreparedNetwork, x: torch.Tensor) -> torch.Tensor:
-    network = prepared.network
-    fitted, height, width = fit_to_network(x, getattr(network, "size_multiple", 1),
-                                           getattr(network, "min_size", 1))
+    fitted, height, width = fit_to_network(x, prepared.model.size)
     if prepared.dtype == torch.float32:
         with exact_fp32(), torch.inference_mode():
             y = prepared.module(fitted)

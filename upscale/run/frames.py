@@ -29,7 +29,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
     _n, height, width, _c = frames.shape
     per_frame = height * width * bytes_per_pixel(prepared)
     fits = int(memory_budget(prepared.device) // per_frame)
-    multiple = getattr(prepared.network, "size_multiple", 1)
+    multiple = prepared.model.size.multiple_of
     elements = network_facts(prepared).largest_activation(height + multiple, width + multiple)
     fits = min(fits, int(MAX_ELEMENTS // elements))
     if fits < 1:
@@ -43,7 +43,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
 def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
                tile_pad: int | None = None) -> np.ndarray:
     """Upscale N×H×W×C frames; returns N×(H·s)×(W·s)×C of the same dtype."""
-    check_pixels(frames, prepared.network.in_channels, what="frames")
+    check_pixels(frames, prepared.model.in_channels, what="frames")
     if frames.ndim != 4:
         raise UpscaleError(f"run_frames takes N×H×W×C frames, not shape {frames.shape}")
     prepared = prepared.for_pixels(frames.dtype)

@@ -2,8 +2,7 @@
 
 The cost of a tile is estimated from the network itself: a tiny probe forward
 records the largest activation per input pixel (for RRDBNet x4 that is the
-64-channel map at 16× the input's pixels) and how far each convolution lets a
-pixel see (the receptive radius, which bounds the context a tile needs). On
+64-channel map at 16× the input's pixels). On
 the development CPU the measured peak was about 3.5× the largest activation,
 so :data:`PEAK_FACTOR` is 4. That estimate is a first guess: a size that ran
 out of memory is shrunk and the size that worked is kept (see
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import UpscaleError
+from ..model import ModelDescriptor
 
 PEAK_FACTOR = 4.0  # peak live memory / largest single activation (measured ~3.5 on CPU)
 MIN_TILE = 32  # below this the context costs more than the tile; fail instead
@@ -48,10 +48,9 @@ OUT_OF_MEMORY_MARKERS = (
 
 @dataclass(frozen=True)
 class NetworkFacts:
-    """Per-input-pixel activation size and receptive radius, measured by a probe forward."""
+    """Per-input-pixel activation size, measured by a probe forward."""
 
     elements_per_pixel: float  # largest single activation, in elements per input pixel
-    receptive_radius: float  # in input pixels
 
     def bytes_per_pixel(self, dtype: torch.dtype, channels: int, scale: int) -> float:
         size = torch.empty((), dtype=dtype).element_size()
@@ -65,33 +64,27 @@ class NetworkFacts:
         return self.elements_per_pixel * height * width * batch
 
 
-def probe_network(module: nn.Module, in_channels: int, multiple: int,
-                  device: torch.device, dtype: torch.dtype) -> NetworkFacts:
-    """Run a small input through ``module`` with hooks on its leaf layers."""
-    side = max(16, multiple * 4)
+def probe_network(model: ModelDescriptor, device: torch.device, dtype: torch.dtype
+                  ) -> NetworkFacts:
+    """Run a small input through the model's module with hooks on its leaf layers."""
+    side = model.size.fit(16)
     largest = 0
-    radius = 0.0
 
     def hook(layer: nn.Module, inputs: tuple, output: object) -> None:
-        nonlocal largest, radius
+        nonlocal largest
         if isinstance(output, torch.Tensor):
             largest = max(largest, output.numel())
-        if isinstance(layer, nn.Conv2d) and inputs and isinstance(inputs[0], torch.Tensor):
-            # one pixel at this layer's resolution spans side / input_width input pixels
-            step = side / inputs[0].shape[-1]
-            kernel, dilation = layer.kernel_size[-1], layer.dilation[-1]
-            radius += (kernel - 1) // 2 * dilation * step
 
-    leaves = [m for m in module.modules() if not list(m.children())]
+    leaves = [m for m in model.module.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
-        probe = torch.rand(1, in_channels, side, side, device=device).to(dtype)
+        probe = torch.rand(1, model.in_channels, side, side, device=device).to(dtype)
         with torch.inference_mode():
-            module(probe)
+            model.module(probe)
     finally:
         for handle in handles:
             handle.remove()
-    return NetworkFacts(elements_per_pixel=largest / side**2, receptive_radius=radius)
+    return NetworkFacts(elements_per_pixel=largest / side**2)
 
 
 def _available_ram() -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import UpscaleError
+from ..model import ModelDescriptor
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 ALIASES = {"float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16",
@@ -55,8 +56,10 @@ def is_auto(spec: str | torch.dtype | None) -> bool:
 
 
 def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
-                      allow_slow_half: bool = False) -> torch.dtype:
-    """The dtype to run in on ``device``; refuses combinations that would crawl.
+                      allow_slow_half: bool = False, model: ModelDescriptor | None = None
+                      ) -> torch.dtype:
+    """The dtype to run in on ``device``; refuses combinations that would crawl or that the
+    model's architecture does not support (``supports_half``/``supports_bfloat16``).
 
     ``allow_slow_half`` exists for tests, which run tiny networks in half
     precision on the CPU on purpose; the CLI never sets it.
@@ -68,11 +71,17 @@ def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
     else:
         name = (spec or "auto").strip().lower()
         name = ALIASES.get(name, name)
+    half_ok = model is None or model.supports_half
     if name == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
+        return torch.float16 if device.type == "cuda" and half_ok else torch.float32
     if name not in PRECISIONS:
         raise UpscaleError(f"unknown precision {spec!r}; use auto, {', '.join(PRECISIONS)}")
     dtype = PRECISIONS[name]
+    supported = half_ok if dtype == torch.float16 else model is None or (
+        dtype != torch.bfloat16 or model.supports_bfloat16)
+    if not supported:
+        raise UpscaleError(f"precision {name}: {model.source} ({model.architecture}) does not "
+                           "run correctly in it; use --precision fp32 (or auto)")
     if device.type == "cpu" and dtype in HALF_DTYPES and not allow_slow_half \
             and not _cpu_has_native(dtype):
         raise UpscaleError(

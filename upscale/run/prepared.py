@@ -21,6 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..archs import as_model
+from ..model import ModelDescriptor
+from .cpu import optimize_network
 from .device import resolve_device
 from .precision import HALF_DTYPES, is_auto, resolve_precision
 
@@ -45,14 +48,14 @@ def convert(network: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.
 
 @dataclass(eq=False)
 class PreparedNetwork:
-    """A network plus where and how it runs.
+    """A model plus where and how it runs.
 
-    ``network`` is the caller's module (its ``scale``, ``in_channels`` etc. are
-    read from it); ``module`` is what actually runs. Another inference path can
-    put a faster module computing the same function in ``module``.
+    ``model`` is the caller's descriptor (every fact about the network is read
+    from it; its module is the exact fp32 source); ``module`` is what actually
+    runs, which a faster engine may have replaced with one computing the same function.
     """
 
-    network: nn.Module
+    model: ModelDescriptor
     device: torch.device
     dtype: torch.dtype
     module: nn.Module
@@ -66,7 +69,7 @@ class PreparedNetwork:
 
     @property
     def scale(self) -> int:
-        return int(self.network.scale)
+        return self.model.scale
 
     @property
     def is_half(self) -> bool:
@@ -77,7 +80,7 @@ class PreparedNetwork:
         if self.dtype == torch.float32:
             return self.module
         if self._fp32 is None:
-            self._fp32 = convert(self.network, self.device, torch.float32)
+            self._fp32 = convert(self.model.module, self.device, torch.float32)
         return self._fp32
 
     def switch_to_fp32(self) -> None:
@@ -99,26 +102,26 @@ class PreparedNetwork:
         if np.dtype(dtype) != np.uint16 or not (self.auto_precision and self.is_half):
             return self
         if self._wide is None:
-            self._wide = PreparedNetwork(network=self.network, device=self.device,
+            self._wide = PreparedNetwork(model=self.model, device=self.device,
                                          dtype=torch.float32, module=self.fp32_module(),
                                          facts=self.facts)
         return self._wide
 
 
-def prepare_network(network: nn.Module, device: str | torch.device = "auto",
+def prepare_network(model: ModelDescriptor | nn.Module, device: str | torch.device = "auto",
                     precision: str | torch.dtype = "auto", *, optimize: bool = True,
                     allow_slow_half: bool = False) -> PreparedNetwork:
     """Resolve device and precision and convert the network's weights once.
 
-    ``optimize`` swaps in the faster equivalent module of :mod:`.optimize` where
-    one is measured to help (it returns the network itself elsewhere).
+    ``model`` is what :func:`upscale.loading.load_model` returns, or a network of a
+    known architecture built by hand. ``optimize`` swaps in the fastest equivalent
+    module for the device (:mod:`.cpu`; the network itself elsewhere).
     """
+    model = as_model(model)
     where = resolve_device(device)
-    dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half)
-    module = convert(network, where, dtype)
+    dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half, model=model)
+    module = convert(model.module, where, dtype)
     if optimize:
-        from .optimize import optimize_network
-
-        module = optimize_network(module, where, dtype)
-    return PreparedNetwork(network=network, device=where, dtype=dtype, module=module,
+        module = optimize_network(model, module, where, dtype)
+    return PreparedNetwork(model=model, device=where, dtype=dtype, module=module,
                            auto_precision=is_auto(precision))

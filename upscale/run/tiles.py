@@ -9,7 +9,7 @@ pixels on each side of their shared edge, and their outputs are blended there
 with a raised-cosine ramp (:func:`ramp`), which spreads a tile's edge error
 over the band instead of leaving a step. Cores split each side into equal
 parts (no thin slivers at the far edge); contexts start on multiples of the
-network's ``size_multiple`` so pixel-unshuffle networks see the same pixel
+model's ``size.multiple_of`` so pixel-unshuffle networks see the same pixel
 phase as on the whole image.
 """
 

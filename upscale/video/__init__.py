@@ -34,17 +34,6 @@ def output_suffix(source: Path, codec: str = "libx264") -> str:
     return ".mkv" if suffix == ".webm" else ".mp4"
 
 
-def network_fingerprint(prepared: PreparedNetwork) -> str:
-    """A short hash of the weights, so resumed segments come from the same network."""
-    import hashlib
-
-    digest = hashlib.sha1()
-    for name, tensor in prepared.network.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
                   target: str | os.PathLike, *, scale: float | None = None, tile: int = 0,
                   tile_pad: int | None = None, overwrite: bool = False,
@@ -54,7 +43,7 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
 
     Unfinished work for the same job is continued; ``restart`` discards it.
     """
-    scale = float(scale or prepared.network.scale)
+    scale = float(scale or prepared.model.output_scale)
     if scale <= 0:
         raise UpscaleError(f"scale must be positive, not {scale:g}")
     if batch_size is None:
@@ -63,5 +52,5 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
         source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
         out_size=lambda w, h: scaled_size(w, h, scale), settings=settings or EncoderSettings(),
         restart=restart, overwrite=overwrite, batch_size=batch_size,
-        job_key={"network": network_fingerprint(prepared), "scale": scale, "tile": tile},
+        job_key={"network": prepared.model.weights_sha256[:16], "scale": scale, "tile": tile},
         **options)

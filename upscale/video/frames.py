@@ -27,8 +27,7 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, til
     """
     from .. import run
 
-    network_scale = prepared.network.scale
-    scale = float(scale or network_scale)
+    scale = float(scale or prepared.model.output_scale)
     batched = getattr(run, "run_frames", None) if tile == 0 else None
 
     def upscale_frames(frames: np.ndarray) -> np.ndarray:

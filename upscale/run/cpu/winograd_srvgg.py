@@ -13,11 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..archs.srvgg import SRVGGNetCompact
+from ...archs.srvgg import LEAKY_SLOPE, SRVGGNetCompact
 from . import winograd as wg
-from .winograd_rrdbnet import NO_ACTIVATION, WinogradConv, adopt_attributes, register_weights
 
-SLOPES = {"relu": 0.0, "leakyrelu": 0.1}
+SLOPES = {"relu": 0.0, "leakyrelu": LEAKY_SLOPE}
 
 
 class WinogradSRVGGNetCompact(nn.Module):
@@ -28,21 +27,21 @@ class WinogradSRVGGNetCompact(nn.Module):
 
     def __init__(self, network: SRVGGNetCompact) -> None:
         super().__init__()
-        adopt_attributes(self, network)
+        self.scale = network.scale
         act_type = network.hyperparameters["act_type"]
         layers = list(network.body)
         # body alternates conv, activation, ..., conv; pair each conv with what follows it.
-        self.layers: list[WinogradConv] = []
+        self.layers: list[wg.WinogradConv] = []
         for index in range(0, len(layers), 2):
             act = layers[index + 1] if index + 1 < len(layers) else None
             if act is None:
-                slope: float | torch.Tensor = NO_ACTIVATION
+                slope: float | torch.Tensor = wg.NO_ACTIVATION
             elif isinstance(act, nn.PReLU):
                 slope = act.weight
             else:
                 slope = SLOPES[act_type]
-            conv = WinogradConv(layers[index], slope)
-            register_weights(self, conv.tensors())
+            conv = wg.WinogradConv(layers[index], slope)
+            wg.register_weights(self, conv.tensors())
             self.layers.append(conv)
         self.workspace = wg.Workspace()
 

@@ -22,6 +22,7 @@ import functools
 import logging
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 log = logging.getLogger(__name__)
@@ -217,3 +218,35 @@ def conv(src: torch.Tensor, height: int, width: int, weight: torch.Tensor, bias:
         k.output_transform(products.numpy(), bias_np, slopes_np, dst_np, height, width,
                            start, stop, accumulate)
     return dst
+
+
+NO_ACTIVATION = 1.0  # a slope of one: the identity
+
+
+def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
+    """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
+    for tensor in tensors:
+        if tensor is not None:
+            module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
+
+
+class WinogradConv:
+    """One convolution's Winograd weights, bias and per-channel activation slopes."""
+
+    def __init__(self, conv: nn.Conv2d, slope: float | torch.Tensor,
+                 factor: float = 1.0) -> None:
+        self.weight = transform_weight(conv.weight, factor)
+        self.bias = (conv.bias.detach().to("cpu", torch.float32) * factor).contiguous()
+        self.slopes = activation_slopes(conv.out_channels, slope)
+        self.out_channels = conv.out_channels
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.weight, self.bias, self.slopes
+
+    def __call__(self, src: torch.Tensor, height: int, width: int, workspace: Workspace,
+                 dst: torch.Tensor | None = None, *, accumulate: bool = False) -> torch.Tensor:
+        """``act(conv(src))`` into a new padded map, or into / onto ``dst``."""
+        if dst is None:
+            dst = new_padded(src.shape[0], height, width, self.out_channels)
+        return conv(src, height, width, self.weight, self.bias, self.slopes, dst, workspace,
+                       accumulate=accumulate)

@@ -21,53 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..archs.rrdbnet import RESIDUAL_SCALE, RRDBNet
+from ...archs.rrdbnet import LEAKY_SLOPE, RESIDUAL_SCALE, RRDBNet
 from . import winograd as wg
-from .openvino import NETWORK_ATTRIBUTES
-
-NO_ACTIVATION = 1.0
-LEAKY_SLOPE = 0.2
 
 
 def channels_last(t: torch.Tensor) -> torch.Tensor:
     """The same values, stored NHWC (a padded map's layout, and oneDNN's fastest)."""
     return t.contiguous(memory_format=torch.channels_last)
-
-
-def adopt_attributes(module: nn.Module, network: nn.Module) -> None:
-    """Give the module the plain network's scale, channels, FLOPs etc.: callers read them."""
-    for name in NETWORK_ATTRIBUTES:
-        if hasattr(network, name):
-            setattr(module, name, getattr(network, name))
-
-
-def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
-    """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
-    for tensor in tensors:
-        if tensor is not None:
-            module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
-
-
-class WinogradConv:
-    """One convolution's Winograd weights, bias and per-channel activation slopes."""
-
-    def __init__(self, conv: nn.Conv2d, slope: float | torch.Tensor,
-                 factor: float = 1.0) -> None:
-        self.weight = wg.transform_weight(conv.weight, factor)
-        self.bias = (conv.bias.detach().to("cpu", torch.float32) * factor).contiguous()
-        self.slopes = wg.activation_slopes(conv.out_channels, slope)
-        self.out_channels = conv.out_channels
-
-    def tensors(self) -> tuple[torch.Tensor, ...]:
-        return self.weight, self.bias, self.slopes
-
-    def __call__(self, src: torch.Tensor, height: int, width: int, workspace: wg.Workspace,
-                 dst: torch.Tensor | None = None, *, accumulate: bool = False) -> torch.Tensor:
-        """``act(conv(src))`` into a new padded map, or into / onto ``dst``."""
-        if dst is None:
-            dst = wg.new_padded(src.shape[0], height, width, self.out_channels)
-        return wg.conv(src, height, width, self.weight, self.bias, self.slopes, dst, workspace,
-                       accumulate=accumulate)
 
 
 class WinogradRRDBNet(nn.Module):
@@ -78,36 +38,35 @@ class WinogradRRDBNet(nn.Module):
 
     def __init__(self, network: RRDBNet) -> None:
         super().__init__()
-        adopt_attributes(self, network)
         self.unshuffle = network.unshuffle
         self.num_feat = network.conv_first.out_channels
         self.num_grow_ch = network.body[0].rdb1.conv1.out_channels
 
-        def take(conv: nn.Conv2d, slope: float, factor: float = 1.0) -> WinogradConv:
-            prepared = WinogradConv(conv, slope, factor)
-            register_weights(self, prepared.tensors())
+        def take(conv: nn.Conv2d, slope: float, factor: float = 1.0) -> wg.WinogradConv:
+            prepared = wg.WinogradConv(conv, slope, factor)
+            wg.register_weights(self, prepared.tensors())
             return prepared
 
-        self.conv_first = take(network.conv_first, NO_ACTIVATION)
+        self.conv_first = take(network.conv_first, wg.NO_ACTIVATION)
         self.blocks = [
             [[take(rdb.conv1, LEAKY_SLOPE), take(rdb.conv2, LEAKY_SLOPE),
               take(rdb.conv3, LEAKY_SLOPE), take(rdb.conv4, LEAKY_SLOPE),
-              take(rdb.conv5, NO_ACTIVATION, RESIDUAL_SCALE)]
+              take(rdb.conv5, wg.NO_ACTIVATION, RESIDUAL_SCALE)]
              for rdb in (rrdb.rdb1, rrdb.rdb2, rrdb.rdb3)]
             for rrdb in network.body
         ]
-        self.conv_body = take(network.conv_body, NO_ACTIVATION)
+        self.conv_body = take(network.conv_body, wg.NO_ACTIVATION)
         self.conv_up = [take(getattr(network, f"conv_up{i}"), LEAKY_SLOPE)
                         for i in range(1, network.num_up + 1)]
         self.conv_hr = take(network.conv_hr, LEAKY_SLOPE)
         # Three outputs: direct convolution is faster (see winograd.direct_conv).
         self.conv_last = (channels_last(network.conv_last.weight.detach().float()),
                           network.conv_last.bias.detach().float().contiguous())
-        register_weights(self, self.conv_last)
+        wg.register_weights(self, self.conv_last)
         self.workspace = wg.Workspace()
 
     def _dense_block_(self, x: torch.Tensor, height: int, width: int,
-                      convs: list[WinogradConv]) -> None:
+                      convs: list[wg.WinogradConv]) -> None:
         """x += 0.2 * conv5(cat(x, x1..x4)) on a padded map, in place."""
         k = wg.kernels()
         n = x.shape[0]

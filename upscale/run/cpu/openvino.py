@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import shutil
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -24,12 +22,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..loading.cache import cache_root
-from ..outputs import write_atomically
-from .memory import NetworkFacts, probe_network
+from ...loading.cache import cache_root
+from ...model import ModelDescriptor
+from .shared import cpu_count, say
 
-NETWORK_ATTRIBUTES = ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                      "min_size", "flops_per_pixel", "hyperparameters", "source_name")
 EXAMPLE_SIDE = 32  # traced input side; every spatial size is left dynamic in the IR
 STATIC_SHAPES = 4  # compiled shapes kept (each holds its own activation buffers)
 
@@ -39,27 +35,12 @@ def available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def cpu_count() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def say(message: str) -> None:
-    """One status line on stderr (the CLI's note style)."""
-    print(f"upscale: {message}", file=sys.stderr, flush=True)
-
-
-def network_digest(network: nn.Module) -> str:
+def network_digest(model: ModelDescriptor) -> str:
     """sha256 naming the function: architecture, hyperparameters and every weight byte."""
-    from ..loading.blend import weights_sha256
-
     digest = hashlib.sha256()
-    digest.update(type(network).__qualname__.encode())
-    digest.update(repr(sorted(getattr(network, "hyperparameters", {}).items())).encode())
-    digest.update(weights_sha256(network.state_dict()).encode())
+    digest.update(model.architecture.encode())
+    digest.update(repr(sorted(model.hyperparameters.items())).encode())
+    digest.update(model.weights_sha256.encode())
     return digest.hexdigest()
 
 
@@ -67,22 +48,21 @@ def cache_dir() -> Path:
     return cache_root() / "openvino"
 
 
-def ir_path(network: nn.Module) -> Path:
+def ir_path(model: ModelDescriptor) -> Path:
     """Where this network's IR lives (``.xml``; its weights are the ``.bin`` beside it)."""
-    name = getattr(network, "arch_name", type(network).__name__).lower()
-    return cache_dir() / f"{name}-{network_digest(network)[:20]}.xml"
+    return cache_dir() / f"{model.name}-{network_digest(model)[:20]}.xml"
 
 
-def convert_to_ir(network: nn.Module, target: Path) -> Path:
+def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path) -> Path:
     """Trace ``network`` with every spatial size and the batch dynamic; save it atomically.
 
     The ``.bin`` is moved into place before the ``.xml``, so an ``.xml`` that
     exists always has its weights.
     """
-    import openvino as ov
+    import openvino as ov  # ~0.3 s, and optional: only when a network is converted
 
-    side = EXAMPLE_SIDE * max(1, int(getattr(network, "size_multiple", 1)))
-    channels = int(network.in_channels)
+    side = model.size.fit(EXAMPLE_SIDE)
+    channels = model.in_channels
     example = torch.rand(1, channels, side, side)
     with torch.no_grad():
         model = ov.convert_model(network, example_input=example,
@@ -115,13 +95,10 @@ class OpenVINONetwork(nn.Module):
     1.4× slower per call (``bench/speed.py``).
     """
 
-    def __init__(self, network: nn.Module, xml: Path, shapes: str = "static") -> None:
+    def __init__(self, xml: Path, shapes: str = "static") -> None:
         super().__init__()
-        import openvino as ov
+        import openvino as ov  # ~0.3 s, and optional: only when this engine runs
 
-        for name in NETWORK_ATTRIBUTES:
-            if hasattr(network, name):
-                setattr(self, name, getattr(network, name))
         self.xml, self.shapes = xml, shapes
         self._core = ov.Core()
         self._config = compile_config()
@@ -157,28 +134,16 @@ class OpenVINONetwork(nn.Module):
         return torch.from_numpy(output)
 
 
-def cached_facts(network: nn.Module, xml: Path) -> NetworkFacts:
-    """The tiling engine's probe of the network, saved beside its IR (a warm start skips it)."""
-    path = xml.with_suffix(".facts.json")
-    try:
-        return NetworkFacts(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        pass
-    facts = probe_network(network, network.in_channels, getattr(network, "size_multiple", 1),
-                          torch.device("cpu"), torch.float32)
-    text = json.dumps(facts.__dict__)
-    write_atomically(path, lambda tmp: tmp.write_text(text))
-    return facts
+def openvino_network(model: ModelDescriptor, network: nn.Module | None = None,
+                     shapes: str = "static") -> OpenVINONetwork:
+    """The OpenVINO engine for the model (fp32, on the CPU), converting it on first use.
 
-
-def openvino_network(network: nn.Module, shapes: str = "static") -> OpenVINONetwork:
-    """The OpenVINO engine for ``network`` (fp32, on the CPU), converting it on first use."""
-    xml = ir_path(network)
+    ``network`` is the model's module as prepared for the CPU in fp32 (default: the
+    model's own).
+    """
+    xml = ir_path(model)
     if not xml.is_file():
-        name = getattr(network, "source_name", None) or getattr(network, "arch_name", "network")
-        say(f"converting {name} for OpenVINO (once; cached in {xml.parent})")
+        say(f"converting {model.source} for OpenVINO (once; cached in {xml.parent})")
         xml.parent.mkdir(parents=True, exist_ok=True)
-        convert_to_ir(network, xml)
-    module = OpenVINONetwork(network, xml, shapes).eval()
-    module.network_facts = cached_facts(network, xml)
-    return module
+        convert_to_ir(model, model.module if network is None else network, xml)
+    return OpenVINONetwork(xml, shapes).eval()

@@ -1,0 +1,92 @@
+"""The model contract: one frozen description of a loaded network, read by every caller.
+
+``upscale.loading.load_model`` returns a :class:`ModelDescriptor`; the run layer,
+the image pipeline, folders, videos and evaluation read a network's facts
+(scale, channels, size requirements, receptive radius, precision support,
+where its weights came from) from it and from nowhere else. Each architecture
+module in :mod:`upscale.archs` says what is true of its own networks in its
+``describe`` function; the loader adds where the weights came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SizeRequirements:
+    """What input sides a network accepts; inputs are padded to fit and cropped back."""
+
+    multiple_of: int = 1  # e.g. 4 for a pixel-unshuffle by 4
+    minimum: int = 1
+
+    def fit(self, side: int) -> int:
+        """The smallest side at least ``side`` (and ``minimum``) that is a multiple."""
+        side = max(side, self.minimum)
+        return -(-side // self.multiple_of) * self.multiple_of
+
+
+@dataclass(frozen=True, eq=False)  # identity: it holds a module
+class ModelDescriptor:
+    """A network and the facts about it that callers need.
+
+    ``scale`` is what the network itself does; ``output_scale`` is what a run
+    produces by default, which differs for an export that ends in its own
+    resize (realesr-animevideov3's ncnn x2 and x3 files run a x4 network).
+    """
+
+    module: nn.Module
+    architecture: str
+    scale: int
+    in_channels: int
+    out_channels: int
+    size: SizeRequirements
+    receptive_radius: float  # in input pixels: how far one output pixel sees
+    hyperparameters: Mapping[str, Any]
+    supports_half: bool = True
+    supports_bfloat16: bool = True
+    output_scale: float = 0.0  # 0: the same as ``scale``
+    source: str = ""  # display name: registry name, file name or blend formula
+    source_path: Path | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.output_scale:
+            object.__setattr__(self, "output_scale", float(self.scale))
+        if not self.source:
+            object.__setattr__(self, "source", self.architecture)
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """sha256 of the module's tensors: names the function the network computes."""
+        return weights_sha256(self.module.state_dict())
+
+    @property
+    def name(self) -> str:
+        """A short lowercase label for file names (the architecture's)."""
+        return self.architecture.lower()
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a network's tensors: every name, dtype, shape and byte, in name order.
+
+    It names the weights rather than the file, so one checkpoint gives one
+    digest whatever format or file name it arrives in.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+__all__ = ["ModelDescriptor", "SizeRequirements", "weights_sha256"]

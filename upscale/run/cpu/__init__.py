@@ -1,0 +1,68 @@
+"""The CPU engines: a faster module computing the same function as the network.
+
+:func:`~upscale.run.prepare_network` calls :func:`optimize_network` once, after
+moving the weights. On the CPU in fp32 that is our Winograd modules
+(:mod:`.winograd`, numba) for RRDBNet and SRVGGNetCompact, which measured faster
+than OpenVINO on the development machine (``bench/RESULTS.md``), and OpenVINO
+(:mod:`.openvino`) for any other architecture or when numba is missing;
+everywhere else (CUDA, MPS, half precision) PyTorch runs the network itself.
+Whatever comes back takes and returns the same N×C×H×W tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...archs import rrdbnet, srvgg
+from ...model import ModelDescriptor
+from .openvino import available, openvino_network
+from .shared import say, use_all_cores
+from .winograd import available as winograd_available
+
+
+def winograd_module(model: ModelDescriptor, network: nn.Module) -> nn.Module | None:
+    """Our Winograd module for the architectures that have one (None for the others)."""
+    # Imported here: each builds numba kernels on first import, which only a CPU run needs.
+    if model.architecture == rrdbnet.ARCH_NAME:
+        from .winograd_rrdbnet import WinogradRRDBNet
+
+        return WinogradRRDBNet(network).eval()
+    if model.architecture == srvgg.ARCH_NAME:
+        from .winograd_srvgg import WinogradSRVGGNetCompact
+
+        return WinogradSRVGGNetCompact(network).eval()
+    return None
+
+
+def optimize_network(model: ModelDescriptor, network: nn.Module,
+                     device: torch.device | str = "cpu",
+                     dtype: torch.dtype = torch.float32) -> nn.Module:
+    """The fastest equivalent of ``network`` (the model's module, already on ``device`` in
+    ``dtype``), or ``network`` itself.
+
+    When OpenVINO is missing or fails to convert or compile the network, one
+    warning line says so and PyTorch runs it.
+    """
+    device = torch.device(device)
+    if device.type != "cpu" or dtype != torch.float32:
+        return network
+    use_all_cores()
+    if winograd_available(device, dtype):
+        fast = winograd_module(model, network)
+        if fast is not None:
+            return fast
+    if not available():
+        say("warning: OpenVINO is not installed (pip install openvino); running the network "
+            "with plain PyTorch, which is slower on the CPU")
+        return network
+    try:
+        return openvino_network(model, network)
+    except Exception as error:  # noqa: BLE001 - any failure: PyTorch still computes it
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        say(f"warning: OpenVINO could not run this network ({reason[:200]}); running it with "
+            "plain PyTorch, which is slower on the CPU")
+        return network
+
+
+__all__ = ["optimize_network", "use_all_cores"]

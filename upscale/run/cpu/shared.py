@@ -1,0 +1,29 @@
+"""What the CPU engines share: the cores they may use and how they speak to the user."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def use_all_cores() -> int:
+    """Give PyTorch's intra-op pool every core this process may run on; return the count."""
+    cores = cpu_count()
+    if torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)
+    return cores
+
+
+def say(message: str) -> None:
+    """One status line on stderr (the CLI's note style)."""
+    print(f"upscale: {message}", file=sys.stderr, flush=True)
