@@ -65,3 +65,19 @@ def test_transparent_edges_get_no_dark_halo(nearest2):
     assert partly.any(), "the resize should make some edge pixels partly transparent"
     assert out[visible][:, 0].min() >= 250
     assert out[visible][:, 1:3].max() <= 5
+
+
+def test_upscale_file_writes_the_models_default_output_scale(tmp_path, rng):
+    """A x4 network exported to produce x2 (as realesr-animevideov3's ncnn x2 file does)
+    writes x2 from the library too, as the CLI and folder runs do."""
+    import dataclasses
+
+    from upscale.archs import describe
+    from upscale.files import upscale_file
+    from upscale.imaging import read_image, write_image
+
+    model = dataclasses.replace(describe(tiny_srvgg(4)), output_scale=2.0)
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    write_image(source, rng.integers(0, 256, (6, 10, 3), dtype=np.uint8))
+    written = upscale_file(prepare_network(model, "cpu", "fp32"), source, target)
+    assert read_image(target).shape == (12, 20, 3) == written.pixels.shape

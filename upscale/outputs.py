@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from .errors import UpscaleError
 
 
@@ -139,7 +141,6 @@ class OutputLock:
     """
 
     def __init__(self, lock_path: Path, what: str) -> None:
-        from filelock import FileLock
 
         self.path = Path(lock_path)
         self.what = what
@@ -155,7 +156,6 @@ class OutputLock:
         return cls(Path(folder) / ".upscale.lock", f"{folder}{os.sep}")
 
     def __enter__(self) -> OutputLock:
-        from filelock import Timeout
 
         self._created_folder = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)

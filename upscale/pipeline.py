@@ -35,7 +35,7 @@ def _max_value(dtype: np.dtype) -> float:
 
 def _run_colour(prepared: PreparedNetwork, colour: np.ndarray, **run_options) -> np.ndarray:
     """Run the network on 2-D gray or HxWx3 colour, returning the same layout."""
-    from .run import run_network
+    from .run import run_network  # lazy: folders plan and name without torch
 
     in_channels = prepared.model.in_channels
     if colour.ndim == 2:

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from ..errors import InputError, Interrupted, UpscaleError
-from ..imaging import read_image, write_image
-from ..imaging.metadata import read_metadata
+from ..files import Picture, read_picture, upscale_picture, write_picture
 from ..limits import DEFAULT_MAX_PIXELS
 from ..notes import note
 from ..outputs import OutputLock, check_scale, format_scale, partial_files
@@ -176,7 +175,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
 
 def run_here(network: ModelDescriptor, *, device: str, precision: str) -> Executor:
     """The default executor: the network prepared on this machine now, then every job here."""
-    from ..run import prepare_network
+    from ..run import prepare_network  # lazy: a folder is planned without torch
 
     prepared = prepare_network(network, device=device, precision=precision)
 
@@ -193,27 +192,22 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
               tile: int, tile_pad: int | None, quality: int | None, prefetch: int,
               quiet: bool, max_pixels: int | None) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
-    from ..pipeline import upscale_image
 
     progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
     scale = naming.scale
 
-    def read(job: Job) -> tuple[Any, Any]:
-        return read_image(job.source, max_pixels=max_pixels), read_metadata(job.source)
+    def read(job: Job) -> Picture:
+        return read_picture(job.source, max_pixels=max_pixels)
 
-    def compute(job: Job, decoded: tuple[Any, Any]) -> tuple[Any, Any]:
+    def compute(job: Job, picture: Picture) -> Picture:
         progress.update(task, current=str(job.relative))
-        image, metadata = decoded
-        result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad)
-        return result, metadata
+        return upscale_picture(prepared, picture, scale=scale, tile=tile, tile_pad=tile_pad)
 
-    def write(job: Job, computed: tuple[Any, Any]) -> None:
-        result, metadata = computed
+    def write(job: Job, upscaled: Picture) -> None:
         assert job.target is not None
         make_output_folders(job.target, naming.output_dir)
         remove_stale_partials(job.target)
-        write_image(job.target, result, quality=quality, overwrite=job.replace,
-                    metadata=metadata)
+        write_picture(job.target, upscaled, quality=quality, overwrite=job.replace)
         finished(job, "done")
 
     def failed(job: Job, stage: str, error: BaseException) -> None:

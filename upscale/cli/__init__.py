@@ -17,7 +17,10 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import Interrupted, UpscaleError
+from .blend import blend_command
 from .console import notes_shown, print_error
+from .eval import eval_command
+from .models import models_command
 from .run import run_command
 
 EXIT_USER_ERROR = 2
@@ -54,21 +57,9 @@ app = typer.Typer(
 app.command("run", help="Upscale an image, a folder or a video (the default command).")(run_command)
 
 
-def _register_optional_commands() -> None:
-    """Subcommands whose modules exist; each lives in its own module."""
-    for name, module_name, attr, text in (
-        ("models", "models", "models_command", "List the known models and where they come from."),
-        ("blend", "blend", "blend_command", "Blend a PSNR and a GAN network (--alpha, saved)."),
-        ("eval", "eval", "eval_command", "Measure PSNR/SSIM on HR images, as SR papers do."),
-    ):
-        try:
-            module = __import__(f"{__name__}.{module_name}", fromlist=[attr])
-        except ModuleNotFoundError:
-            continue
-        app.command(name, help=text)(getattr(module, attr))
-
-
-_register_optional_commands()
+app.command("models", help="List the known models and where they come from.")(models_command)
+app.command("blend", help="Blend a PSNR and a GAN network (--alpha, saved).")(blend_command)
+app.command("eval", help="Measure PSNR/SSIM on HR images, as SR papers do.")(eval_command)
 
 
 def interrupted_message(exc: BaseException) -> str:

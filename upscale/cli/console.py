@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.markup import escape
 
+from ..notes import Note, report_long_steps
+
 stdout = Console()
 if not stdout.is_terminal and "COLUMNS" not in os.environ:
     stdout.width = 160  # piped tables: whole names and paths, not an 80-column squeeze
@@ -29,7 +31,6 @@ def print_note(message: str) -> None:
 @contextlib.contextmanager
 def notes_shown(quiet: bool = False) -> Iterator[None]:
     """Print the library's notes (once each) and long steps as ``upscale:`` lines."""
-    from ..notes import Note, report_long_steps
 
     seen: set[str] = set()
     previous_show = warnings.showwarning

@@ -67,7 +67,7 @@ def eval_command(
     if compare and save_dir is None:
         raise UpscaleError("--compare writes into the --save folder; give --save DIR too")
 
-    from ..eval import run as eval_run
+    from ..eval import run as eval_run  # lazy: the CLI starts without torch
     from ..eval.report import format_psnr, print_report, write_json
 
     images = eval_run.dataset_images(dataset_dir)

@@ -13,9 +13,9 @@ AVAILABILITY = {
 
 def parameter_count(architecture: str, scale: int, hyperparameters: dict) -> int:
     """Parameters of a registry model, from its hyper-parameters (built on the meta device)."""
-    import torch
+    import torch  # lazy: the CLI starts without torch
 
-    from ..archs.rrdbnet import RRDBNet
+    from ..archs.rrdbnet import RRDBNet  # lazy: the CLI starts without torch
     from ..archs.srvgg import SRVGGNetCompact
 
     cls = RRDBNet if architecture == "RRDBNet" else SRVGGNetCompact
@@ -31,8 +31,9 @@ def _size(count: int) -> str:
 
 def models_command() -> None:
     """List the known models and where they come from."""
-    from rich.table import Table
+    from rich.table import Table  # lazy: the CLI starts without torch
 
+    # lazy: the CLI starts without torch
     from ..loading import availability, default_model_name, list_models
 
     default = default_model_name()

@@ -11,6 +11,7 @@ import typer
 
 from ..errors import InputError, UpscaleError
 from ..limits import DEFAULT_MAX_PIXELS
+from ..loading.registry import find_model
 from ..notes import note
 from ..outputs import (
     DestinationError,
@@ -35,7 +36,7 @@ def default_output(input_path: Path, scale: float, suffix: str = ".png") -> Path
 
 def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:
     """Where the result goes: ``-o`` as a file, ``-o`` as a folder, or beside the input."""
-    from ..imaging import IMAGE_SUFFIXES
+    from ..imaging import IMAGE_SUFFIXES  # lazy: the CLI starts without torch
 
     if output is None:
         return default_output(input_path, scale)
@@ -50,7 +51,6 @@ def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale
 def registry_scale(model: str, alpha: float | None, psnr_model: str | None,
                    gan_model: str | None) -> float | None:
     """The output scale of a registry model, known without loading it (None otherwise)."""
-    from ..loading.registry import find_model
 
     if psnr_model or gan_model or Path(model).expanduser().exists():
         return None
@@ -69,7 +69,7 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
     """A tile much smaller than its context spends most of its time on the context."""
     if tile <= 0:
         return
-    from ..run import default_tile_pad
+    from ..run import default_tile_pad  # lazy: the CLI starts without torch
 
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     overhead = ((tile + 2 * pad) / tile) ** 2
@@ -81,7 +81,7 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
 def load_network(model: str, alpha: float | None, psnr_model: str | None,
                  gan_model: str | None):
     """The network the options name: one model, a family member, or a blended pair."""
-    from ..loading.blend import load_blended_model
+    from ..loading.blend import load_blended_model  # lazy: the CLI starts without torch
     from ..loading.families import load_family_model
     from .blend import lineage_warnings_as_notes
 
@@ -179,7 +179,7 @@ def run_command(
         return load_network(model, alpha, psnr_model, gan_model)
 
     if ray is not None:
-        from ..batch import DEFAULT_NAME_TEMPLATE
+        from ..batch import DEFAULT_NAME_TEMPLATE  # lazy: the CLI starts without torch
         from ..distributed import run_with_ray
 
         return run_with_ray(
@@ -193,6 +193,7 @@ def run_command(
                                resume=resume, restart=restart, overwrite=overwrite))
 
     if input.is_dir():
+        # lazy: the CLI starts without torch
         from ..batch import DEFAULT_NAME_TEMPLATE, upscale_folder
 
         return upscale_folder(
@@ -204,10 +205,10 @@ def run_command(
             tile_pad=tile_pad, quiet=quiet, max_pixels=max_pixels,
         )
 
-    from .video import is_video
+    from .video import is_video  # lazy: the CLI starts without torch
 
     if is_video(input):
-        from ..run import prepare_network
+        from ..run import prepare_network  # lazy: the CLI starts without torch
         from .video import upscale_video_file
 
         network = network_loader()
@@ -240,8 +241,7 @@ def _run_image(input: Path, destination: Path | None, as_folder: bool, network_l
                precision: str, tile: int, tile_pad: int | None, quality: int | None,
                overwrite: bool, quiet: bool, max_pixels: int) -> int:
     """One image: every check that needs no network first, then load, run, write."""
-    from ..imaging import read_image, write_image
-    from ..imaging.metadata import read_metadata
+    from ..files import read_picture, upscale_file  # lazy: the CLI starts without torch
 
     if as_folder or destination is None or destination.is_dir():
         named_scale = scale or known_scale()  # a registry model's scale, without loading it
@@ -250,24 +250,22 @@ def _run_image(input: Path, destination: Path | None, as_folder: bool, network_l
     if named_scale is not None:  # the name is known before the network is: check it now
         check_destination(resolve_output(input, destination, as_folder, named_scale),
                           overwrite=overwrite, source=input)
-    image = read_image(input, max_pixels=max_pixels)
+    picture = read_picture(input, max_pixels=max_pixels)  # a bad input fails before the model
     network = network_loader()
     scale = scale or network.output_scale
     target = resolve_output(input, destination, as_folder, scale)
     check_destination(target, overwrite=overwrite, source=input)
 
-    from ..pipeline import upscale_image
-    from ..run import prepare_network
+    from ..run import prepare_network  # lazy: the CLI starts without torch
 
     with OutputLock.for_file(target):
         refuse_existing(target, overwrite)  # another run may have finished it meanwhile
         prepared = prepare_network(network, device=device, precision=precision)
         note_small_tile(prepared, tile, tile_pad)
-        result = upscale_image(prepared, image, scale=scale, tile=tile, tile_pad=tile_pad,
-                               progress=not quiet)
-        write_image(target, result, quality=quality, overwrite=overwrite,
-                    metadata=read_metadata(input))
+        result = upscale_file(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
+                              quality=quality, overwrite=overwrite, progress=not quiet,
+                              picture=picture)
     if not quiet:
-        h, w = result.shape[:2]
+        h, w = result.pixels.shape[:2]
         print_note(f"wrote {target} ({w}×{h}) in {time.perf_counter() - started:.1f} s")
     return 0

@@ -77,9 +77,9 @@ class _ProgressBar:
     def __enter__(self):
         if self.quiet:
             return None
-        from rich.progress import TextColumn
+        from rich.progress import TextColumn  # lazy: the CLI starts without torch
 
-        from ..run.progress import counting_bar
+        from ..run.progress import counting_bar  # lazy: the CLI starts without torch
 
         self.progress = counting_bar(TextColumn("frames"), TextColumn("{task.fields[fps]}"),
                                      console=stderr)

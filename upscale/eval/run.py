@@ -22,6 +22,9 @@ import numpy as np
 from ..errors import InputError
 from ..imaging import read_image, write_image
 from ..imaging.write import IMAGE_SUFFIXES
+from ..loading.families import load_family_model
+from ..pipeline import upscale_image
+from ..run import prepare_network
 from .degradation import realesrgan_degrade
 from .matlab_resize import imresize
 from .metrics import psnr, ssim
@@ -91,7 +94,6 @@ def classical_upscaler(method: str) -> Upscaler:
 
 def network_upscaler(prepared: PreparedNetwork, *, tile: int = 0) -> Upscaler:
     """Upscale through the image pipeline, exactly as ``upscale IMAGE`` would."""
-    from ..pipeline import upscale_image
 
     def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
         return upscale_image(prepared, lr, scale=scale, tile=tile)
@@ -102,14 +104,12 @@ def network_upscaler(prepared: PreparedNetwork, *, tile: int = 0) -> Upscaler:
 def upscaler_for_network(network: ModelDescriptor | torch.nn.Module, *, device: str = "auto",
                          precision: str = "auto", tile: int = 0) -> Upscaler:
     """An upscaler from an already-built network (prepared once, used for every image)."""
-    from ..run import prepare_network
 
     return network_upscaler(prepare_network(network, device=device, precision=precision), tile=tile)
 
 
 def load_eval_network(model: str, alpha: float | None = None) -> ModelDescriptor:
     """The one place eval loads weights: a model, or with ``alpha`` its family's blend."""
-    from ..loading.families import load_family_model
 
     return load_family_model(model, alpha)
 

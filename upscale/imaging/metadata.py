@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 
+from PIL import Image
+
 EXIF_HEADER = b"Exif\x00\x00"
 ORIENTATION = 0x0112
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
@@ -50,7 +52,6 @@ def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
     Missing or broken metadata never stops an upscale: the pixels are what matter.
     """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    from PIL import Image
 
     try:
         with Image.open(BytesIO(data)) as img:
@@ -67,7 +68,6 @@ def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
 
 def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
     """Orientation reset to upright and size fields set, other tags kept."""
-    from PIL import Image
 
     parsed = Image.Exif()
     try:

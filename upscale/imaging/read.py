@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
 from ..limits import DEFAULT_MAX_PIXELS
@@ -33,7 +35,6 @@ def header_size(path: Path) -> tuple[int, int] | None:
     check is skipped). Pillow's own decompression-bomb limit is lifted for this call:
     the limit that applies is ours, and it must be able to name the size it refuses.
     """
-    from PIL import Image, UnidentifiedImageError
 
     with _pil_limit_lock:
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -118,9 +119,6 @@ _ORIENT = {
 
 def exif_orientation(data: bytes) -> int:
     """The EXIF orientation tag (1 = upright), read without decoding pixels."""
-    from io import BytesIO
-
-    from PIL import Image
 
     try:
         with Image.open(BytesIO(data)) as img:

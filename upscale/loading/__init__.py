@@ -33,13 +33,13 @@ Spec = str | os.PathLike
 
 def resolve_weights(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Resolved:
     """The local file behind a spec (``.path``), its display name and registry entry."""
-    from .sources import resolve
+    from .sources import resolve  # lazy: the registry reads without torch
 
     return resolve(spec, offline=offline)
 
 
 def _read(resolved: Resolved) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from .formats import read_checkpoint
+    from .formats import read_checkpoint  # lazy: the registry reads without torch
 
     state, metadata = read_checkpoint(resolved.path)
     metadata = {"source": resolved.display, **metadata}

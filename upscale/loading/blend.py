@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from ..archs import build_model
 from ..errors import UpscaleError
 from ..model import ModelDescriptor, weights_sha256
 from ..outputs import write_atomically
+from . import load_state_dict
 from .cache import cache_root
 
 # ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its
@@ -215,7 +218,6 @@ def blend_metadata(blend: Blend, *, psnr_sha256: str, gan_sha256: str,
 
 def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
     """Write the blend as safetensors under a temporary name, then rename it into place."""
-    from safetensors.torch import save_file
 
     tensors = {k: v.contiguous() for k, v in blend.state.items()}
     write_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=dict(metadata)))
@@ -223,7 +225,6 @@ def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
 
 def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a safetensors file written by :func:`write_blend`."""
-    from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
         metadata = dict(handle.metadata() or {})
@@ -267,7 +268,6 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
     Each spec is anything :func:`upscale.loading.load_state_dict` takes. A
     LineageWarning is issued (on cache hits too) when the pair looks unrelated.
     """
-    from . import load_state_dict
 
     alpha = check_alpha(alpha)
     psnr_name, gan_name = f"{os.fspath(psnr_spec)} (PSNR)", f"{os.fspath(gan_spec)} (GAN)"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from ..errors import UnsupportedModelError
 from .ncnn import load_ncnn
@@ -91,7 +92,6 @@ def load_torch(path: Path) -> StateDict:
 
 def load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
     """Tensors and the free-form metadata (e.g. ``act_type``) of a .safetensors file."""
-    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from safetensors.torch import save_file
+
 from ..notes import long_step
 from ..outputs import write_atomically
 from .cache import cache_root, sha256_of
@@ -38,7 +40,6 @@ def converted_path(name: str, param_path: Path, bin_path: Path) -> tuple[Path, s
 
 def convert(name: str, param_path: Path, bin_path: Path, *, source: str) -> Path:
     """The converted safetensors file for this ncnn pair, converting on first use."""
-    from safetensors.torch import save_file
 
     target, digest = converted_path(name, param_path, bin_path)
     if target.is_file():

@@ -19,6 +19,7 @@ def counting_bar(*middle, console, transient: bool = False, disable: bool = Fals
     Tiles, video frames and batch files all count items towards a total; only the
     unit and speed columns (``middle``) and any trailing detail (``tail``) differ.
     """
+    # lazy: only a run in a terminal draws a bar
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -26,7 +27,7 @@ def counting_bar(*middle, console, transient: bool = False, disable: bool = Fals
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    from rich.progress import Progress as RichProgress
+    from rich.progress import Progress as RichProgress  # lazy: only a run in a terminal draws a bar
 
     return RichProgress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -44,7 +45,7 @@ class TileProgress(AbstractContextManager):
         self.bar = None
         self.task = None
         if progress is True and total >= 1:
-            from rich.console import Console
+            from rich.console import Console  # lazy: only a run in a terminal draws a bar
             from rich.progress import TextColumn
 
             console = Console(stderr=True)

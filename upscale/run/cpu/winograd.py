@@ -51,7 +51,7 @@ def kernels():  # noqa: ANN201 - the module, or None
     the direct path is used instead of failing mid-image.
     """
     try:
-        from . import winograd_kernels as k
+        from . import winograd_kernels as k  # lazy: numba is optional and compiles on import
 
         image = torch.zeros(1, TILE + 2, TILE + 2, 1).numpy()
         transformed = torch.zeros(POSITIONS, 1, 1).numpy()
@@ -73,7 +73,7 @@ def available(device: torch.device, dtype: torch.dtype) -> bool:
 
 def match_threads() -> None:
     """Give numba's pool as many threads as PyTorch's (numba defaults to every CPU it sees)."""
-    import numba
+    import numba  # lazy: numba is optional and compiles on import
 
     wanted = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if numba.get_num_threads() != wanted:
