@@ -20,8 +20,8 @@ import torch
 from helpers import tiny_srvgg
 
 from upscale.errors import UpscaleError
+from upscale.outputs import output_size
 from upscale.video import EncoderSettings, is_video, probe, run_video
-from upscale.video.frames import scaled_size
 from upscale.video.job import partial_path
 from upscale.video.segments import work_dir_for
 
@@ -75,14 +75,14 @@ class Recorder:
         with torch.no_grad():
             y = self.net(x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
         y = (y * peak + 0.5).astype(frames.dtype)
-        target = scaled_size(frames.shape[2], frames.shape[1], self.scale)
+        target = output_size(frames.shape[2], frames.shape[1], self.scale)
         if target != (y.shape[2], y.shape[1]):
             from upscale.imaging.resize import resize_to
             y = np.stack([resize_to(frame, *target) for frame in y])
         return y
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
-        return scaled_size(width, height, self.scale)
+        return output_size(width, height, self.scale)
 
 
 def upscale(source: Path, output: Path, recorder: Recorder | None = None, **options) -> Path:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import uuid
 from collections.abc import Callable
@@ -34,13 +35,26 @@ def format_scale(scale: float) -> str:
 def check_scale(scale: float | None) -> None:
     """An explicit output scale must be a positive number."""
     if scale is not None and not scale > 0:
-        raise UpscaleError(f"-s/--scale must be positive, not {scale:g}")
+        raise UpscaleError(f"the scale (-s) must be positive, not {scale:g}")
+
+
+def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The output size for a scale factor: rounded half up, and never below one pixel.
+
+    Images and video frames both follow it, so a frame comes out as its still would.
+    """
+    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
+
+
+def already_exists(target: Path) -> str:
+    """What a run says of an output it keeps."""
+    return f"{target}: already exists (use --overwrite to replace it)"
 
 
 def refuse_existing(target: Path, overwrite: bool) -> None:
     """Existing outputs are kept unless the user said --overwrite."""
     if not overwrite and (target.exists() or target.is_symlink()):
-        raise UpscaleError(f"{target}: already exists (use --overwrite to replace it)")
+        raise UpscaleError(already_exists(target))
 
 
 def refuse_input_clash(target: Path, source: Path) -> None:

@@ -8,7 +8,6 @@ halos), bit depth is kept, and the result is resized to the requested scale.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,16 +16,12 @@ import numpy as np
 from .errors import InputError
 from .imaging.channels import bleed_transparent_colour, gray_to_rgb, rgb_to_gray, split_alpha
 from .imaging.resize import resize_to
+from .outputs import check_scale, output_size
 
 if TYPE_CHECKING:
     from .run import PreparedNetwork
 
 Progress = bool | Callable[[int, int], None]
-
-
-def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The output size for a scale factor: rounded half up, and never below one pixel."""
-    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
 
 
 def _max_value(dtype: np.dtype) -> float:
@@ -61,8 +56,7 @@ def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float 
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     scale = float(scale or prepared.model.output_scale)
-    if scale <= 0:
-        raise InputError(f"scale must be positive, not {scale:g}")
+    check_scale(scale)
     height, width = image.shape[:2]
     target_w, target_h = output_size(width, height, scale)
     run_options = dict(tile=tile, tile_pad=tile_pad, progress=progress)

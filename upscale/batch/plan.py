@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UpscaleError
+from ..outputs import already_exists
 from .discover import kind_of
 from .naming import OutputNaming, make_output_folders
 
@@ -110,4 +111,4 @@ def _decide_existing(job: Job, output_dir: Path, sources: dict[str, Job], *,
     elif skip_existing:
         job.skip(ALREADY_DONE)
     else:
-        job.fail(f"the output {target} already exists (use --overwrite to replace it)")
+        job.fail(already_exists(target))

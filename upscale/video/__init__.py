@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import UpscaleError
+from ..outputs import check_scale, output_size
 from .encode import EncoderSettings
-from .frames import frame_upscaler, scaled_size
+from .frames import frame_upscaler
 from .job import VideoInterrupted, run_video
 from .probe import VideoInfo, probe
 from .sniff import is_video
@@ -44,13 +44,12 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
     Unfinished work for the same job is continued; ``restart`` discards it.
     """
     scale = float(scale or prepared.model.output_scale)
-    if scale <= 0:
-        raise UpscaleError(f"scale must be positive, not {scale:g}")
+    check_scale(scale)
     if batch_size is None:
         batch_size = 4 if str(getattr(prepared, "device", "cpu")).startswith("cuda") else 1
     return run_video(
         source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
-        out_size=lambda w, h: scaled_size(w, h, scale), settings=settings or EncoderSettings(),
+        out_size=lambda w, h: output_size(w, h, scale), settings=settings or EncoderSettings(),
         restart=restart, overwrite=overwrite, batch_size=batch_size,
         job_key={"network": prepared.model.weights_sha256[:16], "scale": scale, "tile": tile},
         **options)

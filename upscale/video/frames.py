@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..imaging.resize import resize_to
+from ..outputs import output_size
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
-
-
-def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The image path's rounding (half up, at least one pixel), so frames match images."""
-    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
 
 
 def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, tile: int = 0,
@@ -32,7 +27,7 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, til
 
     def upscale_frames(frames: np.ndarray) -> np.ndarray:
         height, width = frames.shape[1:3]
-        target = scaled_size(width, height, scale)
+        target = output_size(width, height, scale)
         if batched is not None:
             raw = batched(prepared, frames)
         else:
