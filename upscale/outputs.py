@@ -27,9 +27,28 @@ class DestinationError(UpscaleError):
     """The output cannot be written where the user asked."""
 
 
+SCALED_STEM = "{stem}_x{scale}"  # photo -> photo_x4, photos/ -> photos_x4/
+DEFAULT_NAME_TEMPLATE = SCALED_STEM + ".{ext}"  # a folder run's default (--name-template)
+
+
 def format_scale(scale: float) -> str:
     """4.0 -> '4', 1.5 -> '1.5': the way scales appear in output names."""
     return f"{scale:g}"
+
+
+def scaled_stem(stem: str, scale: float) -> str:
+    return SCALED_STEM.format(stem=stem, scale=format_scale(scale))
+
+
+def default_output(source: Path, scale: float, suffix: str = ".png") -> Path:
+    """``photo.jpg`` at x4 -> ``photo_x4.png`` beside the input (``clip_x2.mp4`` for a video)."""
+    return source.with_name(scaled_stem(source.stem, scale) + suffix)
+
+
+def default_output_dir(input_dir: Path, scale: float) -> Path:
+    """``photos/`` at x4 -> ``photos_x4/`` beside it."""
+    real = Path(input_dir).resolve()
+    return real.parent / scaled_stem(real.name, scale)
 
 
 def check_scale(scale: float | None) -> None:

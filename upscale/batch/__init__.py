@@ -3,8 +3,9 @@
 The CLI calls :func:`upscale_folder` when its input is a folder.
 """
 
-from .folder import default_output_dir, upscale_folder
-from .naming import DEFAULT_NAME_TEMPLATE, FORMATS, TEMPLATE_FIELDS
+from ..outputs import DEFAULT_NAME_TEMPLATE, default_output_dir
+from .folder import upscale_folder
+from .naming import FORMATS, TEMPLATE_FIELDS
 
 __all__ = ["DEFAULT_NAME_TEMPLATE", "FORMATS", "TEMPLATE_FIELDS", "default_output_dir",
            "upscale_folder"]

@@ -20,9 +20,15 @@ from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, read_picture, upscale_picture, write_picture
 from ..limits import DEFAULT_MAX_PIXELS
 from ..notes import note
-from ..outputs import OutputLock, check_scale, format_scale, partial_files
+from ..outputs import (
+    DEFAULT_NAME_TEMPLATE,
+    OutputLock,
+    check_scale,
+    default_output_dir,
+    partial_files,
+)
 from .discover import find_files, subfolders
-from .naming import DEFAULT_NAME_TEMPLATE, OutputNaming, make_output_folders
+from .naming import OutputNaming, make_output_folders
 from .plan import Job, make_plan
 from .prefetch import run_overlapped
 from .report import Outcomes, failure_reason, file_progress, plan_table, summary_tables
@@ -38,12 +44,6 @@ EXIT_OK, EXIT_FAILURES = 0, 1
 # (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
 #  quality, prefetch, quiet, max_pixels): upscale every planned job, recording each outcome.
 Executor = Callable[..., None]
-
-
-def default_output_dir(input_dir: Path, scale: float) -> Path:
-    """``photos/`` at x4 -> ``photos_x4/`` beside it."""
-    real = Path(input_dir).resolve()
-    return real.parent / f"{real.name}_x{format_scale(scale)}"
 
 
 def _load(load_network: Callable[[], ModelDescriptor | torch.nn.Module]) -> ModelDescriptor:

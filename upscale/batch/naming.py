@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import UpscaleError
-from ..outputs import format_scale
+from ..outputs import DEFAULT_NAME_TEMPLATE, format_scale
 
-DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}.{ext}"
 TEMPLATE_FIELDS = {
     "stem": "input file name without its extension",
     "scale": "the output scale, e.g. 4 or 1.5",

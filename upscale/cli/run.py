@@ -14,12 +14,13 @@ from ..limits import DEFAULT_MAX_PIXELS
 from ..loading.registry import find_model
 from ..notes import note
 from ..outputs import (
+    DEFAULT_NAME_TEMPLATE,
     DestinationError,
     OutputLock,
     check_destination,
     check_scale,
     check_writable_folder,
-    format_scale,
+    default_output,
     refuse_existing,
 )
 from .console import print_note
@@ -27,11 +28,6 @@ from .console import print_note
 DEFAULT_MODEL = "realesrgan-x4plus"
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
-
-
-def default_output(input_path: Path, scale: float, suffix: str = ".png") -> Path:
-    """``photo.jpg`` at x4 -> ``photo_x4.png`` beside the input."""
-    return input_path.with_name(f"{input_path.stem}_x{format_scale(scale)}{suffix}")
 
 
 def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:
@@ -179,8 +175,7 @@ def run_command(
         return load_network(model, alpha, psnr_model, gan_model)
 
     if ray is not None:
-        from ..batch import DEFAULT_NAME_TEMPLATE  # lazy: the CLI starts without torch
-        from ..distributed import run_with_ray
+        from ..distributed import run_with_ray  # lazy: Ray is optional and slow to import
 
         return run_with_ray(
             ray, input, destination, load_network=network_loader, scale=scale, device=device,
@@ -194,7 +189,7 @@ def run_command(
 
     if input.is_dir():
         # lazy: the CLI starts without torch
-        from ..batch import DEFAULT_NAME_TEMPLATE, upscale_folder
+        from ..batch import upscale_folder
 
         return upscale_folder(
             input, destination, load_network=network_loader,

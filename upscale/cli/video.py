@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
-from ..outputs import format_scale, refuse_input_clash
+from ..outputs import default_output, refuse_input_clash
 from ..video import EncoderSettings, output_suffix, upscale_video
 from ..video.sniff import video_presence
 from .console import print_note, stderr
@@ -34,8 +34,7 @@ def is_video(path: Path) -> bool:
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
     """``clip.mp4`` at x2 -> ``clip_x2.mp4`` (``.mkv`` when the source container cannot hold it)."""
-    return input_path.with_name(
-        f"{input_path.stem}_x{format_scale(scale)}{output_suffix(input_path, codec)}")
+    return default_output(input_path, scale, output_suffix(input_path, codec))
 
 
 def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
