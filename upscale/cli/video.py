@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
 from ..outputs import default_scale, format_scale, refuse_input_clash
-from ..video import EncoderSettings, output_suffix, upscale_video
-from ..video.sniff import video_presence
+from ..video import EncoderSettings, media_kind, output_suffix, upscale_video
 from .console import print_note, stderr
 
 if TYPE_CHECKING:
@@ -26,10 +25,10 @@ __all__ = ["default_video_output", "is_video", "upscale_video_file"]
 def is_video(path: Path) -> bool:
     """Whether INPUT goes the video way; a media file with no video stream is refused here,
     in the words a folder run uses, rather than read as a broken image."""
-    presence = video_presence(path)
-    if presence is False:
+    kind = media_kind(path)
+    if kind == "no video":
         raise InputError(f"{path}: not a readable video (no video stream)")
-    return bool(presence)
+    return kind == "video"
 
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
