@@ -68,14 +68,19 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
 
 
 class _ProgressBar:
-    """A rich bar on stderr: frames done/total, fps, ETA; nothing at all when quiet."""
+    """A rich bar on stderr: frames done/total, fps, ETA; nothing at all when quiet.
+
+    It appears with the first frames, so a file refused before any (not a readable
+    video, say) gets its one error line and nothing else.
+    """
 
     def __init__(self, name: str, quiet: bool) -> None:
         self.name, self.quiet, self.progress, self.task = name, quiet, None, None
 
     def __enter__(self):
-        if self.quiet:
-            return None
+        return None if self.quiet else self.update
+
+    def _start(self) -> None:
         from rich.progress import TextColumn
 
         from ..run.progress import counting_bar
@@ -84,9 +89,10 @@ class _ProgressBar:
                                      console=stderr)
         self.progress.start()
         self.task = self.progress.add_task(self.name, total=None, fps="")
-        return self.update
 
     def update(self, done: int, total: int) -> None:
+        if self.progress is None:
+            self._start()
         speed = self.progress.tasks[0].speed
         self.progress.update(self.task, completed=done, total=total,
                              fps=f"{speed:.1f} fps" if speed else "")

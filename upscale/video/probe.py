@@ -9,6 +9,9 @@ reports. Counting packets
 gives the frame count even where the container has no ``nb_frames``; the
 timestamps give the exact frame rate (24000/1001 stays 24000/1001) and tell
 constant from variable frame rate.
+
+Why not ffprobe: the ffmpeg bundled with imageio-ffmpeg comes without it, and
+using it only where it is installed would mean two parsers that must agree.
 """
 
 from __future__ import annotations
