@@ -1,8 +1,9 @@
 """Every ffmpeg command line the video engine runs, built here and nowhere else.
 
-Plain argument lists: two of our invocations (``-i`` alone to read a header,
-``-h`` to ask about options and encoders) have no output, which a graph
-builder such as ffmpeg-python cannot express, so none is built with one.
+Plain argument lists, all starting with ``binary.ffmpeg_args``. ffmpeg-python
+builds none of them: our header probe (``-i`` alone) and the ``-h``/``-version``
+queries name no output, which it cannot express, and half the commands built
+one way and half another is what this module replaces.
 Filter options are escaped twice, as ffmpeg parses them twice: once as a
 filter's option, once as part of the filter graph (``max(N-1,0)`` carries a comma).
 """
