@@ -232,8 +232,8 @@ def test_dry_run_lists_the_plan_and_writes_nothing(photos, tmp_path):
 
 
 def test_a_folder_tells_videos_from_images_by_the_rule_a_single_file_follows(photos, tmp_path):
-    """Content first (a video named .dat is a video, a PNG named .mp4 an image, a song in
-    .mp4 is neither); the name only where ffmpeg cannot read the file."""
+    """Content first: a video named .dat is a video; a PNG named .mp4, a camera raw (TIFF
+    inside) and a song in .mp4 are not; the name decides only where ffmpeg cannot read."""
     from test_video import ffmpeg
 
     from upscale.video import media_kind
@@ -243,11 +243,13 @@ def test_a_folder_tells_videos_from_images_by_the_rule_a_single_file_follows(pho
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.3", "-c:a", "aac",
            str(photos / "song.mp4"))
     (photos / "still.mp4").write_bytes((photos / "top.png").read_bytes())
-    (photos / "broken.mkv").write_bytes(b"not a video at all")
-    (photos / "notes.txt").write_text("not a picture\n")
-    expected = {"clip.dat": ("video", "clip_x2.mp4"), "still.mp4": ("image", "still_x2.png"),
-                "broken.mkv": ("video", "broken_x2.mkv"), "song.mp4": ("no video", None),
-                "notes.txt": (None, None)}
+    Image.new("RGB", (4, 4)).save(photos / "raw.cr2", "TIFF")
+    (photos / "broken.mkv").write_bytes(b"\x00\x01 not a video at all")
+    (photos / "notes.xmp").write_text("<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>\n")
+    expected = {"clip.dat": ("video", "clip_x2.mp4"), "broken.mkv": ("video", "broken_x2.mkv"),
+                "top.png": ("image", "top_x2.png"), "still.mp4": (None, None),
+                "raw.cr2": (None, None), "song.mp4": ("no video", None),
+                "notes.xmp": (None, None)}
     run = Run(photos, tmp_path / "big", dry_run=True, scale=2, recursive=False)
     for name, (kind, target) in expected.items():
         assert media_kind(photos / name) == kind, name
