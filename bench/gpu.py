@@ -230,7 +230,7 @@ def measure_variants(network: torch.nn.Module, model: str, size: tuple[int, int]
 
 
 def make_clip(path: Path, size: tuple[int, int], seconds: float) -> None:
-    from upscale.video.ffmpeg_bin import ffmpeg_exe
+    from upscale.video.ffmpeg.binary import ffmpeg_exe
 
     width, height = size
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",

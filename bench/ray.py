@@ -143,7 +143,7 @@ def make_inputs(root: Path, images: int, size: str, seconds: float, clip_size: s
     import numpy as np
 
     from upscale.imaging import write_image
-    from upscale.video.ffmpeg_bin import ffmpeg_exe
+    from upscale.video.ffmpeg.binary import ffmpeg_exe
 
     width, height = map(int, size.split("x"))
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 import imageio_ffmpeg  # noqa: E402
 
 from upscale.video import probe, run_video  # noqa: E402
-from upscale.video.ffmpeg_bin import ffmpeg_choice  # noqa: E402
+from upscale.video.ffmpeg.binary import ffmpeg_choice  # noqa: E402
 
 STEP = r"(if(lt(N\,13)\,N*0.04\,0.48+(N-12)*0.1))"
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from upscale.video import probe, run_video  # noqa: E402
 from upscale.video.decode import FrameReader  # noqa: E402
-from upscale.video.ffmpeg_bin import ffmpeg_exe  # noqa: E402
+from upscale.video.ffmpeg.binary import ffmpeg_exe  # noqa: E402
 
 
 def load_network(name: str) -> tuple[torch.nn.Module, str]:

@@ -231,6 +231,35 @@ def test_dry_run_lists_the_plan_and_writes_nothing(photos, tmp_path):
         assert target in row and "upscale" in row
 
 
+def test_a_folder_tells_videos_from_images_by_the_rule_a_single_file_follows(photos, tmp_path):
+    """Content first: a video named .dat is a video; a PNG named .mp4, a camera raw (TIFF
+    inside) and a song in .mp4 are not; the name decides only where ffmpeg cannot read."""
+    from test_video import ffmpeg
+
+    from upscale.video import media_kind
+
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=16x12:rate=10:duration=0.3", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-f", "mp4", str(photos / "clip.dat"))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.3", "-c:a", "aac",
+           str(photos / "song.mp4"))
+    (photos / "still.mp4").write_bytes((photos / "top.png").read_bytes())
+    Image.new("RGB", (4, 4)).save(photos / "raw.cr2", "TIFF")
+    (photos / "broken.mkv").write_bytes(b"\x00\x01 not a video at all")
+    (photos / "notes.xmp").write_text("<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>\n")
+    expected = {"clip.dat": ("video", "clip_x2.mp4"), "broken.mkv": ("video", "broken_x2.mkv"),
+                "top.png": ("image", "top_x2.png"), "still.mp4": (None, None),
+                "raw.cr2": (None, None), "song.mp4": ("no video", None),
+                "notes.xmp": (None, None)}
+    run = Run(photos, tmp_path / "big", dry_run=True, scale=2, recursive=False)
+    for name, (kind, target) in expected.items():
+        assert media_kind(photos / name) == kind, name
+        row = next(line for line in run.summary.splitlines() if name in line)
+        if target:
+            assert target in row and "upscale" in row, row
+        else:
+            assert "not an image or video" in row, row
+
+
 def test_without_recursion_only_the_top_folder_is_read(photos, tmp_path):
     out = tmp_path / "big"
     run = Run(photos, out, recursive=False)

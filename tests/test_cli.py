@@ -212,6 +212,14 @@ def test_an_audio_only_mp4_is_said_to_have_no_video_stream(tmp_path, model_file)
     assert sorted(tmp_path.iterdir()) == sorted([model_file, song])
 
 
+def test_a_damaged_mp4_is_refused_in_one_line_by_the_video_reader(tmp_path, model_file):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    error = _one_line_error(upscale_cli(junk, "-m", model_file))
+    assert "junk.mp4" in error and "not a readable video" in error
+    assert sorted(tmp_path.iterdir()) == sorted([model_file, junk])
+
+
 def test_a_folder_in_gives_a_folder_out_and_a_bad_file_fails_the_run(tmp_path, model_file, rng):
     photos = tmp_path / "photos"
     write_image(photos / "a.png", rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))

@@ -10,7 +10,7 @@ import pytest
 from test_video import ffmpeg, upscale
 
 from upscale.video import probe
-from upscale.video.ffmpeg_bin import (
+from upscale.video.ffmpeg.binary import (
     ENV_OVERRIDE,
     MIN_VERSION,
     bundled_exe,

@@ -14,11 +14,6 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..imaging import IMAGE_SUFFIXES
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
-                  ".flv", ".ts", ".m2ts", ".mts", ".3gp", ".ogv", ".vob")
-
 
 def find_files(input_dir: Path, *, recursive: bool, patterns: Sequence[str] = (),
                exclude: Iterable[Path] = ()) -> list[Path]:
@@ -75,13 +70,3 @@ def _match_parts(parts: list[str], pattern: list[str]) -> bool:
         return any(_match_parts(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
     return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) \
         and _match_parts(parts[1:], pattern[1:])
-
-
-def kind_of(path: Path) -> str | None:
-    """'image', 'video', or None for files a batch does not handle."""
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    return None

@@ -83,7 +83,7 @@ def upscale_folder(
     ``load_network`` is called at most once, and only if there is work (or the
     scale must come from the network). ``prefetch`` is how many decoded inputs
     and finished outputs may wait in each queue; 0 runs one file at a time.
-    ``videos``: True uses ``upscale.video`` when present, False/None skips videos.
+    ``videos``: True uses ``upscale.video``, False/None skips videos.
     ``max_pixels`` refuses larger images from their header, before decoding them.
     ``executor`` runs the planned work elsewhere (``upscale.distributed``); by
     default it runs here.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..errors import UpscaleError
 from ..outputs import already_exists
-from .discover import kind_of
 from .naming import OutputNaming, make_output_folders
+from .videos import image_or_video
 
 ALREADY_DONE = "already done"
 
@@ -48,9 +48,9 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
     """One job per file, in the order the files were found.
 
     ``video_suffix`` gives a video's output extension, or is None when this
-    build cannot upscale videos (they are then skipped with that reason).
+    run does not upscale videos (they are then skipped with that reason).
     """
-    jobs = [Job(path, path.relative_to(input_dir), kind_of(path)) for path in files]
+    jobs = [Job(path, path.relative_to(input_dir), image_or_video(path)) for path in files]
     sources = {os.path.realpath(job.source): job for job in jobs}
     targets: dict[str, Job] = {}
     for job in jobs:
@@ -58,7 +58,7 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
             job.skip(f"not an image or video ({job.source.suffix or 'no extension'})")
             continue
         if job.kind == "video" and video_suffix is None:
-            job.skip("video: this build has no video support (upscale.video)")
+            job.skip("video: this run does not upscale videos")
             continue
         if job.kind == "video":
             suffix = video_suffix(job.source)

@@ -1,9 +1,9 @@
 """The one place where a batch meets the video engine (``upscale.video``).
 
-A folder may mix images and videos. Videos are upscaled whole by the video
-engine, which runs its own decode/encode pipeline, with the network the batch
-already prepared. When this build has no usable video engine, videos are
-skipped with that reason instead of failing the batch.
+A folder may mix images and videos; which is which is the video engine's rule
+(``upscale.video.media_kind``), the same one a single file follows. Videos are
+upscaled whole by the video engine, which runs its own decode/encode pipeline,
+with the network the batch already prepared.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .. import video
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,12 @@ class VideoSupport:
     upscale: Callable[..., Any]
 
 
-def video_support() -> VideoSupport | None:
-    """The video engine's entry points, or None when ``upscale.video`` lacks them."""
-    try:
-        from .. import video
-    except ImportError:
-        return None
-    upscale = getattr(video, "upscale_video", None)
-    if upscale is None or not hasattr(video, "output_suffix"):
-        return None
-    return VideoSupport(output_suffix=video.output_suffix, upscale=upscale)
+def video_support() -> VideoSupport:
+    """The video engine's entry points."""
+    return VideoSupport(output_suffix=video.output_suffix, upscale=video.upscale_video)
+
+
+def image_or_video(path: Path) -> str | None:
+    """'image', 'video', or None for a file a batch does not handle."""
+    kind = video.media_kind(path)
+    return kind if kind in ("image", "video") else None

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
 from ..outputs import default_output, refuse_input_clash
-from ..video import EncoderSettings, output_suffix, upscale_video
-from ..video.sniff import video_presence
+from ..video import EncoderSettings, media_kind, output_suffix, upscale_video
 from .console import print_note, stderr
 
 if TYPE_CHECKING:
@@ -26,10 +25,10 @@ __all__ = ["default_video_output", "is_video", "upscale_video_file"]
 def is_video(path: Path) -> bool:
     """Whether INPUT goes the video way; a media file with no video stream is refused here,
     in the words a folder run uses, rather than read as a broken image."""
-    presence = video_presence(path)
-    if presence is False:
+    kind = media_kind(path)
+    if kind == "no video":
         raise InputError(f"{path}: not a readable video (no video stream)")
-    return bool(presence)
+    return kind == "video"
 
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
@@ -68,14 +67,19 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
 
 
 class _ProgressBar:
-    """A rich bar on stderr: frames done/total, fps, ETA; nothing at all when quiet."""
+    """A rich bar on stderr: frames done/total, fps, ETA; nothing at all when quiet.
+
+    It appears with the first frames, so a file refused before any (not a readable
+    video, say) gets its one error line and nothing else.
+    """
 
     def __init__(self, name: str, quiet: bool) -> None:
         self.name, self.quiet, self.progress, self.task = name, quiet, None, None
 
     def __enter__(self):
-        if self.quiet:
-            return None
+        return None if self.quiet else self.update
+
+    def _start(self) -> None:
         from rich.progress import TextColumn  # lazy: the CLI starts without torch
 
         from ..run.progress import counting_bar  # lazy: the CLI starts without torch
@@ -84,9 +88,10 @@ class _ProgressBar:
                                      console=stderr)
         self.progress.start()
         self.task = self.progress.add_task(self.name, total=None, fps="")
-        return self.update
 
     def update(self, done: int, total: int) -> None:
+        if self.progress is None:
+            self._start()
         speed = self.progress.tasks[0].speed
         self.progress.update(self.task, completed=done, total=total,
                              fps=f"{speed:.1f} fps" if speed else "")

@@ -10,18 +10,14 @@ film. A segment appears under its final name only once its encoder finished.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from fractions import Fraction
 
-import numpy as np
-
 from ..errors import UpscaleError
-from ..video.decode import FrameReader, decode_command
+from ..video.decode import FrameReader
 from ..video.encode import pad_frames
-from ..video.pipeline import FrameFn, Job, _SegmentWriter
 from ..video.probe import VideoInfo
-from ..video.process import Process
+from ..video.transcode import FrameFn, SegmentWriter, TranscodeJob
 
 
 def seek_seconds(info: VideoInfo, frame: int) -> Fraction:
@@ -41,36 +37,25 @@ class SeekingReader(FrameReader):
     def __init__(self, info: VideoInfo, raw_pix_fmt: str, first: int) -> None:
         if first == 0:
             super().__init__(info, raw_pix_fmt)
-            return
-        command = decode_command(info, raw_pix_fmt)
-        at = command.index("-i")
-        command[at:at] = ["-ss", f"{float(seek_seconds(info, first)):.6f}"]
-        self.info = info
-        self.dtype = _dtype(raw_pix_fmt)
-        self.frame_shape = (info.height, info.width, 3)
-        self.process = Process(command, f"decoding {info.path.name} from frame {first}",
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-        self.decoded = 0
+        else:
+            super().__init__(info, raw_pix_fmt, seek=seek_seconds(info, first),
+                             what=f"decoding {info.path.name} from frame {first}")
 
 
-def _dtype(raw_pix_fmt: str) -> type:
-    return np.uint16 if raw_pix_fmt == "rgb48le" else np.uint8
-
-
-def segment_length(job: Job, segment: int) -> int | None:
+def segment_length(job: TranscodeJob, segment: int) -> int | None:
     """Frames in ``segment``; None for the last, which runs to the end of the stream."""
     workdir = job.workdir
     return None if segment == workdir.segment_count - 1 else workdir.segment_frames
 
 
-def expected_frames(job: Job, segment: int) -> int:
+def expected_frames(job: TranscodeJob, segment: int) -> int:
     """Frames the probe counted in ``segment``."""
     length = segment_length(job, segment)
     first = job.workdir.first_frame(segment)
     return length if length is not None else max(job.info.frame_count - first, 0)
 
 
-def encode_segment(job: Job, segment: int, upscale_frames: FrameFn) -> int:
+def encode_segment(job: TranscodeJob, segment: int, upscale_frames: FrameFn) -> int:
     """Decode, upscale and encode one segment; return the frames it holds.
 
     A segment already in place (a retried task whose first attempt finished)
@@ -83,7 +68,7 @@ def encode_segment(job: Job, segment: int, upscale_frames: FrameFn) -> int:
     expected = (job.out_height, job.out_width)
     stop = threading.Event()
     reader = SeekingReader(job.info, plan.raw_pix_fmt, first)
-    writer = _SegmentWriter(job, stop)
+    writer = SegmentWriter(job, stop)
     done = 0
     try:
         for batch in reader.batches(job.batch_size):

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from ..video import upscale_video
-from ..video.pipeline import Job
+from ..video.transcode import TranscodeJob
 from .pool import ActorPool
 from .segment import expected_frames
 from .session import worker_errors
@@ -52,19 +52,19 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: Any, net
 
 def cluster_encoder(ray: ModuleType, pool: ActorPool, network_ref: list, *, scale: float,
                     tile: int, tile_pad: int | None, precision: str
-                    ) -> Callable[[Job, int], int]:
+                    ) -> Callable[[TranscodeJob, int], int]:
     """The ``encode`` step of ``run_video`` that makes segments on ``pool``."""
     worker_options = {"device": pool.device, "precision": precision, "threads": pool.threads,
                       "scale": scale, "tile": tile, "tile_pad": tile_pad}
 
-    def encode(job: Job, first_segment: int) -> int:
+    def encode(job: TranscodeJob, first_segment: int) -> int:
         return encode_on_cluster(ray, pool, network_ref, job, first_segment, worker_options)
 
     return encode
 
 
-def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list, job: Job,
-                      first_segment: int, worker_options: dict) -> int:
+def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list,
+                      job: TranscodeJob, first_segment: int, worker_options: dict) -> int:
     """Make every missing segment from ``first_segment`` on; return the frames decoded."""
     workdir = job.workdir
     wanted = [segment for segment in range(first_segment, workdir.segment_count)

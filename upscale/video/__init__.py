@@ -1,7 +1,9 @@
 """Video: upscale every frame of a clip, keeping its sound, subtitles and timing.
 
 ``upscale_video`` is the whole job for a prepared network; ``run_video`` takes
-any frame function (tests, other engines). ``is_video`` decides by probing.
+any frame function (tests, other engines). ``media_kind`` is the one rule that
+says whether a file goes the image or the video way. Every ffmpeg command line
+is built in ``upscale.video.ffmpeg.commands``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from .encode import EncoderSettings
 from .frames import frame_upscaler
 from .job import VideoInterrupted, run_video
 from .probe import VideoInfo, probe
-from .sniff import is_video
+from .sniff import is_video, media_kind
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 __all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler", "is_video",
-           "output_suffix", "probe", "run_video", "upscale_video"]
+           "media_kind", "output_suffix", "probe", "run_video", "upscale_video"]
 
 _KEEP_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v"}
 
@@ -46,7 +48,7 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
     scale = float(scale or prepared.model.output_scale)
     check_scale(scale)
     if batch_size is None:
-        batch_size = 4 if str(getattr(prepared, "device", "cpu")).startswith("cuda") else 1
+        batch_size = 4 if str(prepared.device).startswith("cuda") else 1
     return run_video(
         source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
         out_size=lambda w, h: output_size(w, h, scale), settings=settings or EncoderSettings(),

@@ -10,36 +10,29 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from fractions import Fraction
 
 import numpy as np
 
-from .encode import SCALE_MATRIX
-from .ffmpeg_bin import ffmpeg_exe, passthrough_option
+from .ffmpeg.commands import decode_command
+from .ffmpeg.process import Process
 from .probe import VideoInfo
-from .process import Process
-
-
-def decode_command(info: VideoInfo, raw_pix_fmt: str) -> list[str]:
-    import ffmpeg
-
-    source = ffmpeg.input(str(info.path), noautorotate=None)
-    stream = source[str(info.video_index)]
-    scale_args = {"in_range": info.color_range or "tv"}
-    if matrix := SCALE_MATRIX.get(info.color_space or ""):
-        scale_args["in_color_matrix"] = matrix
-    stream = stream.filter("scale", **scale_args).filter("format", raw_pix_fmt)
-    out = ffmpeg.output(stream, "pipe:", format="rawvideo", **passthrough_option())
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *out.compile(cmd="ffmpeg")[1:]]
 
 
 class FrameReader:
-    """Iterate batches of (N, H, W, 3) frames; uint16 when ``raw_pix_fmt`` is rgb48le."""
+    """Iterate batches of (N, H, W, 3) frames; uint16 when ``raw_pix_fmt`` is rgb48le.
 
-    def __init__(self, info: VideoInfo, raw_pix_fmt: str) -> None:
+    ``seek``: start at this time (seconds from the file's start) rather than the first
+    frame; ``what`` names the work in an error message.
+    """
+
+    def __init__(self, info: VideoInfo, raw_pix_fmt: str, seek: Fraction | None = None,
+                 what: str | None = None) -> None:
         self.info = info
         self.dtype = np.uint16 if raw_pix_fmt == "rgb48le" else np.uint8
         self.frame_shape = (info.height, info.width, 3)
-        self.process = Process(decode_command(info, raw_pix_fmt), "decoding " + info.path.name,
+        self.process = Process(decode_command(info, raw_pix_fmt, seek),
+                               what or "decoding " + info.path.name,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         self.decoded = 0
 

@@ -20,16 +20,17 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, til
     A scale other than the network's resizes the network output (area
     averaging when shrinking), exactly as for images.
     """
+    # Imported here: upscale.run loads torch, and importing upscale.video (a batch asks
+    # it which files are videos) must not.
     from .. import run
 
     scale = float(scale or prepared.model.output_scale)
-    batched = getattr(run, "run_frames", None) if tile == 0 else None
 
     def upscale_frames(frames: np.ndarray) -> np.ndarray:
         height, width = frames.shape[1:3]
         target = output_size(width, height, scale)
-        if batched is not None:
-            raw = batched(prepared, frames)
+        if tile == 0:
+            raw = run.run_frames(prepared, frames)
         else:
             raw = [run.run_network(prepared, frame, tile=tile, tile_pad=tile_pad)
                    for frame in frames]

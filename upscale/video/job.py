@@ -14,12 +14,12 @@ from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
 from ..outputs import OutputLock, refuse_existing
-from .encode import EncodePlan, EncoderSettings, encoder_pix_fmts
-from .ffmpeg_bin import ffmpeg_choice
+from .encode import EncodePlan, EncoderSettings
+from .ffmpeg.binary import encoder_pix_fmts, ffmpeg_choice
 from .mux import check_codec_fits, container_for, mux, plan_streams
-from .pipeline import FrameFn, Job, ProgressFn, encode_all, segment_starts
 from .probe import VideoInfo, probe
 from .segments import DEFAULT_SEGMENT_FRAMES, WorkDir, work_dir_for
+from .transcode import FrameFn, ProgressFn, TranscodeJob, encode_all, segment_starts
 
 Notify = Callable[[str], None]
 DEFAULT_SETTINGS = EncoderSettings()
@@ -47,7 +47,7 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
               segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_key: dict | None = None,
               on_progress: ProgressFn | None = None, notify: Notify | None = None,
               info: VideoInfo | None = None,
-              encode: Callable[[Job, int], int] = encode_all) -> Path:
+              encode: Callable[[TranscodeJob, int], int] = encode_all) -> Path:
     """Upscale every frame of ``source`` with ``upscale_frames`` and write ``output``.
 
     ``out_size(width, height)`` is the frame size ``upscale_frames`` returns;
@@ -79,7 +79,7 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
                 out_size: Callable[[int, int], tuple[int, int]], settings: EncoderSettings,
                 restart: bool, batch_size: int, segment_frames: int, job_key: dict | None,
                 on_progress: ProgressFn | None, notify: Notify, info: VideoInfo | None,
-                encode: Callable[[Job, int], int] = encode_all) -> Path:
+                encode: Callable[[TranscodeJob, int], int] = encode_all) -> Path:
     info = info or probe(source)
     if missing := info.missing_seconds():
         raise UpscaleError(f"{source}: the last {missing:.2f} s of its declared "
@@ -105,8 +105,8 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
         notify(resume_message(workdir, first_segment))
     try:
         if first_segment < workdir.segment_count:
-            job = Job(info, upscale_frames, plan, width, height, workdir, max(1, batch_size),
-                      on_progress)
+            job = TranscodeJob(info, upscale_frames, plan, width, height, workdir,
+                               max(1, batch_size), on_progress)
             decoded = encode(job, first_segment)
             _check_frame_count(info, decoded)
         concat = workdir.write_concat(segment_starts(info, workdir))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UpscaleError
-from .ffmpeg_bin import ffmpeg_exe, supports_option
+from .ffmpeg.commands import mux_command
+from .ffmpeg.process import Process
 from .probe import Stream, VideoInfo
-from .process import Process
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
               ".webm": "webm", ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts",
@@ -92,30 +92,7 @@ def _decide(stream: Stream, container: str | None) -> str | None:
 
 
 def mux(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan) -> None:
-    """Write ``target``: the concatenated segments, placed where the source video started.
-
-    Input 0 is the segment list, input 1 the source (always opened, for its
-    metadata and chapters even when no stream of it is copied).
-    """
-    video_input = ["-f", "concat", "-safe", "0"]
-    if info.first_pts:
-        video_input += ["-itsoffset", f"{float(info.first_pts):.6f}"]
-    if info.rotation and supports_option("display_rotation"):
-        video_input += ["-display_rotation", f"{info.rotation:g}"]
-    args = [*video_input, "-i", str(concat_list), "-i", str(info.path), "-map", "0:v:0"]
-    for stream in plan.copied:
-        args += ["-map", f"1:{stream.index}"]
-    args += ["-c", "copy", "-map_metadata", "1", "-map_chapters", "1"]
-    for position, stream in enumerate(plan.copied, start=1):
-        if stream.index in plan.converted:
-            args += [f"-c:{position}", plan.converted[stream.index]]
-    source_video = next(s for s in info.streams if s.index == info.video_index)
-    if source_video.language and source_video.language != "und":
-        args += ["-metadata:s:0", f"language={source_video.language}"]
-    if info.rotation and not supports_option("display_rotation"):
-        args += ["-metadata:s:0", f"rotate={info.rotation:g}"]
-    if container_for(target) in ("mp4", "mov"):
-        args += ["-movflags", "+faststart"]
-    process = Process([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args, str(target)],
-                      f"writing {target.name}")
-    process.wait_ok()
+    """Write ``target``: the concatenated segments, placed where the source video started,
+    with the streams ``plan`` keeps (see ``ffmpeg.commands.mux_command``)."""
+    command = mux_command(info, concat_list, target, plan, container_for(target))
+    Process(command, f"writing {target.name}").wait_ok()

@@ -9,6 +9,9 @@ reports. Counting packets
 gives the frame count even where the container has no ``nb_frames``; the
 timestamps give the exact frame rate (24000/1001 stays 24000/1001) and tell
 constant from variable frame rate.
+
+Why not ffprobe: the ffmpeg bundled with imageio-ffmpeg comes without it, and
+using it only where it is installed would mean two parsers that must agree.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
-from .ffmpeg_bin import last_error, run_ffmpeg
+from .ffmpeg.commands import header_command, packets_command
+from .ffmpeg.process import last_error, run_ffmpeg
 
 # The names ffmpeg prints for colour enums, by their numeric value; ffmpeg prints
 # one name when matrix, primaries and transfer share a value, so we map back.
@@ -120,7 +124,7 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    text = run_ffmpeg(["-i", str(path)], check=False).stderr
+    text = run_ffmpeg(header_command(path), check=False).stderr
     header = parse_header(path, text)
     video = header["video"]
     if video is None:
@@ -215,8 +219,7 @@ def parse_colour(extra: str) -> dict[str, str | None]:
 def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int], float | None]:
     """The video stream's time base and packet timestamps (no decoding), and the end in
     seconds of the last packet of any video, audio or subtitle stream."""
-    proc = run_ffmpeg(["-i", str(path), "-map", f"0:{video_index}", "-map", "0:a?",
-                       "-map", "0:s?", "-c", "copy", "-f", "framecrc", "-"], check=False)
+    proc = run_ffmpeg(packets_command(path, video_index), check=False)
     if proc.returncode != 0:
         raise InputError(f"{path}: cannot read the video packets ({last_error(proc.stderr)})")
     time_bases: dict[str, Fraction] = {}

@@ -1,10 +1,11 @@
-"""Which ffmpeg to run, and running it with errors a user can read.
+"""Which ffmpeg to run, how each of its command lines starts, and what it can do.
 
 ``$UPSCALE_FFMPEG`` wins (a path, or ``bundled``); then a system ``ffmpeg`` on
 PATH (it may have hardware encoders); otherwise the static binary that the
 ``imageio-ffmpeg`` wheel ships, so ``pip install`` alone is enough. A system
 ffmpeg older than ``MIN_VERSION`` is passed over for the bundled one, with a
-note: 4.2 loses a Matroska source's rotation. ffprobe is never needed.
+note: 4.2 loses a Matroska source's rotation. ffprobe is never needed (the
+bundled build has none), so one code path serves both.
 """
 
 from __future__ import annotations
@@ -13,15 +14,22 @@ import functools
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Sequence
 
-from ..errors import UpscaleError
+import imageio_ffmpeg
+
+from ...errors import UpscaleError
+from .process import run_ffmpeg
 
 ENV_OVERRIDE = "UPSCALE_FFMPEG"
 BUNDLED = "bundled"
 MIN_VERSION = (5, 1)  # the oldest ffmpeg whose results the test suite has checked
 _VERSION = re.compile(r"ffmpeg version \D{0,2}(\d+)\.(\d+)")
+
+
+def ffmpeg_args(args: Sequence[str], *, exe: str | None = None) -> list[str]:
+    """A whole command line: the chosen binary (or ``exe``), quiet and never reading keys."""
+    return [exe or ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,11 +59,6 @@ def ffmpeg_exe() -> str:
 def bundled_exe() -> str:
     """The static ffmpeg that the ``imageio-ffmpeg`` wheel ships."""
     try:
-        import imageio_ffmpeg
-    except ImportError as exc:
-        raise UpscaleError("video needs ffmpeg: install it, or `pip install imageio-ffmpeg`"
-                           ) from exc
-    try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
         raise UpscaleError(f"video needs ffmpeg, and imageio-ffmpeg has none here: {exc}") from exc
@@ -64,18 +67,14 @@ def bundled_exe() -> str:
 @functools.lru_cache(maxsize=4)
 def ffmpeg_version(exe: str) -> tuple[int, int] | None:
     """(major, minor) from ``exe -version``; None for a git snapshot or an unknown format."""
-    try:
-        text = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True,
-                              errors="replace", check=False, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UpscaleError(f"cannot run ffmpeg ({exe}): {exc}") from exc
+    text = run_ffmpeg(ffmpeg_args(["-version"], exe=exe), check=False, timeout=30).stdout
     match = _VERSION.search(text)
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @functools.lru_cache(maxsize=1)
 def _full_help() -> str:
-    return run_ffmpeg(["-h", "full"], check=False).stdout
+    return run_ffmpeg(ffmpeg_args(["-h", "full"]), check=False).stdout
 
 
 def supports_option(name: str) -> bool:
@@ -90,30 +89,11 @@ def passthrough_option() -> dict[str, str]:
     return {"vsync": "passthrough"}
 
 
-def run_ffmpeg(args: Sequence[str], *, check: bool = True,
-               stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-    """Run ffmpeg to completion; with ``check``, a failure raises its own last words."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], stdout=stdout,
-                          stderr=subprocess.PIPE, text=True, errors="replace", check=False)
-    if check and proc.returncode != 0:
-        raise UpscaleError(f"ffmpeg failed: {last_error(proc.stderr)}")
-    return proc
-
-
-_ADDRESS = re.compile(r"\[([^\]@]+?) @ 0x[0-9a-f]+\] ")
-_TROUBLE = re.compile(r"error|invalid|not supported|unknown|no such|unable|cannot|could not|"
-                      r"not found|unrecognized|does not|truncated|moov", re.IGNORECASE)
-_GENERIC = ("Conversion failed", "Nothing was written", "Error opening output file",
-            "Error opening input file", "Error while opening encoder", "Exiting with",
-            "Error sending frames", "Error closing", "Task finished with error",
-            "Terminating thread", "Could not open encoder before EOF")
-
-
-def last_error(stderr: str, lines: int = 2) -> str:
-    """ffmpeg's own message: its most specific complaint, then its last words, on one line."""
-    kept = [_ADDRESS.sub(r"\1: ", line.strip()) for line in stderr.splitlines() if line.strip()]
-    kept = [line for line in kept if not line.startswith(("frame=", "size=", "Press [q]"))]
-    specific = [line for line in kept if _TROUBLE.search(line)
-                and not any(generic in line for generic in _GENERIC)]
-    chosen = specific[:1] + [line for line in kept[-lines:] if line not in specific[:1]]
-    return " / ".join(chosen) or "no message"
+@functools.lru_cache(maxsize=32)
+def encoder_pix_fmts(codec: str) -> tuple[str, ...]:
+    """Pixel formats an encoder accepts; :class:`UpscaleError` if ffmpeg lacks it."""
+    text = run_ffmpeg(ffmpeg_args(["-h", f"encoder={codec}"]), check=False).stdout
+    if "is not recognized" in text or f"Encoder {codec}" not in text:
+        raise UpscaleError(f"--codec {codec}: this ffmpeg has no such encoder")
+    match = re.search(r"Supported pixel formats: (.*)", text)
+    return tuple(match.group(1).split()) if match else ()

@@ -1,4 +1,4 @@
-"""Decode -> upscale -> encode, all three at once.
+"""Transcoding with a network in the middle: decode -> upscale -> encode, all three at once.
 
 A decoder thread fills a bounded queue with batches of frames, the calling
 thread runs the network on them, and an encoder thread feeds the segment
@@ -23,9 +23,9 @@ from ..errors import UpscaleError
 from ..stoppable import Stopped, get, put
 from .decode import FrameReader
 from .encode import EncodePlan, pad_frames
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg.commands import encode_command
+from .ffmpeg.process import Process
 from .probe import VideoInfo
-from .process import Process
 from .segments import WorkDir
 
 FrameFn = Callable[[np.ndarray], np.ndarray]
@@ -35,7 +35,7 @@ _QUEUE_BATCHES = 3
 
 
 @dataclass
-class Job:
+class TranscodeJob:
     """One video's frames on their way through the network."""
 
     info: VideoInfo
@@ -90,10 +90,10 @@ def segment_pts(info: VideoInfo, first: int, count: int) -> list[int]:
     return [p - pts[0] for p in pts]
 
 
-class _SegmentWriter:
+class SegmentWriter:
     """Feeds frames to one encoder per segment; finished segments are renamed into place."""
 
-    def __init__(self, job: Job, stop: threading.Event) -> None:
+    def __init__(self, job: TranscodeJob, stop: threading.Event) -> None:
         self.job, self.stop = job, stop
         self.current: Process | None = None
         self.segment = -1
@@ -122,8 +122,8 @@ class _SegmentWriter:
                 count = max(self.job.info.frame_count - first, 0) + 1
             pts = segment_pts(self.job.info, first, count)
         partial = workdir.partial_path(segment)
-        args = [ffmpeg_exe(), "-hide_banner", "-y", *plan.command(partial, pts)]
-        self.current = Process(args, f"encoding segment {segment}", cwd=str(workdir.path),
+        self.current = Process(encode_command(plan, partial.name, pts),
+                               f"encoding segment {segment}", cwd=str(workdir.path),
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.segment = segment
 
@@ -157,7 +157,7 @@ class _SegmentWriter:
             finisher.join(timeout=10)
 
 
-def encode_all(job: Job, first_segment: int) -> int:
+def encode_all(job: TranscodeJob, first_segment: int) -> int:
     """Encode every segment from ``first_segment`` on; return the frames decoded in all."""
     workdir, info = job.workdir, job.info
     start_frame = workdir.first_frame(first_segment)
@@ -166,7 +166,7 @@ def encode_all(job: Job, first_segment: int) -> int:
     decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
     upscaled: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
     reader = FrameReader(info, job.plan.raw_pix_fmt)
-    writer = _SegmentWriter(job, stop)
+    writer = SegmentWriter(job, stop)
 
     def decode() -> None:
         for batch in reader.batches(job.batch_size, skip=start_frame):
@@ -207,7 +207,7 @@ def encode_all(job: Job, first_segment: int) -> int:
     return reader.decoded
 
 
-def _run_network(job: Job, decoded: queue.Queue, upscaled: queue.Queue,
+def _run_network(job: TranscodeJob, decoded: queue.Queue, upscaled: queue.Queue,
                  stop: threading.Event) -> None:
     expected = (job.out_height, job.out_width)
     try:

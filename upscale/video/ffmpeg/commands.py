@@ -1,0 +1,167 @@
+"""Every ffmpeg command line the video engine runs, built here and nowhere else.
+
+Plain argument lists, all starting with ``binary.ffmpeg_args``. ffmpeg-python
+builds none of them: our header probe (``-i`` alone) and the ``-h``/``-version``
+queries name no output, which it cannot express, and half the commands built
+one way and half another is what this module replaces.
+Filter options are escaped twice, as ffmpeg parses them twice: once as a
+filter's option, once as part of the filter graph (``max(N-1,0)`` carries a comma).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .binary import ffmpeg_args, passthrough_option, supports_option
+
+if TYPE_CHECKING:
+    from ..encode import EncodePlan
+    from ..mux import MuxPlan
+    from ..probe import VideoInfo
+
+# What each name in a source's colour tags means to the scale filter's matrix option.
+SCALE_MATRIX = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "fcc": "fcc",
+                "smpte240m": "smpte240m", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
+
+Options = Mapping[str, object]
+
+
+def header_command(path: Path) -> list[str]:
+    """Open ``path`` and stop: ffmpeg describes the container and its streams on stderr."""
+    return ffmpeg_args(["-i", str(path)])
+
+
+def packets_command(path: Path, video_index: int) -> list[str]:
+    """List every packet of the video, audio and subtitle streams (``framecrc`` on stdout),
+    by stream copy: nothing is decoded."""
+    return ffmpeg_args(["-i", str(path), "-map", f"0:{video_index}", "-map", "0:a?",
+                        "-map", "0:s?", "-c", "copy", "-f", "framecrc", "-"])
+
+
+def decode_command(info: VideoInfo, raw_pix_fmt: str, seek: Fraction | None = None) -> list[str]:
+    """Raw RGB frames on stdout, in the stored orientation, converted with the source's own
+    matrix and range; ``seek`` (seconds) starts at the keyframe before and drops up to it."""
+    seeking = ["-ss", f"{float(seek):.6f}"] if seek is not None else []
+    scale = {"in_range": info.color_range or "tv"}
+    if matrix := SCALE_MATRIX.get(info.color_space or ""):
+        scale["in_color_matrix"] = matrix
+    return ffmpeg_args([
+        "-noautorotate", *seeking, "-i", str(info.path),
+        *filter_chain(f"0:{info.video_index}", ("scale", scale), ("format", {"": raw_pix_fmt})),
+        "-f", "rawvideo", *option_args(passthrough_option()), "pipe:"])
+
+
+def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) -> list[str]:
+    """Raw RGB frames from stdin to one segment file, converted back with the source's matrix
+    and range and tagged with its colours.
+
+    ``pts``: each frame's timestamp in ``plan.time_base`` units from the segment start, for
+    a variable-rate source (frames beyond the list keep the last gap); otherwise frames
+    are spaced at the constant rate.
+    """
+    filters: list[tuple[str, Options]] = []
+    if pts is not None:
+        filters += [("settb", {"": plan.time_base}), ("setpts", {"": pts_expression(pts)})]
+    scale: dict[str, object] = {"out_range": plan.colour["color_range"] or "tv"}
+    if matrix := SCALE_MATRIX.get(plan.colour["colorspace"] or ""):
+        scale["out_color_matrix"] = matrix
+    filters += [("scale", scale), ("format", {"": plan.pix_fmt})]
+    tags = {name: value for name, value in plan.colour.items() if value}
+    if tags:  # on the frames too: newer ffmpeg takes the encoder's tags from them
+        filters.append(("setparams", {"range" if name == "color_range" else name: value
+                                      for name, value in tags.items()}))
+    options: dict[str, object] = {
+        **tags, **passthrough_option(), "vcodec": plan.settings.codec,
+        "enc_time_base": plan.time_base if pts is not None else 1 / plan.rate}
+    if plan.crf is not None:
+        options["crf"] = plan.crf
+        if plan.settings.codec.startswith("libvpx"):
+            options["b:v"] = 0  # constant quality, not a bitrate cap
+    if plan.settings.preset:
+        options["preset"] = plan.settings.preset
+    return ffmpeg_args([
+        "-y", "-f", "rawvideo", "-framerate", str(plan.rate), "-pix_fmt", plan.raw_pix_fmt,
+        "-s", f"{plan.width}x{plan.height}", "-i", "pipe:", *filter_chain("0:v", *filters),
+        "-f", "nut", *option_args(options), output_name])
+
+
+def mux_command(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan,
+                container: str | None) -> list[str]:
+    """The finished file: input 0, the segment list (concat demuxer), placed where the source
+    video started; input 1, the source, whose other streams, metadata and chapters are copied
+    (it is always opened, for its metadata and chapters even when no stream is copied)."""
+    video_input = ["-f", "concat", "-safe", "0"]
+    if info.first_pts:
+        video_input += ["-itsoffset", f"{float(info.first_pts):.6f}"]
+    display_rotation = bool(info.rotation) and supports_option("display_rotation")
+    if display_rotation:
+        video_input += ["-display_rotation", f"{info.rotation:g}"]
+    args = [*video_input, "-i", str(concat_list), "-i", str(info.path), "-map", "0:v:0"]
+    for stream in plan.copied:
+        args += ["-map", f"1:{stream.index}"]
+    args += ["-c", "copy", "-map_metadata", "1", "-map_chapters", "1"]
+    for position, stream in enumerate(plan.copied, start=1):
+        if stream.index in plan.converted:
+            args += [f"-c:{position}", plan.converted[stream.index]]
+    source_video = next(s for s in info.streams if s.index == info.video_index)
+    if source_video.language and source_video.language != "und":
+        args += ["-metadata:s:0", f"language={source_video.language}"]
+    if info.rotation and not display_rotation:
+        args += ["-metadata:s:0", f"rotate={info.rotation:g}"]
+    if container in ("mp4", "mov"):
+        args += ["-movflags", "+faststart"]
+    return ffmpeg_args(["-y", *args, str(target)])
+
+
+def pts_expression(pts: list[int]) -> str:
+    """A ``setpts`` expression of the frame number N that yields ``pts[N]`` exactly.
+
+    With gaps ``d[i] = pts[i] - pts[i-1]`` and their changes ``c[i] = d[i] - d[i-1]``,
+    ``pts[N] = pts[0] + sum(c[i] * max(N - i + 1, 0))``: one term per change of
+    gap, so a long constant run costs nothing, and integers stay exact in the
+    expression evaluator's doubles. Past the list, frames keep the last gap.
+    Plain expressions work on every ffmpeg we support; ``setpts`` commands
+    (``sendcmd``) would need ffmpeg 6, and 5.1 ignores them without a word.
+    """
+    terms = [str(pts[0])] if pts else ["0"]
+    previous_gap = 0
+    for index in range(1, len(pts)):
+        gap = pts[index] - pts[index - 1]
+        if change := gap - previous_gap:
+            terms.append(f"{change:+d}*max(N-{index - 1},0)")
+        previous_gap = gap
+    return "".join(terms)
+
+
+def filter_chain(source: str, *filters: tuple[str, Options]) -> list[str]:
+    """``-filter_complex`` for one chain of filters from stream ``source``, and its ``-map``.
+
+    A filter's options are written in name order; the option named ``""`` is its
+    positional argument.
+    """
+    links, label = [], f"[{source}]"
+    for number, (name, options) in enumerate(filters):
+        values = [_escape(value, _OPTION) if key == "" else
+                  f"{_escape(key, _OPTION)}={_escape(value, _OPTION)}"
+                  for key, value in sorted(options.items())]
+        spec = name + ("=" + ":".join(values) if values else "")
+        links.append(f"{label}{_escape(spec, _GRAPH)}[s{number}]")
+        label = f"[s{number}]"
+    return ["-filter_complex", ";".join(links), "-map", label]
+
+
+def option_args(options: Options) -> list[str]:
+    """``{"crf": 18}`` -> ``["-crf", "18"]``, in name order."""
+    return [arg for name in sorted(options) for arg in (f"-{name}", str(options[name]))]
+
+
+_OPTION = re.compile(r"([\\'=:])")
+_GRAPH = re.compile(r"([\\'\[\],;])")
+
+
+def _escape(value: object, special: re.Pattern[str]) -> str:
+    return special.sub(r"\\\1", str(value))
