@@ -1,0 +1,89 @@
+"""The network on a cluster: in the object store once, plus the few facts the driver needs.
+
+The driver plans, names and reports; it never runs the network, so it need not
+hold one. A CLI run loads the network in a Ray worker on the driver's own node
+(same files, same download cache, same converted weights) and keeps only a
+reference to it and its :class:`NetworkFacts`: the driver never imports torch,
+which keeps a folder run's driver small. A Python caller that already holds a
+network puts it in the object store itself (:func:`put_network`). Either way the
+actors all read that one stored copy, so no node downloads or converts again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..outputs import default_scale
+from ..video import network_fingerprint
+from .session import worker_errors
+
+
+@dataclass(frozen=True)
+class NetworkOnly:
+    """What the video job reads from a prepared network, without preparing it here.
+
+    It needs only the weights (for the resume fingerprint) and where the actors
+    will run them (for the batch size).
+    """
+
+    network: Any
+    device: str
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    """What the driver needs to know about the network, learnt where it was loaded."""
+
+    output_scale: float  # the scale outputs are named and made at by default (folders, CLI)
+    network_scale: float  # the network's own scale (``upscale_video``'s default)
+    fingerprint: str  # the network's part of a video's resume key
+
+
+def network_facts(network: Any) -> NetworkFacts:
+    """The one place the distributed path reads facts from a network object."""
+    return NetworkFacts(output_scale=default_scale(network),
+                        network_scale=float(network.scale),
+                        fingerprint=network_fingerprint(NetworkOnly(network, "cpu")))
+
+
+@dataclass(frozen=True)
+class ClusterNetwork:
+    """A network in the object store, and its facts.
+
+    ``ref`` is a one-item list holding the ``ObjectRef``: passed in a list, Ray
+    hands actors the reference rather than fetching the network for the call.
+    """
+
+    ref: list
+    facts: NetworkFacts
+
+
+def put_network(ray: ModuleType, network: Any) -> ClusterNetwork:
+    """A network this process already holds, into the object store once."""
+    return ClusterNetwork([ray.put(network)], network_facts(network))
+
+
+def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> ClusterNetwork:
+    """``load_network()`` run once by a Ray worker on the driver's node, kept in the store.
+
+    On the driver's node it sees the driver's files and caches, as a local load
+    would; only its facts come back to this process.
+    """
+    # Ray is optional: imported only here, once a Ray session exists.
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    load = ray.remote(_load_with_facts).options(num_cpus=0, num_returns=2,
+                                                scheduling_strategy=here)
+    network_ref, facts_ref = load.remote(load_network)
+    with worker_errors():  # a missing model is one line, as in a local run
+        facts = ray.get(facts_ref)
+    return ClusterNetwork([network_ref], facts)
+
+
+def _load_with_facts(load_network: Callable[[], Any]) -> tuple[Any, NetworkFacts]:
+    network = load_network()
+    return network, network_facts(network)
