@@ -11,6 +11,7 @@ actors all read that one stored copy, so no node downloads or converts again.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -79,8 +80,13 @@ def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> Clust
     load = ray.remote(_load_with_facts).options(num_cpus=0, num_returns=2,
                                                 scheduling_strategy=here)
     network_ref, facts_ref = load.remote(load_network)
-    with worker_errors():  # a missing model is one line, as in a local run
-        facts = ray.get(facts_ref)
+    try:
+        with worker_errors():  # a missing model is one line, as in a local run
+            facts = ray.get(facts_ref)
+    except Exception:
+        with contextlib.suppress(Exception):  # the same error: read, so Ray does not log it
+            ray.get(network_ref)
+        raise
     return ClusterNetwork([network_ref], facts)
 
 
