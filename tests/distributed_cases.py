@@ -31,7 +31,7 @@ from upscale.run import prepare_network
 from upscale.video import probe, upscale_video
 from upscale.video.segments import work_dir_for
 
-SEGMENT_FRAMES = 8  # six segments in the two-second clip: work to share, and to lose
+SEGMENT_FRAMES = 12  # four segments in the two-second clip: work to share, and to lose
 
 @pytest.fixture(scope="module")
 def cluster():
