@@ -57,13 +57,14 @@ def network_and_spec(name: str, workdir: Path):
         import torch
         from safetensors.torch import save_file
 
+        from upscale.archs import describe
         from upscale.archs.srvgg import SRVGGNetCompact
 
         torch.manual_seed(0)
         network = SRVGGNetCompact(num_feat=64, num_conv=16, scale=4, act_type="prelu").eval()
         path = workdir / f"{name}-random.safetensors"
         save_file(network.state_dict(), str(path))
-        return network, str(path), f"random init ({type(exc).__name__}: {exc})"
+        return describe(network), str(path), f"random init ({type(exc).__name__}: {exc})"
 
 
 def time_folder(src: Path, out: Path, network, device: str, prefetch: int) -> float:

@@ -2,6 +2,7 @@
 
     python bench/ray.py                    # 24 images, a 10 s clip, 10,000 small files
     python bench/ray.py --files 2000       # a shorter memory case
+    python bench/ray.py --memory-only      # only the driver's memory, 50 and 10,000 files
 
 Measured, each in a fresh process (so no run inherits another's caches):
 
@@ -21,6 +22,7 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -49,18 +51,19 @@ def reexec_in_network_namespace() -> None:
 def network(kind: str):
     import torch
 
+    from upscale.archs import describe
     from upscale.archs.srvgg import SRVGGNetCompact
 
     if kind == "tiny":
         torch.manual_seed(0)
-        return SRVGGNetCompact(num_feat=4, num_conv=1, scale=2).eval()
+        return describe(SRVGGNetCompact(num_feat=4, num_conv=1, scale=2).eval())
     try:
         from upscale.loading import load_model
 
         return load_model("realesr-animevideov3", offline=True)
     except Exception:  # noqa: BLE001 - no weights here: the same shape, random-init
         torch.manual_seed(0)
-        return SRVGGNetCompact(num_feat=64, num_conv=16, scale=4).eval()
+        return describe(SRVGGNetCompact(num_feat=64, num_conv=16, scale=4).eval())
 
 
 def memory_mb() -> dict[str, float]:
@@ -95,21 +98,28 @@ def measure(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from upscale.batch import upscale_folder
     from upscale.distributed import upscale_folder_on_ray, upscale_video_on_ray
-    from upscale.run import prepare_network
     from upscale.video import upscale_video
 
-    net = network(args.net)
+    if args.what == "folder" and args.actors:
+        # On Ray the network loads in a worker (pickled there by value, as this is __main__):
+        # the driver never imports torch, as in a CLI run.
+        load_network = functools.partial(network, args.net)
+    else:
+        net = network(args.net)
+        load_network = lambda: net  # noqa: E731 - the loader upscale_folder wants
     out = Path(args.out)
     before = memory_mb()
     sampler = PeakSampler()
     sampler.start()
     started = time.perf_counter()
     if args.what == "folder" and args.actors == 0:
-        code = upscale_folder(args.src, out, load_network=lambda: net, device="cpu", quiet=True)
+        code = upscale_folder(args.src, out, load_network=load_network, device="cpu", quiet=True)
     elif args.what == "folder":
         code = upscale_folder_on_ray("local", args.src, out, actors=args.actors,
-                                     load_network=lambda: net, device="cpu", quiet=True)
+                                     load_network=load_network, device="cpu", quiet=True)
     elif args.actors == 0:
+        from upscale.run import prepare_network  # here: it imports torch
+
         upscale_video(prepare_network(net, device="cpu"), args.src, out,
                       segment_frames=SEGMENT_FRAMES)
         code = 0
@@ -122,6 +132,7 @@ def measure(args: argparse.Namespace) -> None:
     sampler.join()
     after = memory_mb()
     print(json.dumps({"seconds": seconds, "code": code, "peak_rss_mb": after["VmHWM"],
+                      "torch_in_driver": "torch" in sys.modules,
                       "start_rss_mb": before["VmRSS"],
                       "peak_anon_mb": max(sampler.peak_anon, after["RssAnon"]),
                       "start_anon_mb": before["RssAnon"]}))
@@ -176,12 +187,17 @@ def main() -> None:
     parser.add_argument("--clip-size", default="160x120")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=1, help="interleaved; best of")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the driver-memory case (no images, no clip)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--actors", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--net", default="anime", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Ray's workers import upscale too: from this checkout, not whichever one is installed.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     if os.environ.get(INSIDE) != "1":
         reexec_in_network_namespace()
     if args.measure:
@@ -190,50 +206,61 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        photos, clip, many = make_inputs(root, args.images, args.size, args.seconds,
-                                         args.clip_size, args.files)
-        print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; best of "
-              f"{args.repeats}; "
-              f"{args.images} images {args.size}, a {args.seconds:g} s clip {args.clip_size} "
-              f"(segments of {SEGMENT_FRAMES} frames), realesr-animevideov3 x4")
-        rows = []
-        for what, src in (("folder", photos), ("video", clip)):
-            suffix = "" if what == "folder" else ".mp4"
-            best: dict[int, float] = {}
-            for repeat in range(args.repeats):  # interleaved, so a busy spell hits all alike
-                for actors in (0, 1, 2) if repeat % 2 == 0 else (2, 1, 0):
-                    out = root / f"{what}_{actors}_{repeat}{suffix}"
-                    seconds = run_measure(what, src, out, actors, "anime")["seconds"]
-                    print(f"  {what}, {actors or 'local'} {'actors' if actors else ''}: "
-                          f"{seconds:.1f} s", flush=True)
-                    best[actors] = min(best.get(actors, seconds), seconds)
-            rows += [(what, actors, best[0], best[actors]) for actors in (1, 2)]
-        print("\n| input | local s | --ray local s | actors | ray / local |")
-        print("|---|---:|---:|---:|---:|")
-        for what, actors, local, ray in rows:
-            print(f"| {what} | {local:.1f} | {ray:.1f} | {actors} | {ray / local:.2f} |")
-        one = root / "one"
-        one.mkdir()
-        (photos / "photo00.png").rename(one / "photo00.png")
-        fixed = [run_measure("folder", one, root / f"one_{actors}", actors, "anime")["seconds"]
-                 for actors in (0, 1)]
-        print(f"\none image: local {fixed[0]:.1f} s, --ray local {fixed[1]:.1f} s: Ray's fixed "
-              f"cost (start, one actor starting and preparing) {fixed[1] - fixed[0]:.1f} s")
-        for what, actors, local, ray in rows:
-            if actors == 1:
-                print(f"{what}, 1 actor, without the fixed cost: "
-                      f"{(ray - (fixed[1] - fixed[0])) / local:.2f}x local")
-        for label, count, folder in (("few", 50, None), ("many", args.files, many)):
-            if folder is None:
-                folder = root / label
-                folder.mkdir()
-                for path in sorted(many.iterdir())[:count]:
-                    (folder / path.name).write_bytes(path.read_bytes())
-            memory = run_measure("folder", folder, root / f"out_{label}", 2, "tiny")
-            print(f"{count} files of 8x8 on 2 actors: {memory['seconds']:.1f} s, exit "
-                  f"{memory['code']}; driver peak RSS {memory['peak_rss_mb']:.0f} MB "
-                  f"({memory['start_rss_mb']:.0f} MB after imports, before the run); peak heap "
-                  f"{memory['peak_anon_mb']:.0f} MB ({memory['start_anon_mb']:.0f} MB before)")
+        photos, clip, many = make_inputs(root, 0 if args.memory_only else args.images, args.size,
+                                         args.seconds, args.clip_size, args.files)
+        print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs", flush=True)
+        if not args.memory_only:
+            speed_runs(root, args, photos, clip)
+        memory_runs(root, args, many)
+
+
+def speed_runs(root: Path, args: argparse.Namespace, photos: Path, clip: Path) -> None:
+    """Local against ``--ray local`` with 1 and 2 actors, and Ray's fixed cost."""
+    print(f"best of {args.repeats}; {args.images} images {args.size}, a {args.seconds:g} s "
+          f"clip {args.clip_size} (segments of {SEGMENT_FRAMES} frames), realesr-animevideov3 x4")
+    rows = []
+    for what, src in (("folder", photos), ("video", clip)):
+        suffix = "" if what == "folder" else ".mp4"
+        best: dict[int, float] = {}
+        for repeat in range(args.repeats):  # interleaved, so a busy spell hits all alike
+            for actors in (0, 1, 2) if repeat % 2 == 0 else (2, 1, 0):
+                out = root / f"{what}_{actors}_{repeat}{suffix}"
+                seconds = run_measure(what, src, out, actors, "anime")["seconds"]
+                print(f"  {what}, {actors or 'local'} {'actors' if actors else ''}: "
+                      f"{seconds:.1f} s", flush=True)
+                best[actors] = min(best.get(actors, seconds), seconds)
+        rows += [(what, actors, best[0], best[actors]) for actors in (1, 2)]
+    print("\n| input | local s | --ray local s | actors | ray / local |")
+    print("|---|---:|---:|---:|---:|")
+    for what, actors, local, ray in rows:
+        print(f"| {what} | {local:.1f} | {ray:.1f} | {actors} | {ray / local:.2f} |")
+    one = root / "one"
+    one.mkdir()
+    (photos / "photo00.png").rename(one / "photo00.png")
+    fixed = [run_measure("folder", one, root / f"one_{actors}", actors, "anime")["seconds"]
+             for actors in (0, 1)]
+    print(f"\none image: local {fixed[0]:.1f} s, --ray local {fixed[1]:.1f} s: Ray's fixed "
+          f"cost (start, one actor starting and preparing) {fixed[1] - fixed[0]:.1f} s")
+    for what, actors, local, ray in rows:
+        if actors == 1:
+            print(f"{what}, 1 actor, without the fixed cost: "
+                  f"{(ray - (fixed[1] - fixed[0])) / local:.2f}x local")
+
+
+def memory_runs(root: Path, args: argparse.Namespace, many: Path) -> None:
+    """The driver's peak memory for 50 files and for ``--files`` files, on 2 actors."""
+    for label, count, folder in (("few", 50, None), ("many", args.files, many)):
+        if folder is None:
+            folder = root / label
+            folder.mkdir()
+            for path in sorted(many.iterdir())[:count]:
+                (folder / path.name).write_bytes(path.read_bytes())
+        memory = run_measure("folder", folder, root / f"out_{label}", 2, "tiny")
+        print(f"{count} files of 8x8 on 2 actors: {memory['seconds']:.1f} s, exit "
+              f"{memory['code']}; driver peak RSS {memory['peak_rss_mb']:.0f} MB "
+              f"({memory['start_rss_mb']:.0f} MB after imports, before the run); peak heap "
+              f"{memory['peak_anon_mb']:.0f} MB ({memory['start_anon_mb']:.0f} MB before); "
+              f"torch imported by the driver: {memory['torch_in_driver']}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ and the fault case, last, removes a node in the middle of a run.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +24,7 @@ from ray.cluster_utils import Cluster
 from safetensors.torch import save_file
 from test_video import decoded_frames, make_clip, packets
 
+from upscale.archs import describe
 from upscale.cli import main
 from upscale.distributed import upscale_folder_on_ray, upscale_video_on_ray
 from upscale.imaging import read_image, write_image
@@ -28,6 +32,7 @@ from upscale.run import prepare_network
 from upscale.video import probe, upscale_video
 from upscale.video.segments import work_dir_for
 
+SEGMENT_FRAMES = 12  # four segments in the two-second clip: work to share, and to lose
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -64,6 +69,20 @@ def seconds(video: Path) -> list:
     return [info.first_pts + stamp * info.time_base for stamp in info.timestamps]
 
 
+def run_cli_as_a_new_driver(cluster, *args) -> tuple[int, str, list[str]]:
+    """The CLI in a process of its own, joining ``cluster``: exit code, output, and which
+    of Ray and torch that driver process imported."""
+    code = ("import sys\nfrom upscale.cli import main\ncode = 0\ntry:\n"
+            "    main(sys.argv[1:])\nexcept SystemExit as exit_:\n    code = exit_.code or 0\n"
+            "print('exit', code, 'imported', *(m for m in ('ray', 'torch') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code, *map(str, args)],
+                         env={**os.environ, "RAY_ADDRESS": cluster.address},
+                         capture_output=True, text=True, timeout=300, check=False)
+    last = run.stdout.strip().splitlines()[-1].split() if run.stdout.strip() else []
+    assert last[:1] == ["exit"], run.stdout + run.stderr
+    return int(last[1]), run.stdout + run.stderr, last[3:]
+
+
 def run_cli(capsys, *args) -> tuple[int, str]:
     try:
         main([str(arg) for arg in args])
@@ -75,6 +94,7 @@ def run_cli(capsys, *args) -> tuple[int, str]:
 
 
 def test_folder_with_bad_files_matches_a_local_run_and_resumes(cluster, tmp_path, capsys):
+    """Also: the ``--ray`` driver never imports torch (the network loads in a Ray worker)."""
     source = photo_folder(tmp_path / "in", 6)
     (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (source / "notes.txt").write_text("not an image")
@@ -82,10 +102,11 @@ def test_folder_with_bad_files_matches_a_local_run_and_resumes(cluster, tmp_path
     save_file(tiny_srvgg(2).state_dict(), str(model))
 
     local_code, _ = run_cli(capsys, source, "-o", tmp_path / "local", "-m", model, "-r", "-q")
-    code, text = run_cli(capsys, source, "-o", tmp_path / "ray", "-m", model, "-r",
-                         "--ray", "local")
+    code, text, imported = run_cli_as_a_new_driver(
+        cluster, source, "-o", tmp_path / "ray", "-m", model, "-r", "--ray", "auto")
     assert code == local_code == 1
     assert "broken.png" in text and "failed" in text
+    assert imported == ["ray"], "the driver imported torch"
     local, on_ray = outputs(tmp_path / "local"), outputs(tmp_path / "ray")
     assert sorted(on_ray) == sorted(local) and len(local) == 6
     for name, image in local.items():
@@ -98,37 +119,6 @@ def test_folder_with_bad_files_matches_a_local_run_and_resumes(cluster, tmp_path
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").rglob("*.png")} == stamps
 
 
-def test_video_through_ray_equals_local_and_resumes_another_runs_segments(cluster, tmp_path):
-    """Segments 1-2 made on Ray after a local run stopped in segment 1: the local result."""
-    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
-    network = tiny_srvgg(2)
-    prepared = prepare_network(network, device="cpu")
-    local = upscale_video(prepared, clip, tmp_path / "local.mp4", segment_frames=20)
-
-    def stop_in_the_second_segment(done: int, total: int) -> None:
-        if done >= 25:
-            raise KeyboardInterrupt
-
-    target = tmp_path / "ray.mp4"
-    with pytest.raises(KeyboardInterrupt):
-        upscale_video(prepared, clip, target, segment_frames=20,
-                      on_progress=stop_in_the_second_segment)
-    first = work_dir_for(target) / "seg_00000.nut"
-    made = first.stat().st_mtime_ns
-    seen = []
-
-    def watch(done: int, total: int) -> None:
-        seen.append(first.stat().st_mtime_ns)
-
-    upscale_video_on_ray("local", clip, target, network=network, actors=1, segment_frames=20,
-                         resume=True, on_progress=watch)
-    assert seen and set(seen) == {made}  # the finished segment was not made again
-    assert decoded_frames(target) == decoded_frames(local)
-    assert seconds(target) == seconds(local) == seconds(clip)
-    assert packets(target, "0:a") == packets(clip, "0:a")
-    assert not work_dir_for(target).exists()
-
-
 def busy_nodes() -> set[str]:
     """Nodes whose one CPU an actor holds (the state API would need the dashboard)."""
     from ray._private.state import available_resources_per_node
@@ -137,10 +127,75 @@ def busy_nodes() -> set[str]:
             if free.get("CPU", 0) < 1}
 
 
+def test_video_through_ray_equals_local_resumes_and_survives_a_lost_node(cluster, tmp_path):
+    """A local run stopped in segment 1; Ray makes the rest on two actors and loses a node
+    while making them. The result is the local one; every segment is written once (the
+    local run's segment 0 never again), and nothing half-written is left."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
+    network = tiny_srvgg(2)
+    prepared = prepare_network(network, device="cpu")
+    local = upscale_video(prepared, clip, tmp_path / "local.mp4", segment_frames=SEGMENT_FRAMES)
+
+    def stop_in_the_second_segment(done: int, total: int) -> None:
+        if done >= SEGMENT_FRAMES + 2:
+            raise KeyboardInterrupt
+
+    target = tmp_path / "ray.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(prepared, clip, target, segment_frames=SEGMENT_FRAMES,
+                      on_progress=stop_in_the_second_segment)
+    work = work_dir_for(target)
+    first = work / "seg_00000.nut"
+    first_seen = {first.name: (first.stat().st_ino, first.stat().st_mtime_ns)}
+    rewritten: list[str] = []
+    removed: list[int] = []  # how many segments were finished when the node went
+    cluster.add_node(num_cpus=1)  # room for the lost actor to start again
+    cluster.wait_for_nodes()
+    workers = [node for node in cluster.list_all_nodes() if node is not cluster.head_node]
+    finished = threading.Event()
+
+    def remove_a_busy_node_and_watch_segments() -> None:
+        while not finished.is_set():
+            if not removed and any(work.glob("seg_*.partial.nut")):  # a segment is being made
+                victim = next((node for node in workers if node.node_id in busy_nodes()), None)
+                if victim is not None:
+                    made = len(list(work.glob("seg_?????.nut")))
+                    cluster.remove_node(victim)
+                    removed.append(made)
+            for segment in work.glob("seg_?????.nut"):
+                try:
+                    stat = segment.stat()
+                except FileNotFoundError:  # the run finished and cleared its work folder
+                    continue
+                if first_seen.setdefault(segment.name, (stat.st_ino, stat.st_mtime_ns)) != (
+                        stat.st_ino, stat.st_mtime_ns):
+                    rewritten.append(segment.name)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=remove_a_busy_node_and_watch_segments, daemon=True)
+    watcher.start()
+    try:
+        upscale_video_on_ray("local", clip, target, network=network, actors=2,
+                             segment_frames=SEGMENT_FRAMES, resume=True)
+    finally:
+        finished.set()
+        watcher.join(timeout=30)
+    segments = -(-probe(clip).frame_count // SEGMENT_FRAMES)
+    assert removed and removed[0] < segments, "no node was removed while segments were made"
+    assert not rewritten, f"segments written twice: {rewritten}"
+    assert len(first_seen) == segments
+    assert decoded_frames(target) == decoded_frames(local)
+    assert seconds(target) == seconds(local) == seconds(clip)
+    assert packets(target, "0:a") == packets(clip, "0:a")
+    assert not work.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.mp4", "local.mp4",
+                                                                  "ray.mp4"]
+
+
 def test_a_node_removed_mid_run_loses_nothing(cluster, tmp_path):
     """Files on a node that goes away are redone on another, once, with nothing half-written."""
     source = photo_folder(tmp_path / "in", 24, size=64)
-    network = tiny_rrdbnet(2)
+    network = describe(tiny_rrdbnet(2))
     cluster.add_node(num_cpus=1)  # room for the lost actor to start again
     cluster.wait_for_nodes()
     workers = [node for node in cluster.list_all_nodes() if node is not cluster.head_node]
@@ -170,3 +225,4 @@ def test_a_node_removed_mid_run_loses_nothing(cluster, tmp_path):
     assert all(image.shape == (128, 136, 3) for image in made.values())
     leftovers = [p for p in (tmp_path / "ray").rglob("*") if p.name.startswith(".")]
     assert not leftovers
+

@@ -19,6 +19,7 @@ from helpers import nearest_upsampler
 from PIL import Image, ImageCms
 from rich.console import Console
 
+from upscale.archs import describe
 from upscale.batch import upscale_folder
 from upscale.imaging import read_image, write_image
 from upscale.imaging.metadata import read_metadata
@@ -91,7 +92,7 @@ class Run:
 
         def load():
             self.loads += 1
-            return nearest_upsampler(2)
+            return describe(nearest_upsampler(2))
 
         stdout, stderr = io.StringIO(), io.StringIO()
         options.setdefault("recursive", True)
@@ -271,7 +272,8 @@ def test_a_missing_input_folder_is_a_one_line_error(tmp_path):
     from upscale.errors import InputError
 
     with pytest.raises(InputError, match="no such folder"):
-        upscale_folder(tmp_path / "nope", tmp_path / "out", load_network=nearest_upsampler)
+        upscale_folder(tmp_path / "nope", tmp_path / "out",
+                       load_network=lambda: describe(nearest_upsampler()))
 
 
 def test_videos_without_a_video_engine_are_skipped_with_the_reason(photos, tmp_path):

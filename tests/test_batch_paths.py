@@ -10,6 +10,7 @@ import pytest
 from helpers import nearest_upsampler
 from rich.console import Console
 
+from upscale.archs import describe
 from upscale.batch import upscale_folder
 from upscale.errors import UpscaleError
 from upscale.imaging import read_image, write_image
@@ -19,7 +20,8 @@ def run(src: Path, out: Path, **options) -> tuple[int, str]:
     stdout = io.StringIO()
     options.setdefault("recursive", True)
     options.setdefault("quiet", True)
-    code = upscale_folder(src, out, load_network=lambda: nearest_upsampler(2), device="cpu",
+    code = upscale_folder(src, out, load_network=lambda: describe(nearest_upsampler(2)),
+                          device="cpu",
                           precision="fp32", stderr=Console(file=io.StringIO()),
                           stdout=Console(file=stdout, width=240, color_system=None), **options)
     return code, stdout.getvalue()

@@ -29,7 +29,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 RAY_CASES = [
     "test_folder_with_bad_files_matches_a_local_run_and_resumes",
-    "test_video_through_ray_equals_local_and_resumes_another_runs_segments",
+    "test_video_through_ray_equals_local_resumes_and_survives_a_lost_node",
     "test_a_node_removed_mid_run_loses_nothing",
 ]
 

@@ -35,7 +35,6 @@ from .report import Outcomes, failure_reason, file_progress, plan_table, summary
 from .videos import VideoSupport, video_support
 
 if TYPE_CHECKING:
-    import torch
 
     from ..model import ModelDescriptor
     from ..run import PreparedNetwork
@@ -46,17 +45,11 @@ EXIT_OK, EXIT_FAILURES = 0, 1
 Executor = Callable[..., None]
 
 
-def _load(load_network: Callable[[], ModelDescriptor | torch.nn.Module]) -> ModelDescriptor:
-    from ..archs import as_model  # imports torch: only once a network is needed
-
-    return as_model(load_network())
-
-
 def upscale_folder(
     input_dir: str | os.PathLike,
     output_dir: str | os.PathLike | None,
     *,
-    load_network: Callable[[], ModelDescriptor | torch.nn.Module],
+    load_network: Callable[[], ModelDescriptor],
     scale: float | None = None,
     device: str = "auto",
     precision: str = "auto",
@@ -99,7 +92,7 @@ def upscale_folder(
     network = None
     check_scale(scale)
     if scale is None:
-        network = _load(load_network)
+        network = load_network()
         scale = network.output_scale
     if output_dir is None:
         output_dir = default_output_dir(input_dir, scale)
@@ -133,7 +126,7 @@ def upscale_folder(
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               network: ModelDescriptor | None,
-              load_network: Callable[[], ModelDescriptor | torch.nn.Module],
+              load_network: Callable[[], ModelDescriptor],
               video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
               precision: str, tile: int, tile_pad: int | None, quality: int | None,
               prefetch: int, quiet: bool, max_pixels: int | None,
@@ -149,7 +142,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
     started = time.perf_counter()
     run = executor
     if todo:
-        network = network if network is not None else _load(load_network)
+        network = network if network is not None else load_network()
         run = run or run_here(network, device=device, precision=precision)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -180,6 +180,7 @@ def run_command(
         return run_with_ray(
             ray, input, destination, load_network=network_loader, scale=scale, device=device,
             precision=precision, tile=tile, tile_pad=tile_pad, quiet=quiet,
+            known_scale=registry_scale(model, alpha, psnr_model, gan_model),
             folder_options=dict(recursive=recursive, glob=glob or (), format=format,
                                 quality=quality, skip_existing=skip_existing,
                                 name_template=name_template or DEFAULT_NAME_TEMPLATE,

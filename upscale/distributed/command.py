@@ -7,18 +7,24 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UpscaleError
-from .session import check_address, import_ray, is_client, run_on_cluster
+from .folder import upscale_folder_on_ray
+from .network import NetworkOnly
+from .pool import plan_pool
+from .session import check_address, import_ray, is_client, ray_session, run_on_cluster
+from .video import cluster_encoder
 
 
 def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A002 - CLI name
                  load_network: Callable[[], Any], scale: float | None, device: str,
                  precision: str, tile: int, tile_pad: int | None, quiet: bool,
                  folder_options: dict[str, Any], video_options: dict[str, Any],
-                 actors: int | None = None) -> int:
+                 actors: int | None = None, known_scale: float | None = None) -> int:
     """Run a folder or a video of the CLI on the cluster at ``address``; the exit code.
 
     ``folder_options`` and ``video_options`` are the CLI's options for each kind
-    of input, meaning what they mean locally.
+    of input, meaning what they mean locally. ``known_scale`` is the output
+    scale when it is known without loading the network (a registry model's):
+    a folder then names its outputs, and skips finished ones, without loading it.
     """
     check_address(address)
     import_ray()
@@ -26,22 +32,20 @@ def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A00
         return run_on_cluster(address, run_with_ray, input, output, load_network=load_network,
                               scale=scale, device=device, precision=precision, tile=tile,
                               tile_pad=tile_pad, quiet=quiet, folder_options=folder_options,
-                              video_options=video_options, actors=actors)
+                              video_options=video_options, actors=actors,
+                              known_scale=known_scale)
     if input.is_dir():
-        from . import upscale_folder_on_ray
-
         return upscale_folder_on_ray(address, input, output, actors=actors,
-                                     load_network=load_network, scale=scale, device=device,
-                                     precision=precision, tile=tile, tile_pad=tile_pad,
-                                     quiet=quiet, **folder_options)
+                                     load_network=load_network, scale=scale or known_scale,
+                                     device=device, precision=precision, tile=tile,
+                                     tile_pad=tile_pad, quiet=quiet, **folder_options)
+    # The CLI's own video module: this function serves only the CLI, which has loaded it.
     from ..cli.video import is_video, upscale_video_file
 
     if not is_video(input):
         raise UpscaleError(f"{input}: --ray runs folders and videos; upscale one image without it")
-    from .pool import plan_pool
-    from .session import ray_session
-    from .video import NetworkOnly, cluster_encoder
-
+    # One video: the driver loads the network itself (the CLI's naming, progress and the
+    # resume fingerprint read it there); only a folder's driver stays free of torch.
     network = load_network()
     scale = scale or network.output_scale
     with ray_session(address) as ray:

@@ -5,23 +5,35 @@ names) and reports once; in between, this executor sends the planned images
 out as a Ray Dataset of paths (never pixels), streams back one small status
 row per file into the usual progress bar, then runs the folder's videos
 segment by segment on the same cluster. Rows flow through bounded queues, so
-memory does not grow with the folder.
+memory does not grow with the folder. The network is loaded by a worker, not
+by the driver (:mod:`.network`), so the driver never imports torch.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from types import ModuleType
 from typing import Any
 
 from rich.console import Console
 
+from ..batch import upscale_folder
 from ..batch.naming import OutputNaming, make_output_folders
 from ..batch.plan import Job
 from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
+from .network import ClusterNetwork, load_on_this_node
 from .pool import ActorPool, plan_pool
-from .session import ray_session, worker_errors
+from .session import (
+    check_address,
+    import_ray,
+    is_client,
+    ray_session,
+    run_on_cluster,
+    worker_errors,
+)
 from .video import upscale_video_on_cluster
 from .worker import ImageWorker, file_stamp
 
@@ -29,40 +41,85 @@ ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a de
 MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
 
 
-class ClusterExecutor:
-    """Runs a folder's planned jobs on a Ray cluster, connecting only when there is work.
+def upscale_folder_on_ray(address: str, input_dir: str | os.PathLike,
+                          output_dir: str | os.PathLike | None = None, *,
+                          load_network: Callable[[], Any], scale: float | None = None,
+                          actors: int | None = None, **options: Any) -> int:
+    """``upscale_folder`` with the files upscaled on the cluster at ``address``; the exit code.
 
-    A re-run that finds everything done never starts or joins a cluster.
+    ``options`` are ``upscale.batch.upscale_folder``'s. ``load_network`` runs
+    once, in a Ray worker on this node (it is pickled there; a closure over a
+    network object is fine), and only when there is work or the output scale
+    must come from the network. ``actors`` overrides the pool size (default:
+    one per GPU, or one per node).
+    """
+    check_address(address)
+    import_ray()
+    if is_client(address):
+        return run_on_cluster(address, upscale_folder_on_ray, input_dir, output_dir,
+                              load_network=load_network, scale=scale, actors=actors, **options)
+    with ClusterExecutor(address, actors, load_network) as executor:
+        if scale is None:  # the output names need it: the network's, learnt where it loads
+            scale = executor.network().facts.output_scale
+        return upscale_folder(input_dir, output_dir, load_network=executor.network, scale=scale,
+                              executor=executor, **options)
+
+
+class ClusterExecutor:
+    """Runs a folder's planned jobs on a Ray cluster, connecting only when it must.
+
+    A re-run that finds everything done (with the output scale known) never
+    starts or joins a cluster. Used as a context manager: leaving it ends the
+    Ray session, if one was started.
     """
 
-    def __init__(self, address: str, actors: int | None = None) -> None:
-        self.address, self.actors = address, actors
+    def __init__(self, address: str, actors: int | None = None,
+                 load_network: Callable[[], Any] | None = None) -> None:
+        self.address, self.actors, self.load_network = address, actors, load_network
         self.ray: ModuleType | None = None
         self.pool: ActorPool | None = None
+        self._network: ClusterNetwork | None = None
+        self._session = ExitStack()
 
-    def __call__(self, todo: list[Job], network: Any, naming: OutputNaming, outcomes: Outcomes,
-                 video: VideoSupport | None, stderr: Console, *, device: str,
-                 **options: Any) -> None:
-        with ray_session(self.address) as ray:
-            self.ray, self.pool = ray, plan_pool(ray, actors=self.actors, device=device)
-            self.run(todo, network, naming, outcomes, stderr, **options)
+    def __enter__(self) -> ClusterExecutor:
+        return self
 
-    def run(self, todo: list[Job], network: Any, naming: OutputNaming, outcomes: Outcomes,
-            stderr: Console, *, precision: str, tile: int, tile_pad: int | None,
+    def __exit__(self, *exc_info: object) -> None:
+        self._session.close()
+
+    def connect(self) -> ModuleType:
+        if self.ray is None:
+            self.ray = self._session.enter_context(ray_session(self.address))
+        return self.ray
+
+    def network(self) -> ClusterNetwork:
+        """The network in the object store, loaded on first use (``load_network`` for the batch)."""
+        if self._network is None:
+            assert self.load_network is not None
+            self._network = load_on_this_node(self.connect(), self.load_network)
+        return self._network
+
+    def __call__(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
+                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
+                 device: str, **options: Any) -> None:
+        self.pool = plan_pool(self.connect(), actors=self.actors, device=device)
+        self.run(todo, network, naming, outcomes, stderr, **options)
+
+    def run(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
+            outcomes: Outcomes, stderr: Console, *, precision: str, tile: int, tile_pad: int | None,
             quality: int | None, quiet: bool, max_pixels: int | None,
             **_local_only: Any) -> None:
         """Images through the actor pool, then videos segment by segment."""
         assert self.ray is not None and self.pool is not None
         progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
 
-        network_ref = [self.ray.put(network)]  # once: every actor reads this copy
         images = [job for job in todo if job.kind == "image"]
         videos = [job for job in todo if job.kind == "video"]
         with progress:
             if images:
                 progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
                 for index, status, reason in self.run_images(
-                        images, network_ref, naming, precision=precision, tile=tile,
+                        images, network.ref, naming, precision=precision, tile=tile,
                         tile_pad=tile_pad, quality=quality, max_pixels=max_pixels):
                     finished(images[index], status, reason)
             for job in videos:
@@ -71,7 +128,7 @@ class ClusterExecutor:
                 try:
                     make_output_folders(job.target, naming.output_dir)
                     upscale_video_on_cluster(
-                        self.ray, self.pool, network, network_ref, job.source, job.target,
+                        self.ray, self.pool, network, job.source, job.target,
                         scale=naming.scale, tile=tile, tile_pad=tile_pad, precision=precision,
                         overwrite=job.replace, on_progress=_frames(progress, task, job),
                         notify=_note(progress, quiet))

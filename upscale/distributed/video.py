@@ -1,10 +1,11 @@
 """One video on a cluster: the local video job, with its segments made by actors.
 
 Probing, the segment plan, the work folder, resume, concatenation and muxing
-are the local code's (``upscale.video.upscale_video``); only the step that
-makes the missing segments is replaced, by a Ray Dataset of segment numbers
-mapped over an actor pool. Finished segments stay in the work folder, so an
+are the local code's (``upscale.video.run_video``); only the step that makes
+the missing segments is replaced, by a Ray Dataset of segment numbers mapped
+over an actor pool. Finished segments stay in the work folder, so an
 interrupted run (or a restarted cluster) resumes from every finished segment.
+The driver holds no network, only its :class:`ClusterNetwork` facts.
 """
 
 from __future__ import annotations
@@ -12,42 +13,48 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..video import upscale_video
+import numpy as np
+
+from ..outputs import check_scale, output_size
+from ..video import EncoderSettings, default_batch_size, resume_key, run_video
 from ..video.transcode import TranscodeJob
-from .pool import ActorPool
+from .network import ClusterNetwork, put_network
+from .pool import ActorPool, plan_pool
 from .segment import expected_frames
-from .session import worker_errors
+from .session import is_client, ray_session, run_on_cluster, worker_errors
 from .worker import SegmentWorker
 
 
-@dataclass(frozen=True)
-class NetworkOnly:
-    """What the video job reads from a prepared network, without preparing it here.
-
-    The driver never runs the network: it needs only its weights (for the
-    resume fingerprint) and where the actors will run it (for the batch size).
-    """
-
-    model: Any  # the ModelDescriptor
-    device: str
-
-
-def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: Any, network_ref: list,
+def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: ClusterNetwork,
                              source: str | os.PathLike, target: str | os.PathLike, *,
                              scale: float | None = None, tile: int = 0,
                              tile_pad: int | None = None, precision: str = "auto",
-                             **options: Any) -> Path:
-    """Like ``upscale_video``, with each segment made by an actor of ``pool``."""
-    scale = float(scale or network.output_scale)
-    encode = cluster_encoder(ray, pool, network_ref, scale=scale, tile=tile, tile_pad=tile_pad,
+                             settings: EncoderSettings | None = None,
+                             batch_size: int | None = None, **options: Any) -> Path:
+    """``upscale_video`` with each segment made by an actor of ``pool``.
+
+    The job key and batch size are ``upscale_video``'s, so a local run and a
+    cluster run resume each other's segments.
+    """
+    scale = float(scale or network.facts.output_scale)
+    check_scale(scale)
+    if batch_size is None:
+        batch_size = default_batch_size(pool.device)
+    encode = cluster_encoder(ray, pool, network.ref, scale=scale, tile=tile, tile_pad=tile_pad,
                              precision=precision)
-    return upscale_video(NetworkOnly(network, pool.device), source, target, scale=scale,
-                         tile=tile, tile_pad=tile_pad, encode=encode, **options)
+    return run_video(source, target, _made_by_actors,
+                     out_size=lambda w, h: output_size(w, h, scale),
+                     settings=settings or EncoderSettings(), batch_size=batch_size,
+                     job_key=resume_key(network.facts.fingerprint, scale, tile),
+                     encode=encode, **options)
+
+
+def _made_by_actors(frames: np.ndarray) -> np.ndarray:
+    raise AssertionError("on a cluster the actors upscale the frames, never the driver")
 
 
 def cluster_encoder(ray: ModuleType, pool: ActorPool, network_ref: list, *, scale: float,
@@ -63,8 +70,8 @@ def cluster_encoder(ray: ModuleType, pool: ActorPool, network_ref: list, *, scal
     return encode
 
 
-def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list,
-                      job: TranscodeJob, first_segment: int, worker_options: dict) -> int:
+def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list, job: TranscodeJob,
+                      first_segment: int, worker_options: dict) -> int:
     """Make every missing segment from ``first_segment`` on; return the frames decoded."""
     workdir = job.workdir
     wanted = [segment for segment in range(first_segment, workdir.segment_count)
@@ -89,3 +96,16 @@ def encode_on_cluster(ray: ModuleType, pool: ActorPool, network_ref: list,
             decoded += int(row["frames"])
             report(decoded, max(total, decoded))
     return decoded
+
+
+def upscale_video_on_ray(address: str, source: str | os.PathLike, target: str | os.PathLike, *,
+                         network: Any, actors: int | None = None, device: str = "auto",
+                         **options: Any) -> Path:
+    """``upscale_video`` for an unprepared ``network``, its segments made on the cluster."""
+    if is_client(address):
+        return run_on_cluster(address, upscale_video_on_ray, source, target, network=network,
+                              actors=actors, device=device, **options)
+    with ray_session(address) as ray:
+        pool = plan_pool(ray, actors=actors, device=device)
+        return upscale_video_on_cluster(ray, pool, put_network(ray, network), source, target,
+                                        **options)

@@ -1,7 +1,8 @@
 """The actors: each prepares the network once, then upscales what it is sent.
 
-The network arrives as one object in Ray's object store (put there once by the
-driver), so no node downloads or converts weights again. Image workers take
+The network arrives as one object in Ray's object store (put there once, by
+the driver or by the worker that loaded it), so no node downloads or converts
+weights again. Image workers take
 rows of file paths and return small status rows; segment workers take segment
 numbers of one video and return how many frames they encoded.
 """
@@ -17,12 +18,17 @@ from ..batch.folder import remove_stale_partials
 from ..batch.naming import make_output_folders
 from ..batch.plan import Job
 from ..batch.report import failure_reason
+from ..files import read_picture, upscale_picture, write_picture
+from ..video.frames import frame_upscaler
+from .segment import encode_segment
 
 
 class NetworkWorker:
     """Holds one prepared network for the actor's lifetime."""
 
     def __init__(self, network_ref: list, *, device: str, precision: str, threads: int) -> None:
+        # Here, not at the top: the driver imports this module but must not load torch
+        # (its memory) nor Ray before a run asks for it (an optional extra).
         import ray
         import torch
 
@@ -57,22 +63,16 @@ class ImageWorker(NetworkWorker):
         return {"index": list(rows["index"]), "status": statuses, "reason": reasons}
 
     def upscale(self, job: Job, stamp: str) -> tuple[str, str]:
-        from ..imaging import read_image, write_image
-        from ..imaging.metadata import read_metadata
-        from ..pipeline import upscale_image
-
         assert job.target is not None
         if written_by_this_run(job.target, job.replace, stamp):
             return "done", ""  # a retried task whose first attempt finished the write
         try:
-            image = read_image(job.source, max_pixels=self.max_pixels)
-            metadata = read_metadata(job.source)
-            result = upscale_image(self.prepared, image, scale=self.scale, tile=self.tile,
-                                   tile_pad=self.tile_pad)
+            picture = read_picture(job.source, max_pixels=self.max_pixels)
+            result = upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
+                                     tile_pad=self.tile_pad)
             make_output_folders(job.target, self.output_dir)
             remove_stale_partials(job.target)
-            write_image(job.target, result, quality=self.quality, overwrite=job.replace,
-                        metadata=metadata)
+            write_picture(job.target, result, quality=self.quality, overwrite=job.replace)
         except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
             return "failed", failure_reason(job, exc)
         return "done", ""
@@ -103,17 +103,13 @@ class SegmentWorker(NetworkWorker):
 
     def __init__(self, network_ref: list, job_ref: list, *, device: str, precision: str,
                  threads: int, scale: float, tile: int, tile_pad: int | None) -> None:
-        import ray
-
-        from ..video.frames import frame_upscaler
+        import ray  # an optional extra: imported when an actor starts, not with this module
 
         super().__init__(network_ref, device=device, precision=precision, threads=threads)
         self.job = ray.get(job_ref[0])
         self.upscale_frames = frame_upscaler(self.prepared, scale, tile=tile, tile_pad=tile_pad)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
-        from .segment import encode_segment
-
         segments = [int(segment) for segment in rows["segment"]]
         frames = [encode_segment(self.job, segment, self.upscale_frames) for segment in segments]
         return {"segment": segments, "frames": frames, "pid": [os.getpid()] * len(segments)}

@@ -5,11 +5,38 @@
 without seams; ``run_frames`` upscales a batch of same-sized frames.
 """
 
-from .device import resolve_device
-from .engine import DEFAULT_TILE_PAD, default_tile_pad, run_network
-from .frames import run_frames
-from .precision import resolve_precision
-from .prepared import PreparedNetwork, prepare_network
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .device import resolve_device
+    from .engine import DEFAULT_TILE_PAD, default_tile_pad, run_network
+    from .frames import run_frames
+    from .precision import resolve_precision
+    from .prepared import PreparedNetwork, prepare_network
+
+# Imported on first use, not here: each of these imports torch, and code that only
+# needs the torch-free ``run.progress`` (the folder report of a ``--ray`` driver,
+# which must stay small in memory) should not pay for torch's 280 MB.
+_LAZY = {
+    "DEFAULT_TILE_PAD": ".engine",
+    "PreparedNetwork": ".prepared",
+    "default_tile_pad": ".engine",
+    "prepare_network": ".prepared",
+    "resolve_device": ".device",
+    "resolve_precision": ".precision",
+    "run_frames": ".frames",
+    "run_network": ".engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TILE_PAD",

@@ -20,6 +20,7 @@ from .probe import VideoInfo, probe
 from .sniff import is_video, media_kind
 
 if TYPE_CHECKING:
+    from ..model import ModelDescriptor
     from ..run import PreparedNetwork
 
 __all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler", "is_video",
@@ -36,6 +37,21 @@ def output_suffix(source: Path, codec: str = "libx264") -> str:
     return ".mkv" if suffix == ".webm" else ".mp4"
 
 
+def weights_fingerprint(model: ModelDescriptor) -> str:
+    """The network's part of a video's resume key: segments resume only with the same weights."""
+    return model.weights_sha256[:16]
+
+
+def resume_key(fingerprint: str, scale: float, tile: int) -> dict:
+    """What must match for a run to continue another's segments (local or on a cluster)."""
+    return {"network": fingerprint, "scale": scale, "tile": tile}
+
+
+def default_batch_size(device: str) -> int:
+    """Frames per network call: a few on a GPU, one on a CPU (no gain there, more memory)."""
+    return 4 if device.startswith("cuda") else 1
+
+
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
                   target: str | os.PathLike, *, scale: float | None = None, tile: int = 0,
                   tile_pad: int | None = None, overwrite: bool = False,
@@ -48,10 +64,10 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
     scale = float(scale or prepared.model.output_scale)
     check_scale(scale)
     if batch_size is None:
-        batch_size = 4 if str(prepared.device).startswith("cuda") else 1
+        batch_size = default_batch_size(str(prepared.device))
     return run_video(
         source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
         out_size=lambda w, h: output_size(w, h, scale), settings=settings or EncoderSettings(),
         restart=restart, overwrite=overwrite, batch_size=batch_size,
-        job_key={"network": prepared.model.weights_sha256[:16], "scale": scale, "tile": tile},
+        job_key=resume_key(weights_fingerprint(prepared.model), scale, tile),
         **options)
