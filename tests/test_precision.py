@@ -127,7 +127,7 @@ class Recorder(nn.Module):
         super().__init__()
         self.inner = network
         for name in ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                     "flops_per_pixel", "hyperparameters"):
+                     "hyperparameters"):
             setattr(self, name, getattr(network, name))
         self.calls: list[tuple[torch.dtype, int, int]] = []
 

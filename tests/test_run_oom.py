@@ -21,7 +21,7 @@ class RunsOutOfMemory(nn.Module):
         super().__init__()
         self.inner = network
         for name in ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                     "flops_per_pixel", "hyperparameters"):
+                     "hyperparameters"):
             setattr(self, name, getattr(network, name))
         self.limit, self.healthy = limit, healthy
         self.sizes: list[tuple[int, int]] = []  # every input that succeeded

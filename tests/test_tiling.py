@@ -24,7 +24,6 @@ class StrictNearest(nn.Module):
 
     arch_name = "StrictNearest"
     in_channels = out_channels = 3
-    flops_per_pixel = 1.0
 
     def __init__(self, scale: int = 2, size_multiple: int = 4) -> None:
         super().__init__()
@@ -244,7 +243,7 @@ class TileMean(nn.Module):
 
     arch_name = "TileMean"
     in_channels = out_channels = 3
-    size_multiple, scale, flops_per_pixel = 1, 2, 1.0
+    size_multiple, scale = 1, 2
 
     def __init__(self) -> None:
         super().__init__()

@@ -5,8 +5,8 @@ it returns None when the tensors are not its layout. :func:`build_network` asks
 each in turn, so adding an architecture means adding a module to ``ARCHITECTURES``.
 
 Every network built here exposes ``arch_name``, ``scale``, ``in_channels``,
-``out_channels``, ``size_multiple`` (input sides must be multiples of it),
-``flops_per_pixel`` (per input pixel) and ``hyperparameters``.
+``out_channels``, ``size_multiple`` (input sides must be multiples of it)
+and ``hyperparameters``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from ..outputs import write_atomically
 from .memory import NetworkFacts, probe_network
 
 NETWORK_ATTRIBUTES = ("arch_name", "scale", "in_channels", "out_channels", "size_multiple",
-                      "min_size", "flops_per_pixel", "hyperparameters", "source_name")
+                      "min_size", "hyperparameters", "source_name")
 EXAMPLE_SIDE = 32  # traced input side; every spatial size is left dynamic in the IR
 STATIC_SHAPES = 4  # compiled shapes kept (each holds its own activation buffers)
 
