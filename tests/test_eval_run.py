@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tiny_rrdbnet
 from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.helpers import tiny_rrdbnet
 from upscale.cli import app
 from upscale.cli.eval import Method, eval_command
 from upscale.errors import InputError, UpscaleError
@@ -22,6 +22,7 @@ from upscale.eval.run import (
     classical_upscaler,
     dataset_images,
     evaluate,
+    upscaler_for_network,
 )
 from upscale.imaging import read_image, write_image
 
@@ -87,8 +88,6 @@ def test_better_methods_score_higher(tmp_path):
 
 
 def test_network_path_with_a_tiny_network(tmp_path):
-    from upscale.eval.run import upscaler_for_network
-
     images = dataset_images(make_dataset(tmp_path / "data"))
     upscaler = upscaler_for_network(tiny_rrdbnet(scale=4), device="cpu")
     report = evaluate(images, 4, upscaler, method="tiny", degradation="realesrgan", seed=1)

@@ -93,7 +93,6 @@ class RRDBNet(nn.Module):
         self.num_up = num_up
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, out_channels, 3, 1, 1)
-        self.flops_per_pixel = _flops_per_input_pixel(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.unshuffle > 1:
@@ -105,22 +104,6 @@ class RRDBNet(nn.Module):
             upsampled = F.interpolate(feat, scale_factor=2, mode="nearest")
             feat = F.leaky_relu(conv(upsampled), LEAKY_SLOPE)
         return self.conv_last(F.leaky_relu(self.conv_hr(feat), LEAKY_SLOPE))
-
-
-def _flops_per_input_pixel(net: RRDBNet) -> float:
-    """2 x multiply-accumulates per input pixel; sizes tiles and reports GFLOP/s."""
-
-    def conv_flops(conv: nn.Conv2d) -> float:
-        return 2.0 * conv.in_channels * conv.out_channels * 9
-
-    feature_grid = sum(conv_flops(m) for m in (net.conv_first, net.conv_body, *(
-        m for m in net.body.modules() if isinstance(m, nn.Conv2d))))
-    upsampled = 0.0
-    for i in range(1, net.num_up + 1):
-        upsampled += conv_flops(getattr(net, f"conv_up{i}")) * 4**i
-    upsampled += (conv_flops(net.conv_hr) + conv_flops(net.conv_last)) * 4**net.num_up
-    # The feature grid is the input after pixel-unshuffle.
-    return (feature_grid + upsampled) / net.unshuffle**2
 
 
 # --- key layouts -------------------------------------------------------------------

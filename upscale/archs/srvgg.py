@@ -61,8 +61,6 @@ class SRVGGNetCompact(nn.Module):
         layers.append(nn.Conv2d(num_feat, out_channels * scale * scale, 3, 1, 1))
         self.body = nn.ModuleList(layers)
         self.upsampler = nn.PixelShuffle(scale)
-        convs = [m for m in layers if isinstance(m, nn.Conv2d)]
-        self.flops_per_pixel = float(sum(2 * c.in_channels * c.out_channels * 9 for c in convs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x

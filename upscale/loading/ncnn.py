@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UnsupportedModelError, UpscaleError
+from ..errors import UnsupportedModelError
 
 MAGIC = 7767517
 TAG_FP32 = 0x00000000
@@ -295,23 +295,3 @@ def load_ncnn(param_path: Path, bin_path: Path | None = None
         metadata["ncnn_output_resize"] = repr(factor)
     return state, metadata
 
-
-def reference_ncnn_net(param: Path, binary: Path, *, threads: int = 2):
-    """The same files run by the ``ncnn`` PyPI package on the CPU, fp32 throughout.
-
-    This is the oracle a conversion is checked against (tests, ``bench/speed.py``):
-    every fp16/bf16 shortcut is off so differences come from the conversion alone.
-    """
-    import ncnn
-
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = threads
-    for load, path in ((net.load_param, param), (net.load_model, binary)):
-        if load(str(path)) != 0:
-            raise UpscaleError(f"{path}: ncnn could not read it")
-    return net
