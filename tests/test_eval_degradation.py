@@ -14,7 +14,7 @@ from upscale.eval.degradation import (
     realesrgan_degrade,
     sinc_kernel,
 )
-from upscale.eval.run import degrade
+from upscale.eval.protocol import degrade
 
 
 def textured(height: int, width: int, channels: int | None = 3, seed: int = 0) -> np.ndarray:

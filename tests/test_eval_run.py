@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from upscale.cli import app
 from upscale.cli.eval import Method, eval_command
 from upscale.errors import InputError, UpscaleError
-from upscale.eval.report import print_report, report_dict
-from upscale.eval.run import (
+from upscale.eval.protocol import (
     EvalReport,
     ImageScore,
     classical_upscaler,
@@ -24,6 +23,7 @@ from upscale.eval.run import (
     evaluate,
     upscaler_for_network,
 )
+from upscale.eval.results import print_report, report_dict
 from upscale.imaging import read_image, write_image
 
 

@@ -232,3 +232,14 @@ def test_packaged_animevideov3_x2_x3_files_are_the_x4_network_then_a_downscale()
         assert all(torch.equal(state[k], x4[k]) for k in x4)
     network = load_model(models / "REALESRGAN_ANIMAVIDEOV3_UP2X.param")
     assert network.scale == 4 and network.output_scale == 2.0
+
+
+def test_the_registry_names_outputs_at_the_scale_the_loaded_model_makes():
+    """The CLI names an output from the registry before loading the model: the two agree."""
+    from upscale.loading import availability, list_models
+
+    packaged = [entry for entry in list_models() if availability(entry) == "packaged"]
+    if not packaged:
+        pytest.skip("no packaged weights installed")
+    for entry in packaged:
+        assert load_model(entry.name).output_scale == entry.scale, entry.name

@@ -27,8 +27,8 @@ def mode(path) -> int:
 
 
 def test_outputs_follow_the_umask(tmp_path, umask_022):
-    from upscale.eval.report import write_json
-    from upscale.eval.run import EvalReport
+    from upscale.eval.protocol import EvalReport
+    from upscale.eval.results import write_json
     from upscale.loading.blend import Blend, write_blend
 
     image = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))

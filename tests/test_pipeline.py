@@ -81,3 +81,24 @@ def test_upscale_file_writes_the_models_default_output_scale(tmp_path, rng):
     write_image(source, rng.integers(0, 256, (6, 10, 3), dtype=np.uint8))
     written = upscale_file(prepare_network(model, "cpu", "fp32"), source, target)
     assert read_image(target).shape == (12, 20, 3) == written.pixels.shape
+
+
+def test_every_name_the_package_exports_can_be_imported():
+    import upscale
+    import upscale.loading
+    import upscale.run
+
+    for package in (upscale, upscale.loading, upscale.run):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+
+
+def test_the_readme_python_example_runs(tmp_path, rng):
+    from upscale import prepare_network as prepare
+    from upscale import read_image, upscale_file, write_image
+
+    source = tmp_path / "photo.png"
+    write_image(source, rng.integers(0, 256, (5, 4, 3), dtype=np.uint8))
+    prepared = prepare(tiny_srvgg(2), device="cpu")
+    upscale_file(prepared, source, tmp_path / "photo_x2.png")
+    assert read_image(tmp_path / "photo_x2.png").shape == (10, 8, 3)

@@ -20,9 +20,8 @@ import torch
 from helpers import tiny_srvgg
 
 from upscale.errors import UpscaleError
-from upscale.outputs import output_size
-from upscale.video import EncoderSettings, is_video, probe, run_video
-from upscale.video.job import partial_path
+from upscale.outputs import output_size, partial_files
+from upscale.video import EncoderSettings, media_kind, probe, run_video
 from upscale.video.segments import work_dir_for
 
 SUBTITLES = "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n2\n00:00:01,000 --> 00:00:01,900\nworld\n"
@@ -104,7 +103,7 @@ def decoded_frames(path: Path) -> list[str]:
 
 def assert_no_output(output: Path) -> None:
     assert not output.exists()
-    assert not partial_path(output).exists()
+    assert partial_files(output) == []
 
 
 @pytest.fixture(scope="module")
@@ -263,10 +262,10 @@ def test_audio_longer_than_the_video_is_not_taken_for_a_cut_file(tmp_path):
     assert probe(output).frame_count == 12
 
 
-def test_garbage_is_not_a_video(tmp_path):
+def test_garbage_under_a_video_name_fails_as_a_broken_video(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video at all" * 100)
-    assert not is_video(junk)
+    assert media_kind(junk) == "video"  # ffmpeg cannot read it: its name decides
     with pytest.raises(UpscaleError, match="junk.mp4"):
         upscale(junk, tmp_path / "junk_x2.mp4")
     assert_no_output(tmp_path / "junk_x2.mp4")
@@ -275,10 +274,10 @@ def test_garbage_is_not_a_video(tmp_path):
 def test_video_is_recognised_by_content_not_name(clip, tmp_path, set5_dir):
     disguised = tmp_path / "clip.dat"
     disguised.write_bytes(clip.read_bytes())
-    assert is_video(disguised)
+    assert media_kind(disguised) == "video"
     image = tmp_path / "baby.mp4"
     image.write_bytes((set5_dir / "baby.png").read_bytes())
-    assert not is_video(image)
+    assert media_kind(image) != "video"
 
 
 def test_encoder_error_reports_ffmpegs_message_and_leaves_no_output(clip, tmp_path):

@@ -12,8 +12,7 @@ Names are imported on first use, so ``import upscale`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -22,17 +21,16 @@ _EXPORTS = {
     "write_image": "upscale.imaging",
     "load_model": "upscale.loading",
     "load_state_dict": "upscale.loading",
-    "build_network": "upscale.archs",
+    "build_model": "upscale.archs",
+    "ModelDescriptor": "upscale.model",
     "prepare_network": "upscale.run",
     "run_network": "upscale.run",
     "upscale_image": "upscale.pipeline",
+    "upscale_file": "upscale.files",
     "UpscaleError": "upscale.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'upscale' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -76,12 +76,23 @@ def refuse_existing(target: Path, overwrite: bool) -> None:
         raise UpscaleError(already_exists(target))
 
 
+def input_clash(input_name: str = "") -> str:
+    """Why an output is refused when it would replace an input (its own, or another)."""
+    what = f"the input {input_name}" if input_name else "the input"
+    return f"refusing to overwrite {what} (inputs are never modified)"
+
+
+def is_same_file(target: Path, source: Path) -> bool:
+    """Whether writing ``target`` would replace ``source`` (the same path, or a link to it)."""
+    if Path(os.path.abspath(target)) == Path(os.path.abspath(source)):
+        return True
+    return target.exists() and source.exists() and os.path.samefile(target, source)
+
+
 def refuse_input_clash(target: Path, source: Path) -> None:
     """An output never replaces its own input, whatever --overwrite says."""
-    if target.exists() and source.exists() and os.path.samefile(target, source):
-        raise UpscaleError(f"{target}: refusing to overwrite the input")
-    if Path(os.path.abspath(target)) == Path(os.path.abspath(source)):
-        raise UpscaleError(f"{target}: refusing to overwrite the input")
+    if is_same_file(target, source):
+        raise UpscaleError(f"{target}: {input_clash()}")
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -124,6 +135,15 @@ def file_mode_for(target: Path) -> int:
         return -1
 
 
+PARTIAL_MARK = ".part"  # .NAME.XXXXXXXX.part.EXT: hidden, and still ending in the format's suffix
+
+
+def temporary_sibling(target: Path) -> Path:
+    """A hidden, unique name beside ``target`` that keeps its suffix, so writers that pick
+    the format from the name (ffmpeg, OpenCV) write what the target will be."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{PARTIAL_MARK}{target.suffix}")
+
+
 def write_atomically(target: Path, write: Callable[[Path], None], *,
                      overwrite: bool = True) -> Path:
     """Let ``write`` fill a temporary sibling of ``target``, then rename it into place.
@@ -134,7 +154,7 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
     target = Path(target)
     refuse_existing(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    temporary = temporary_sibling(target)
     kept_mode = file_mode_for(target)
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
@@ -153,13 +173,15 @@ def write_bytes_atomically(target: Path, data: bytes, *, overwrite: bool = False
 
 
 def partial_files(target: Path) -> list[Path]:
-    """Temporary files an interrupted write left for ``target`` (``.name.XXXXXXXX.part``)."""
+    """Temporary files an interrupted write left for ``target`` (``.NAME.XXXXXXXX.part.EXT``,
+    or ``.NAME.XXXXXXXX.part`` as earlier versions named them)."""
     prefix = f".{target.name}."
+    endings = (PARTIAL_MARK + target.suffix, PARTIAL_MARK)
     if not target.parent.is_dir():
         return []
     return [target.parent / name for name in os.listdir(target.parent)
-            if name.startswith(prefix) and name.endswith(".part")
-            and len(name) == len(prefix) + len("XXXXXXXX.part")]
+            if name.startswith(prefix) and any(
+                name.endswith(end) and len(name) == len(prefix) + 8 + len(end) for end in endings)]
 
 
 class OutputBusy(UpscaleError):

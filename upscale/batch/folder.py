@@ -197,10 +197,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         return upscale_picture(prepared, picture, scale=scale, tile=tile, tile_pad=tile_pad)
 
     def write(job: Job, upscaled: Picture) -> None:
-        assert job.target is not None
-        make_output_folders(job.target, naming.output_dir)
-        remove_stale_partials(job.target)
-        write_picture(job.target, upscaled, quality=quality, overwrite=job.replace)
+        write_output(job, upscaled, naming.output_dir, quality=quality)
         finished(job, "done")
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
@@ -232,6 +229,15 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             else:
                 finished(job, "done")
         progress.update(task, current="")
+
+
+def write_output(job: Job, picture: Picture, output_dir: Path, *, quality: int | None) -> None:
+    """A folder job's result under its name: subfolders made, a killed run's leftovers
+    removed, then written atomically (local and Ray runs alike)."""
+    assert job.target is not None
+    make_output_folders(job.target, output_dir)
+    remove_stale_partials(job.target)
+    write_picture(job.target, picture, quality=quality, overwrite=job.replace)
 
 
 def remove_stale_partials(target: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UpscaleError
-from ..outputs import already_exists
+from ..outputs import already_exists, input_clash, is_same_file
 from .naming import OutputNaming, make_output_folders
 from .videos import image_or_video
 
@@ -70,8 +70,8 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
             job.fail(str(exc))
             continue
         key = os.path.realpath(job.target)
-        if key == os.path.realpath(job.source):
-            job.fail("the output name is the input itself; inputs are never modified")
+        if is_same_file(job.target, job.source):
+            job.fail(input_clash())
         elif key in targets:
             job.fail(f"same output name as {targets[key].relative}: {job.target.name}")
         else:
@@ -103,7 +103,7 @@ def _decide_existing(job: Job, output_dir: Path, sources: dict[str, Job], *,
         job.fail(f"the output {target} is a folder")
         return
     if os.path.realpath(target) in sources and overwrite:
-        job.fail(f"the output {target} is also an input; inputs are never modified")
+        job.fail(input_clash(str(sources[os.path.realpath(target)].relative)))
         return
     complete = target.stat().st_size > 0
     if overwrite or not complete:

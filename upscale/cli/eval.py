@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 
 from ..errors import UpscaleError
+from ..loading import DEFAULT_MODEL
 from .console import print_note
 from .console import stdout as results_console
-
-DEFAULT_MODEL = "realesrgan-x4plus"
 
 
 class Method(str, Enum):
@@ -67,26 +66,26 @@ def eval_command(
     if compare and save_dir is None:
         raise UpscaleError("--compare writes into the --save folder; give --save DIR too")
 
-    from ..eval import run as eval_run  # lazy: the CLI starts without torch
-    from ..eval.report import format_psnr, print_report, write_json
+    from ..eval import protocol  # lazy: the CLI starts without torch
+    from ..eval.results import format_psnr, print_report, write_json
 
-    images = eval_run.dataset_images(dataset_dir)
+    images = protocol.dataset_images(dataset_dir)
     if method is not None:
         label = method.value
-        upscaler = eval_run.classical_upscaler(method.value)
+        upscaler = protocol.classical_upscaler(method.value)
     else:
         spec = model or DEFAULT_MODEL
         label = spec if alpha is None else f"{spec} α={alpha:g}"
-        network = eval_run.load_eval_network(spec, alpha)
-        upscaler = eval_run.upscaler_for_network(network, device=device, precision=precision,
+        network = protocol.load_eval_network(spec, alpha)
+        upscaler = protocol.upscaler_for_network(network, device=device, precision=precision,
                                                  tile=tile)
 
-    def note(score: eval_run.ImageScore) -> None:
+    def note(score: protocol.ImageScore) -> None:
         if not quiet:
             print_note(f"{score.name}: {format_psnr(score.psnr)} dB, SSIM {score.ssim:.4f} "
                        f"({score.seconds:.1f} s)")
 
-    report = eval_run.evaluate(images, scale, upscaler, method=label,
+    report = protocol.evaluate(images, scale, upscaler, method=label,
                                degradation=degradation.value, seed=seed, save_dir=save_dir,
                                compare=compare, dataset=dataset_dir.name, on_image=note)
     print_report(report, results_console)

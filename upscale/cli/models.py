@@ -15,10 +15,9 @@ def parameter_count(architecture: str, scale: int, hyperparameters: dict) -> int
     """Parameters of a registry model, from its hyper-parameters (built on the meta device)."""
     import torch  # lazy: the CLI starts without torch
 
-    from ..archs.rrdbnet import RRDBNet  # lazy: the CLI starts without torch
-    from ..archs.srvgg import SRVGGNetCompact
+    from ..archs import ARCHITECTURES  # lazy: the CLI starts without torch
 
-    cls = RRDBNet if architecture == "RRDBNet" else SRVGGNetCompact
+    cls = next(arch.NETWORK for arch in ARCHITECTURES if architecture == arch.ARCH_NAME)
     with torch.device("meta"):
         network = cls(scale=scale, **hyperparameters)
     return sum(p.numel() for p in network.parameters())

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError, UpscaleError
-from ..limits import DEFAULT_MAX_PIXELS
+from ..limits import DEFAULT_MAX_PIXELS, check_tile_options
+from ..loading import DEFAULT_MODEL
 from ..loading.registry import find_model
 from ..notes import note
 from ..outputs import (
@@ -25,7 +26,6 @@ from ..outputs import (
 )
 from .console import print_note
 
-DEFAULT_MODEL = "realesrgan-x4plus"
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
 
@@ -52,13 +52,6 @@ def registry_scale(model: str, alpha: float | None, psnr_model: str | None,
         return None
     entry = find_model(model)
     return float(entry.scale) if entry is not None else None
-
-
-def check_tile_options(tile: int, tile_pad: int | None) -> None:
-    if tile < 0:
-        raise UpscaleError(f"--tile must be 0 (automatic) or a size in pixels, not {tile}")
-    if tile_pad is not None and tile_pad < 0:
-        raise UpscaleError(f"--tile-pad must be 0 or more, not {tile_pad}")
 
 
 def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
@@ -201,11 +194,11 @@ def run_command(
             tile_pad=tile_pad, quiet=quiet, max_pixels=max_pixels,
         )
 
-    from .video import is_video  # lazy: the CLI starts without torch
+    from .run_video import is_video_input  # lazy: the CLI starts without torch
 
-    if is_video(input):
+    if is_video_input(input):
         from ..run import prepare_network  # lazy: the CLI starts without torch
-        from .video import upscale_video_file
+        from .run_video import upscale_video_file
 
         network = network_loader()
         prepared = prepare_network(network, device=device, precision=precision)

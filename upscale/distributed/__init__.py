@@ -12,8 +12,8 @@ never imports torch either.
 from __future__ import annotations
 
 from .command import run_with_ray
-from .folder import upscale_folder_on_ray
+from .ray_folder import upscale_folder_on_ray
+from .ray_video import upscale_video_on_ray
 from .session import INSTALL_HINT
-from .video import upscale_video_on_ray
 
 __all__ = ["INSTALL_HINT", "run_with_ray", "upscale_folder_on_ray", "upscale_video_on_ray"]

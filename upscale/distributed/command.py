@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UpscaleError
-from .folder import upscale_folder_on_ray
 from .network import NetworkOnly
 from .pool import plan_pool
+from .ray_folder import upscale_folder_on_ray
+from .ray_video import cluster_encoder
 from .session import check_address, import_ray, is_client, ray_session, run_on_cluster
-from .video import cluster_encoder
 
 
 def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A002 - CLI name
@@ -40,9 +40,9 @@ def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A00
                                      device=device, precision=precision, tile=tile,
                                      tile_pad=tile_pad, quiet=quiet, **folder_options)
     # The CLI's own video module: this function serves only the CLI, which has loaded it.
-    from ..cli.video import is_video, upscale_video_file
+    from ..cli.run_video import is_video_input, upscale_video_file
 
-    if not is_video(input):
+    if not is_video_input(input):
         raise UpscaleError(f"{input}: --ray runs folders and videos; upscale one image without it")
     # One video: the driver loads the network itself (the CLI's naming, progress and the
     # resume fingerprint read it there); only a folder's driver stays free of torch.

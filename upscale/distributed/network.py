@@ -3,7 +3,7 @@
 The driver plans, names and reports; it never runs the network, so it need not
 hold one. A CLI run loads the network in a Ray worker on the driver's own node
 (same files, same download cache, same converted weights) and keeps only a
-reference to it and its :class:`NetworkFacts`: the driver never imports torch,
+reference to it and its :class:`DriverFacts`: the driver never imports torch,
 which keeps a folder run's driver small. A Python caller that already holds a
 network puts it in the object store itself (:func:`put_network`). Either way the
 actors all read that one stored copy, so no node downloads or converts again.
@@ -34,21 +34,21 @@ class NetworkOnly:
 
 
 @dataclass(frozen=True)
-class NetworkFacts:
+class DriverFacts:
     """What the driver needs to know about the model, learnt where it was loaded."""
 
     output_scale: float  # the scale outputs are named and made at by default
     fingerprint: str  # the network's part of a video's resume key
 
 
-def network_facts(network: Any) -> NetworkFacts:
+def driver_facts(network: Any) -> DriverFacts:
     """The one place the distributed path reads facts from a model (or a bare network)."""
     # Imported here: it loads torch, and runs where the network is (a worker, or a Python
     # caller that holds one), never in a CLI folder run's driver.
     from ..archs import as_model
 
     model = as_model(network)
-    return NetworkFacts(output_scale=model.output_scale, fingerprint=weights_fingerprint(model))
+    return DriverFacts(output_scale=model.output_scale, fingerprint=weights_fingerprint(model))
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ClusterNetwork:
     """
 
     ref: list
-    facts: NetworkFacts
+    facts: DriverFacts
 
     @property
     def output_scale(self) -> float:
@@ -73,7 +73,7 @@ def put_network(ray: ModuleType, network: Any) -> ClusterNetwork:
     from ..archs import as_model  # a Python caller's network: torch is loaded already
 
     model = as_model(network)
-    return ClusterNetwork([ray.put(model)], network_facts(model))
+    return ClusterNetwork([ray.put(model)], driver_facts(model))
 
 
 def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> ClusterNetwork:
@@ -99,8 +99,8 @@ def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> Clust
     return ClusterNetwork([network_ref], facts)
 
 
-def _load_with_facts(load_network: Callable[[], Any]) -> tuple[Any, NetworkFacts]:
+def _load_with_facts(load_network: Callable[[], Any]) -> tuple[Any, DriverFacts]:
     from ..archs import as_model  # in the loading worker, which runs the network's code
 
     model = as_model(load_network())
-    return model, network_facts(model)
+    return model, driver_facts(model)

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch.folder import remove_stale_partials
-from ..batch.naming import make_output_folders
+from ..batch.folder import write_output
 from ..batch.plan import Job
 from ..batch.report import failure_reason
-from ..files import read_picture, upscale_picture, write_picture
-from ..video.frames import frame_upscaler
+from ..files import read_picture, upscale_picture
+from ..video.frame_upscaler import frame_upscaler
 from .segment import encode_segment
 
 
@@ -70,9 +69,7 @@ class ImageWorker(NetworkWorker):
             picture = read_picture(job.source, max_pixels=self.max_pixels)
             result = upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
                                      tile_pad=self.tile_pad)
-            make_output_folders(job.target, self.output_dir)
-            remove_stale_partials(job.target)
-            write_picture(job.target, result, quality=self.quality, overwrite=job.replace)
+            write_output(job, result, self.output_dir, quality=self.quality)
         except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
             return "failed", failure_reason(job, exc)
         return "done", ""

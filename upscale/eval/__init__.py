@@ -7,7 +7,7 @@ dataset, ``report`` shows the result.
 
 from .matlab_resize import imresize
 from .metrics import psnr, ssim
-from .run import (
+from .protocol import (
     CLASSICAL_METHODS,
     DEGRADATIONS,
     EvalReport,

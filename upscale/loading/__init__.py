@@ -10,10 +10,10 @@ network blending.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .registry import ModelEntry, default_model_name, find_model, list_models
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # loads); everything that reads tensors imports torch when first used.
 _LAZY = {"Resolved": ".sources", "availability": ".sources", "weights_dirs": ".sources"}
 
-DEFAULT_MODEL = "realesrgan-x4plus"
+DEFAULT_MODEL = default_model_name()  # models.json says which
 
 Spec = str | os.PathLike
 
@@ -78,10 +78,7 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
                                metadata=metadata, output_scale=output_scale)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import UpscaleError
+from ..limits import check_tile_options
 from .forward import PrecisionSwitched, forward
 from .memory import (
     MAX_ELEMENTS,
@@ -114,13 +115,6 @@ def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad
     return _within_elements(prepared, size, height, width, pad)
 
 
-def _check_tile_options(tile: int, tile_pad: int | None) -> None:
-    if tile < 0:
-        raise UpscaleError(f"--tile must be 0 (automatic) or a positive size, not {tile}")
-    if tile_pad is not None and tile_pad < 0:
-        raise UpscaleError(f"--tile-pad must be 0 or more, not {tile_pad}")
-
-
 def _run_tile(prepared: PreparedNetwork, image: np.ndarray, tile: Tile) -> np.ndarray:
     """The upscaled kept region of one tile: H×W×C of the image's dtype, or float32 in
     [0, 1] when the tile is blended with its neighbours."""
@@ -160,7 +154,7 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
     if image.ndim != 3:
         raise UpscaleError(f"run_network takes one H×W×C image, not shape {image.shape}; "
                            "use run_frames for a batch")
-    _check_tile_options(tile, tile_pad)
+    check_tile_options(tile, tile_pad)
     height, width, channels = image.shape
     s = prepared.scale
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 
 from ..outputs import check_scale, output_size
 from .encode import EncoderSettings
-from .frames import frame_upscaler
+from .frame_upscaler import frame_upscaler
 from .job import VideoInterrupted, run_video
 from .probe import VideoInfo, probe
-from .sniff import is_video, media_kind
+from .sniff import media_kind
 
 if TYPE_CHECKING:
     from ..model import ModelDescriptor
     from ..run import PreparedNetwork
 
-__all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler", "is_video",
+__all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler",
            "media_kind", "output_suffix", "probe", "run_video", "upscale_video"]
 
 _KEEP_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v"}

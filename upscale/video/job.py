@@ -1,9 +1,9 @@
 """One video from source to finished file: probe, plan, encode segments, mux, rename.
 
 The output appears under its final name only when everything succeeded; until
-then it is written as a hidden ``.NAME.partial.EXT`` beside it. The work folder
-of segments is removed after success and kept after a failure or Ctrl-C: the
-same command run again continues from it. One run at a time owns an output.
+then it is written under a hidden temporary name beside it (``write_atomically``).
+The work folder of segments is removed after success and kept after a failure or
+Ctrl-C: the same command run again continues from it. One run at a time owns an output.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
-from ..outputs import OutputLock, refuse_existing
+from ..outputs import OutputLock, refuse_existing, write_atomically
 from .encode import EncodePlan, EncoderSettings
 from .ffmpeg.binary import encoder_pix_fmts, ffmpeg_choice
 from .mux import check_codec_fits, container_for, mux, plan_streams
@@ -34,10 +34,6 @@ class VideoInterrupted(Interrupted):
         super().__init__(f"interrupted: kept {frames_done} of {frame_count} upscaled frames of "
                          f"{source.name} in {workdir}; run the same command again to continue "
                          "(--restart to start over)")
-
-
-def partial_path(output: Path) -> Path:
-    return output.with_name(f".{output.stem}.partial{output.suffix}")
 
 
 def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_frames: FrameFn, *,
@@ -110,12 +106,7 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
             decoded = encode(job, first_segment)
             _check_frame_count(info, decoded)
         concat = workdir.write_concat(segment_starts(info, workdir))
-        target = partial_path(output)
-        try:
-            mux(info, concat, target, streams)
-            os.replace(target, output)
-        finally:
-            target.unlink(missing_ok=True)
+        write_atomically(output, lambda target: mux(info, concat, target, streams))
     except KeyboardInterrupt as exc:
         raise VideoInterrupted(source, workdir.path, workdir.frames_done(),
                                info.frame_count) from exc

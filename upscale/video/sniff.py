@@ -57,15 +57,6 @@ def media_kind(path: str | os.PathLike) -> MediaKind | None:
     return "image" if suffix in IMAGE_SUFFIXES else None
 
 
-def is_video(path: str | os.PathLike) -> bool:
-    """True when ffmpeg finds a moving-picture stream (not a still, not cover art) in it."""
-    path = Path(path)
-    if not path.is_file():
-        return False
-    head = _head(path)
-    return not _is_still_image(head) and _may_be_media(head) and _video_presence(path) is True
-
-
 def _video_presence(path: Path) -> bool | None:
     """True for a video; False for a media file with no video stream (audio only);
     None for anything else (an image, or a file ffmpeg cannot read)."""

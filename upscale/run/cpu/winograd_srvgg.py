@@ -2,7 +2,7 @@
 
 Every layer is a 3x3 convolution followed by a per-channel activation, which the
 output transform applies (PReLU included, which oneDNN cannot fuse). Feature maps
-ping-pong between two padded maps. As in :mod:`.fast_srvgg`, the last
+ping-pong between two padded maps. The last
 convolution accumulates into the input repeated ``scale**2`` times per channel,
 which after the pixel shuffle is the nearest-upsampled input the network adds.
 """

@@ -1,4 +1,7 @@
-"""Every ffmpeg command line the video engine runs, built here and nowhere else.
+"""Every ffmpeg command line that reads or writes media, built here and nowhere else.
+
+(The binary's questions about itself, ``-version`` and ``-h``, are asked in
+``binary.py`` beside the facts they answer; ``process.py`` starts every process.)
 
 Plain argument lists, all starting with ``binary.ffmpeg_args``. ffmpeg-python
 builds none of them: our header probe (``-i`` alone) and the ``-h``/``-version``

@@ -19,10 +19,10 @@ from .console import print_note, stderr
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
-__all__ = ["default_video_output", "is_video", "upscale_video_file"]
+__all__ = ["default_video_output", "is_video_input", "upscale_video_file"]
 
 
-def is_video(path: Path) -> bool:
+def is_video_input(path: Path) -> bool:
     """Whether INPUT goes the video way; a media file with no video stream is refused here,
     in the words a folder run uses, rather than read as a broken image."""
     kind = media_kind(path)

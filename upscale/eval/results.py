@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..outputs import write_bytes_atomically
-from .run import EvalReport
+from .protocol import EvalReport
 
 
 def format_psnr(value: float) -> str:

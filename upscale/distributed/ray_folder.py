@@ -26,6 +26,7 @@ from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
 from .network import ClusterNetwork, load_on_this_node
 from .pool import ActorPool, plan_pool
+from .ray_video import upscale_video_on_cluster
 from .session import (
     check_address,
     import_ray,
@@ -34,7 +35,6 @@ from .session import (
     run_on_cluster,
     worker_errors,
 )
-from .video import upscale_video_on_cluster
 from .worker import ImageWorker, file_stamp
 
 ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one

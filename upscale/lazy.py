@@ -1,0 +1,23 @@
+"""Names a package exports but imports on first use, so that importing it stays cheap.
+
+``import upscale`` and ``import upscale.run`` must not import torch (about 2 s and
+280 MB): the CLI answers usage errors, and a ``--ray`` driver plans a folder, without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``exports[name]`` (relative to ``package``)
+    the first time ``name`` is asked for."""
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(exports[name], package), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
