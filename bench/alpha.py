@@ -32,7 +32,7 @@ from upscale.eval.matlab_resize import imresize  # noqa: E402
 from upscale.eval.metrics import psnr  # noqa: E402
 from upscale.imaging import read_image  # noqa: E402
 from upscale.loading import load_state_dict  # noqa: E402
-from upscale.loading.blend import (  # noqa: E402
+from upscale.loading.interpolation import (  # noqa: E402
     LINEAGE_THRESHOLD,
     LineageWarning,
     blend_state_dicts,

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from upscale.archs import as_model, build_model
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.errors import UpscaleError
-from upscale.loading.blend import (
+from upscale.loading.interpolation import (
     LINEAGE_THRESHOLD,
     LineageWarning,
     blend_state_dicts,

@@ -14,16 +14,16 @@ from test_blend import fine_tune
 
 from upscale.archs import as_model
 from upscale.errors import UpscaleError
-from upscale.loading import blend as blend_module
+from upscale.loading import interpolation as blend_module
 from upscale.loading import load_model, load_state_dict, weights_dirs
-from upscale.loading.blend import (
+from upscale.loading.families import families, load_family_model
+from upscale.loading.interpolation import (
     LineageWarning,
     blend_state_dicts,
     check_lineage,
     load_blended_model,
     weights_sha256,
 )
-from upscale.loading.families import families, load_family_model
 
 
 @pytest.fixture(autouse=True)

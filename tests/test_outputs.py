@@ -29,7 +29,7 @@ def mode(path) -> int:
 def test_outputs_follow_the_umask(tmp_path, umask_022):
     from upscale.eval.protocol import EvalReport
     from upscale.eval.results import write_json
-    from upscale.loading.blend import Blend, write_blend
+    from upscale.loading.interpolation import Blend, write_blend
 
     image = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
     assert mode(image) == 0o644

@@ -18,7 +18,7 @@ from .console import print_note
 @contextmanager
 def lineage_warnings_as_notes() -> Iterator[None]:
     """Show the library's LineageWarning as an ``upscale: warning:`` line, once each."""
-    from ..loading.blend import LineageWarning  # lazy: the CLI starts without torch
+    from ..loading.interpolation import LineageWarning  # lazy: the CLI starts without torch
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LineageWarning)
@@ -49,7 +49,7 @@ def blend_command(
 ) -> None:
     """Blend two networks' weights, θ = (1−α)·θ_A + α·θ_B, into one checkpoint."""
     from ..loading import load_state_dict  # lazy: the CLI starts without torch
-    from ..loading.blend import (
+    from ..loading.interpolation import (
         blend_metadata,
         blend_state_dicts,
         check_alpha,

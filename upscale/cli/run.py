@@ -70,8 +70,8 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
 def load_network(model: str, alpha: float | None, psnr_model: str | None,
                  gan_model: str | None):
     """The network the options name: one model, a family member, or a blended pair."""
-    from ..loading.blend import load_blended_model  # lazy: the CLI starts without torch
     from ..loading.families import load_family_model
+    from ..loading.interpolation import load_blended_model  # lazy: the CLI starts without torch
     from .blend import lineage_warnings_as_notes
 
     if psnr_model or gan_model:

@@ -68,7 +68,10 @@ def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
     the blend (1−α)·PSNR + α·GAN of the family's pair.
     """
     from . import load_model  # the package imports this module's names lazily
-    from .blend import check_alpha, load_blended_model  # imports torch: only once a model loads
+    from .interpolation import (  # imports torch: only once a model loads
+        check_alpha,
+        load_blended_model,
+    )
 
     family = family_of(os.fspath(name))
     if family is not None and Path(os.fspath(name)).expanduser().is_file():
