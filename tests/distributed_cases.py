@@ -9,6 +9,7 @@ and the fault case, last, removes a node in the middle of a run.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -27,7 +28,9 @@ from test_video import decoded_frames, make_clip, packets
 from upscale.archs import describe
 from upscale.cli import main
 from upscale.distributed import upscale_folder_on_ray, upscale_video_on_ray
+from upscale.errors import UpscaleError
 from upscale.imaging import read_image, write_image
+from upscale.loading import load_model
 from upscale.run import prepare_network
 from upscale.video import probe, upscale_video
 from upscale.video.segments import work_dir_for
@@ -190,6 +193,17 @@ def test_video_through_ray_equals_local_resumes_and_survives_a_lost_node(cluster
     assert not work.exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.mp4", "local.mp4",
                                                                   "ray.mp4"]
+
+
+def test_a_network_that_does_not_load_is_one_line_and_writes_nothing(cluster, tmp_path):
+    """The actors start while the network loads; when the load fails, the user reads why."""
+    source = photo_folder(tmp_path / "in", 2)
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a checkpoint" * 20)
+    with pytest.raises(UpscaleError, match="broken.pth: not a PyTorch checkpoint"):
+        upscale_folder_on_ray("auto", source, tmp_path / "ray", scale=2.0, actors=1, quiet=True,
+                              load_network=functools.partial(load_model, broken))
+    assert not list((tmp_path / "ray").rglob("*.png"))
 
 
 def test_a_node_removed_mid_run_loses_nothing(cluster, tmp_path):

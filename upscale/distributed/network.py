@@ -12,6 +12,7 @@ actors all read that one stored copy, so no node downloads or converts again.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -51,16 +52,23 @@ def driver_facts(network: Any) -> DriverFacts:
     return DriverFacts(output_scale=model.output_scale, fingerprint=weights_fingerprint(model))
 
 
-@dataclass(frozen=True)
 class ClusterNetwork:
     """A network in the object store, and its facts.
 
     ``ref`` is a one-item list holding the ``ObjectRef``: passed in a list, Ray
     hands actors the reference rather than fetching the network for the call.
+    ``facts`` may still be on their way from the worker that loads the network:
+    they are waited for on first use, so actors can start while it loads.
     """
 
-    ref: list
-    facts: DriverFacts
+    def __init__(self, ref: list, facts: DriverFacts | Callable[[], DriverFacts]) -> None:
+        self.ref = ref
+        self._facts = facts
+
+    @functools.cached_property
+    def facts(self) -> DriverFacts:
+        """The facts; a load that failed raises its own error here, once."""
+        return self._facts if isinstance(self._facts, DriverFacts) else self._facts()
 
     @property
     def output_scale(self) -> float:
@@ -80,7 +88,7 @@ def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> Clust
     """``load_network()`` run once by a Ray worker on the driver's node, kept in the store.
 
     On the driver's node it sees the driver's files and caches, as a local load
-    would; only its facts come back to this process.
+    would; only its facts come back to this process, when first asked for.
     """
     # Ray is optional: imported only here, once a Ray session exists.
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -89,13 +97,16 @@ def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> Clust
     load = ray.remote(_load_with_facts).options(num_cpus=0, num_returns=2,
                                                 scheduling_strategy=here)
     network_ref, facts_ref = load.remote(load_network)
-    try:
-        with worker_errors():  # a missing model is one line, as in a local run
-            facts = ray.get(facts_ref)
-    except Exception:
-        with contextlib.suppress(Exception):  # the same error: read, so Ray does not log it
-            ray.get(network_ref)
-        raise
+
+    def facts() -> DriverFacts:
+        try:
+            with worker_errors():  # a missing model is one line, as in a local run
+                return ray.get(facts_ref)
+        except Exception:
+            with contextlib.suppress(Exception):  # the same error: read, so Ray does not log it
+                ray.get(network_ref)
+            raise
+
     return ClusterNetwork([network_ref], facts)
 
 

@@ -93,7 +93,10 @@ class ClusterExecutor:
         return self.ray
 
     def network(self) -> ClusterNetwork:
-        """The network in the object store, loaded on first use (``load_network`` for the batch)."""
+        """The network in the object store, loaded on first use (``load_network`` for the batch).
+
+        Its facts are waited for only where they are needed, so the actors start while
+        the network loads."""
         if self._network is None:
             assert self.load_network is not None
             self._network = load_on_this_node(self.connect(), self.load_network)
@@ -118,10 +121,17 @@ class ClusterExecutor:
         with progress:
             if images:
                 progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
-                for index, status, reason in self.run_images(
-                        images, network.ref, naming, precision=precision, tile=tile,
-                        tile_pad=tile_pad, quality=quality, max_pixels=max_pixels):
-                    finished(images[index], status, reason)
+                try:
+                    for index, status, reason in self.run_images(
+                            images, network.ref, naming, precision=precision, tile=tile,
+                            tile_pad=tile_pad, quality=quality, max_pixels=max_pixels):
+                        # Actors start while the network loads; rows come only after it
+                        # did, or failed: then this raises the load's own one-line error.
+                        network.facts  # noqa: B018
+                        finished(images[index], status, reason)
+                except Exception:
+                    network.facts  # noqa: B018 - a failed load is the cause: its own line
+                    raise
             for job in videos:
                 assert job.target is not None
                 progress.update(task, current=str(job.relative))

@@ -35,8 +35,13 @@ class NetworkWorker:
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(threads)
-        self.prepared = prepare_network(ray.get(network_ref[0]), device=device,
-                                        precision=precision)
+        try:
+            model = ray.get(network_ref[0])
+        except Exception:  # noqa: BLE001 - the load failed: the driver says why, in one line
+            # Raising here would make Ray retry the actor forever, printing tracebacks.
+            self.prepared = None
+            return
+        self.prepared = prepare_network(model, device=device, precision=precision)
 
 
 class ImageWorker(NetworkWorker):
@@ -51,6 +56,9 @@ class ImageWorker(NetworkWorker):
         self.max_pixels = max_pixels
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
+        if self.prepared is None:  # the driver stops at the first such row with the load's error
+            return {"index": list(rows["index"]), "status": ["no network"] * len(rows["index"]),
+                    "reason": [""] * len(rows["index"])}
         statuses, reasons = [], []
         for source, relative, target, replace, stamp in zip(
                 rows["source"], rows["relative"], rows["target"], rows["replace"],
