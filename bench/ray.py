@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 INSIDE = "UPSCALE_BENCH_NETNS"
+NET_SCALES = {"tiny": 2.0, "anime": 4.0}  # what network() builds
 SEGMENT_FRAMES = 60  # four segments in a 10 s clip, so two actors have work to share
 
 
@@ -112,10 +113,14 @@ def measure(args: argparse.Namespace) -> None:
     sampler = PeakSampler()
     sampler.start()
     started = time.perf_counter()
+    # The output scale, known without loading the network, as the CLI knows a registry
+    # model's: the Ray run then starts its actors while the network loads.
+    scale = NET_SCALES[args.net]
     if args.what == "folder" and args.actors == 0:
-        code = upscale_folder(args.src, out, load_network=load_network, device="cpu", quiet=True)
+        code = upscale_folder(args.src, out, load_network=load_network, device="cpu", quiet=True,
+                              scale=scale)
     elif args.what == "folder":
-        code = upscale_folder_on_ray("local", args.src, out, actors=args.actors,
+        code = upscale_folder_on_ray("local", args.src, out, actors=args.actors, scale=scale,
                                      load_network=load_network, device="cpu", quiet=True)
     elif args.actors == 0:
         from upscale.run import prepare_network  # here: it imports torch
@@ -187,6 +192,7 @@ def main() -> None:
     parser.add_argument("--clip-size", default="160x120")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=1, help="interleaved; best of")
+    parser.add_argument("--no-video", action="store_true", help="images only (no clip)")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the driver-memory case (no images, no clip)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -219,7 +225,7 @@ def speed_runs(root: Path, args: argparse.Namespace, photos: Path, clip: Path) -
     print(f"best of {args.repeats}; {args.images} images {args.size}, a {args.seconds:g} s "
           f"clip {args.clip_size} (segments of {SEGMENT_FRAMES} frames), realesr-animevideov3 x4")
     rows = []
-    for what, src in (("folder", photos), ("video", clip)):
+    for what, src in (("folder", photos), ("video", clip))[:1 if args.no_video else 2]:
         suffix = "" if what == "folder" else ".mp4"
         best: dict[int, float] = {}
         for repeat in range(args.repeats):  # interleaved, so a busy spell hits all alike
