@@ -51,6 +51,16 @@ def default_output_dir(input_dir: Path, scale: float) -> Path:
     return real.parent / scaled_stem(real.name, scale)
 
 
+def place_output(default: Path, output: Path | None, *, as_folder: bool = False) -> Path:
+    """Where an output goes: ``default`` without ``-o``; ``-o`` itself when it names a file;
+    the default's name inside ``-o`` when that is a folder (it exists, or ended in /)."""
+    if output is None:
+        return default
+    if as_folder or output.is_dir():
+        return output / default.name
+    return output
+
+
 def check_scale(scale: float | None) -> None:
     """An explicit output scale must be a positive number."""
     if scale is not None and not scale > 0:

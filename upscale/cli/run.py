@@ -22,6 +22,7 @@ from ..outputs import (
     check_scale,
     check_writable_folder,
     default_output,
+    place_output,
     refuse_existing,
 )
 from .console import print_note
@@ -34,14 +35,11 @@ def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale
     """Where the result goes: ``-o`` as a file, ``-o`` as a folder, or beside the input."""
     from ..imaging import IMAGE_SUFFIXES  # lazy: the CLI starts without torch
 
-    if output is None:
-        return default_output(input_path, scale)
-    if as_folder or output.is_dir():
-        return output / default_output(input_path, scale).name
-    if output.suffix.lower() not in IMAGE_SUFFIXES:
+    target = place_output(default_output(input_path, scale), output, as_folder=as_folder)
+    if target == output and output.suffix.lower() not in IMAGE_SUFFIXES:
         raise DestinationError(f"{output}: cannot write {output.suffix or 'suffix-less'} "
                                f"images; end the name with one of {', '.join(IMAGE_SUFFIXES)}")
-    return output
+    return target
 
 
 def registry_scale(model: str, alpha: float | None, psnr_model: str | None,
@@ -218,11 +216,7 @@ def run_command(
 
 def _folder_of(input_path: Path, destination: Path | None, as_folder: bool) -> Path:
     """The folder an output of ``input_path`` goes to, as far as the options tell."""
-    if destination is None:
-        return input_path.resolve().parent
-    if as_folder or destination.is_dir():
-        return destination
-    return destination.parent
+    return place_output(input_path.resolve(), destination, as_folder=as_folder).parent
 
 
 def _run_image(input: Path, destination: Path | None, as_folder: bool, network_loader, *,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
-from ..outputs import default_output, refuse_input_clash
+from ..outputs import default_output, place_output, refuse_input_clash
 from ..video import EncoderSettings, media_kind, output_suffix, upscale_video
 from .console import print_note, stderr
 
@@ -51,9 +51,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
         raise UpscaleError("--resume and --restart contradict each other: give one")
     started = time.perf_counter()
     scale = float(scale or prepared.model.output_scale)
-    target = default_video_output(input, scale, codec)
-    if output is not None:
-        target = output / target.name if output.is_dir() else output
+    target = place_output(default_video_output(input, scale, codec), output)
     refuse_input_clash(target, input)
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     notify = (lambda message: None) if quiet else print_note
