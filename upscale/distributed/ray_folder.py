@@ -37,9 +37,7 @@ from .session import (
 )
 from .worker import ImageWorker, file_stamp
 
-# Small blocks: an even spread over actors, little redone after a dead one. An actor takes a
-# block as one batch, so that reading and writing overlap the network across its files.
-ROWS_PER_BLOCK = 8
+ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one
 MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
 
 
@@ -163,7 +161,7 @@ class ClusterExecutor:
         dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
         del rows
         results = dataset.map_batches(
-            ImageWorker, batch_size=ROWS_PER_BLOCK, batch_format="numpy",
+            ImageWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref,),
             fn_constructor_kwargs={
                 "device": self.pool.device, "precision": precision, "threads": self.pool.threads,

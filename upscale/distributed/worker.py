@@ -16,9 +16,8 @@ import numpy as np
 
 from ..batch.folder import write_output
 from ..batch.plan import Job
-from ..batch.prefetch import run_overlapped
 from ..batch.report import failure_reason
-from ..files import Picture, read_picture, upscale_picture
+from ..files import read_picture, upscale_picture
 from ..video.frame_upscaler import frame_upscaler
 from .segment import encode_segment
 
@@ -57,42 +56,31 @@ class ImageWorker(NetworkWorker):
         self.max_pixels = max_pixels
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
-        """A batch of files through the folder's overlapped stages (decode ahead, encode
-        behind), as a local run does; one status row per file."""
-        count = len(rows["index"])
         if self.prepared is None:  # the driver stops at the first such row with the load's error
-            return {"index": list(rows["index"]), "status": ["no network"] * count,
-                    "reason": [""] * count}
-        jobs = [Job(Path(source), Path(relative), "image", Path(target), replace=bool(replace))
-                for source, relative, target, replace in zip(
-                    rows["source"], rows["relative"], rows["target"], rows["replace"],
-                    strict=True)]
-        stamps = [str(stamp) for stamp in rows["stamp"]]
-        outcomes: dict[int, tuple[str, str]] = {}
+            return {"index": list(rows["index"]), "status": ["no network"] * len(rows["index"]),
+                    "reason": [""] * len(rows["index"])}
+        statuses, reasons = [], []
+        for source, relative, target, replace, stamp in zip(
+                rows["source"], rows["relative"], rows["target"], rows["replace"],
+                rows["stamp"], strict=True):
+            job = Job(Path(source), Path(relative), "image", Path(target), replace=bool(replace))
+            status, reason = self.upscale(job, str(stamp))
+            statuses.append(status)
+            reasons.append(reason)
+        return {"index": list(rows["index"]), "status": statuses, "reason": reasons}
 
-        def read(i: int) -> Picture | None:
-            if written_by_this_run(jobs[i].target, jobs[i].replace, stamps[i]):
-                return None  # a retried batch whose first attempt finished this write
-            return read_picture(jobs[i].source, max_pixels=self.max_pixels)
-
-        def compute(i: int, picture: Picture | None) -> Picture | None:
-            if picture is None:
-                return None
-            return upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
-                                   tile_pad=self.tile_pad)
-
-        def write(i: int, result: Picture | None) -> None:
-            if result is not None:
-                write_output(jobs[i], result, self.output_dir, quality=self.quality)
-            outcomes[i] = ("done", "")
-
-        def failed(i: int, stage: str, error: BaseException) -> None:
-            outcomes[i] = ("failed", failure_reason(jobs[i], error))
-
-        run_overlapped(range(count), read=read, compute=compute, write=write,
-                       on_failure=failed)
-        return {"index": list(rows["index"]), "status": [outcomes[i][0] for i in range(count)],
-                "reason": [outcomes[i][1] for i in range(count)]}
+    def upscale(self, job: Job, stamp: str) -> tuple[str, str]:
+        assert job.target is not None
+        if written_by_this_run(job.target, job.replace, stamp):
+            return "done", ""  # a retried task whose first attempt finished the write
+        try:
+            picture = read_picture(job.source, max_pixels=self.max_pixels)
+            result = upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
+                                     tile_pad=self.tile_pad)
+            write_output(job, result, self.output_dir, quality=self.quality)
+        except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
+            return "failed", failure_reason(job, exc)
+        return "done", ""
 
 
 def file_stamp(path: Path) -> str:
