@@ -112,6 +112,27 @@ def test_an_existing_output_is_refused_before_the_model_loads(photo, no_model_lo
     assert photo.with_name("photo_x4.png").read_bytes() == b"precious"
 
 
+@pytest.mark.parametrize("clash", ["its own input", "an existing output"])
+def test_a_video_output_clash_is_refused_before_the_model_loads(clash, tmp_path, no_model_load,
+                                                               capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5, audio=False)
+    before = clip.read_bytes()
+    if clash == "its own input":
+        args = ["-o", str(clip)]
+    else:
+        (tmp_path / "clip_x4.mp4").write_bytes(b"precious")  # the default model's x4 name
+        args = []
+    assert run_main(clip, *args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert ("refusing to overwrite the input" if clash == "its own input" else
+            "already exists") in err
+    assert clip.read_bytes() == before
+    if clash == "an existing output":
+        assert (tmp_path / "clip_x4.mp4").read_bytes() == b"precious"
+
+
 def test_an_unknown_output_format_is_refused_before_the_model_loads(photo, no_model_load,
                                                                      capsys):
     assert run_main(photo, "-o", photo.with_name("out.xyz")) == EXIT_USAGE

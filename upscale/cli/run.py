@@ -195,8 +195,11 @@ def run_command(
     from .run_video import is_video_input  # lazy: the CLI starts without torch
 
     if is_video_input(input):
+        from .run_video import check_video_target, upscale_video_file
+
+        check_video_target(input, destination, scale or registry_scale(
+            model, alpha, psnr_model, gan_model), codec, overwrite)
         from ..run import prepare_network  # lazy: the CLI starts without torch
-        from .run_video import upscale_video_file
 
         network = network_loader()
         prepared = prepare_network(network, device=device, precision=precision)

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, UpscaleError
-from ..outputs import default_output, place_output, refuse_input_clash
+from ..outputs import default_output, place_output, refuse_existing, refuse_input_clash
 from ..video import EncoderSettings, media_kind, output_suffix, upscale_video
 from .console import print_note, stderr
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
-__all__ = ["default_video_output", "is_video_input", "upscale_video_file"]
+__all__ = ["check_video_target", "default_video_output", "is_video_input", "upscale_video_file",
+           "video_target"]
 
 
 def is_video_input(path: Path) -> bool:
@@ -34,6 +35,22 @@ def is_video_input(path: Path) -> bool:
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
     """``clip.mp4`` at x2 -> ``clip_x2.mp4`` (``.mkv`` when the source container cannot hold it)."""
     return default_output(input_path, scale, output_suffix(input_path, codec))
+
+
+def video_target(input: Path, output: Path | None, scale: float, codec: str) -> Path:
+    """Where INPUT's upscaled video goes (``-o`` a file, a folder, or nothing)."""
+    return place_output(default_video_output(input, scale, codec), output)
+
+
+def check_video_target(input: Path, output: Path | None, scale: float | None, codec: str,
+                       overwrite: bool) -> None:
+    """Before the network loads: the target clashes with nothing, when it is known yet (``-o``
+    names a file, or the scale is known without the network)."""
+    if scale is None and (output is None or output.is_dir()):
+        return  # the name holds the network's scale: checked once it has loaded
+    target = video_target(input, output, scale or 1.0, codec)
+    refuse_input_clash(target, input)
+    refuse_existing(target, overwrite)
 
 
 def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
@@ -51,7 +68,7 @@ def upscale_video_file(input: Path, output: Path | None = None, *, prepared: Pre
         raise UpscaleError("--resume and --restart contradict each other: give one")
     started = time.perf_counter()
     scale = float(scale or prepared.model.output_scale)
-    target = place_output(default_video_output(input, scale, codec), output)
+    target = video_target(input, output, scale, codec)
     refuse_input_clash(target, input)
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     notify = (lambda message: None) if quiet else print_note
