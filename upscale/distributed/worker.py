@@ -35,11 +35,13 @@ class NetworkWorker:
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(threads)
+        self.prepared = None
+        self.missing_network = ""
         try:
             model = ray.get(network_ref[0])
-        except Exception:  # noqa: BLE001 - the load failed: the driver says why, in one line
-            # Raising here would make Ray retry the actor forever, printing tracebacks.
-            self.prepared = None
+        except Exception as error:  # noqa: BLE001 - the driver says why the load failed
+            # Raising here would make Ray restart the actor forever, printing tracebacks.
+            self.missing_network = f"the network did not reach this worker ({error})"[:300]
             return
         self.prepared = prepare_network(model, device=device, precision=precision)
 
@@ -56,9 +58,12 @@ class ImageWorker(NetworkWorker):
         self.max_pixels = max_pixels
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
-        if self.prepared is None:  # the driver stops at the first such row with the load's error
-            return {"index": list(rows["index"]), "status": ["no network"] * len(rows["index"]),
-                    "reason": [""] * len(rows["index"])}
+        if self.prepared is None:
+            # A failed load stops the driver at the first row, in the load's own words; a
+            # copy lost on its way here fails these files, for a re-run to do.
+            count = len(rows["index"])
+            return {"index": list(rows["index"]), "status": ["failed"] * count,
+                    "reason": [self.missing_network] * count}
         statuses, reasons = [], []
         for source, relative, target, replace, stamp in zip(
                 rows["source"], rows["relative"], rows["target"], rows["replace"],
@@ -111,6 +116,8 @@ class SegmentWorker(NetworkWorker):
         import ray  # an optional extra: imported when an actor starts, not with this module
 
         super().__init__(network_ref, device=device, precision=precision, threads=threads)
+        if self.prepared is None:  # a video starts only after its network loaded: a lost copy
+            raise RuntimeError(self.missing_network)  # Ray restarts the actor and retries
         self.job = ray.get(job_ref[0])
         self.upscale_frames = frame_upscaler(self.prepared, scale, tile=tile, tile_pad=tile_pad)
 
