@@ -7,12 +7,15 @@ RRDBNets included); the cache and fallback behaviour is what a user sees.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from helpers import tiny_rrdbnet, tiny_srvgg
 
 from upscale.archs import describe
 from upscale.archs.srvgg import SRVGGNetCompact
+from upscale.notes import Note, report_long_steps
 from upscale.run import cpu as optimize
 from upscale.run import prepare_network
 from upscale.run.cpu import openvino as ov_engine
@@ -68,38 +71,50 @@ def test_static_and_dynamic_shapes_compute_the_same(tmp_path, monkeypatch, shape
     assert len(module._requests) == expected
 
 
-def test_conversion_happens_once_per_weights_with_a_status_line(tmp_path, monkeypatch, capsys):
+def test_conversion_happens_once_per_weights_with_a_status_line(tmp_path, monkeypatch):
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
-    prepare_network(tiny_srvgg(2, seed=5), "cpu", "fp32")
-    first = capsys.readouterr().err
-    assert "converting" in first and str(tmp_path / "openvino") in first
-    assert len(list((tmp_path / "openvino").glob("*.xml"))) == 1
-    prepare_network(tiny_srvgg(2, seed=5), "cpu", "fp32")  # same weights, another object
-    assert capsys.readouterr().err == ""
-    prepare_network(tiny_srvgg(2, seed=6), "cpu", "fp32")  # other weights: converted again
-    assert "converting" in capsys.readouterr().err
+    steps: list[str] = []
+
+    @contextlib.contextmanager
+    def shown(message: str):
+        steps.append(message)
+        yield
+
+    report_long_steps(shown)
+    try:
+        prepare_network(tiny_srvgg(2, seed=5), "cpu", "fp32")
+        assert len(steps) == 1 and "converting" in steps[0]
+        assert str(tmp_path / "openvino") in steps[0]
+        assert len(list((tmp_path / "openvino").glob("*.xml"))) == 1
+        prepare_network(tiny_srvgg(2, seed=5), "cpu", "fp32")  # same weights, another object
+        assert len(steps) == 1
+        prepare_network(tiny_srvgg(2, seed=6), "cpu", "fp32")  # other weights: converted again
+        assert len(steps) == 2 and "converting" in steps[1]
+    finally:
+        report_long_steps(None)
     assert len(list((tmp_path / "openvino").glob("*.xml"))) == 2
 
 
-def test_missing_openvino_falls_back_to_pytorch_with_one_warning(monkeypatch, capsys):
+def test_missing_openvino_falls_back_to_pytorch_with_one_note(monkeypatch):
     monkeypatch.setattr(optimize, "available", lambda: False)
     network = tiny_srvgg(2)
-    prepared = prepare_network(network, "cpu", "fp32")
+    with pytest.warns(Note) as notes:
+        prepared = prepare_network(network, "cpu", "fp32")
     assert prepared.module is network
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "OpenVINO is not installed" in lines[0]
+    assert len(notes) == 1 and "OpenVINO is not installed" in str(notes[0].message)
 
 
-def test_a_failing_conversion_falls_back_to_pytorch_with_one_warning(monkeypatch, capsys):
+def test_a_failing_conversion_falls_back_to_pytorch_with_one_note(monkeypatch):
     def refuse(model, network, target):
         raise RuntimeError("unsupported operation aten::frobnicate\nmore detail")
 
     monkeypatch.setattr(ov_engine, "convert_to_ir", refuse)
     network = tiny_srvgg(2, seed=9)
-    prepared = prepare_network(network, "cpu", "fp32")
+    with pytest.warns(Note) as notes:
+        prepared = prepare_network(network, "cpu", "fp32")
     assert prepared.module is network
-    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
-    assert len(lines) == 1 and "aten::frobnicate" in lines[0] and "PyTorch" in lines[0]
+    assert len(notes) == 1
+    assert "aten::frobnicate" in str(notes[0].message) and "PyTorch" in str(notes[0].message)
 
 
 def test_gpus_and_half_precision_keep_pytorch():

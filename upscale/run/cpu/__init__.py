@@ -16,8 +16,9 @@ from torch import nn
 
 from ...archs import rrdbnet, srvgg
 from ...model import ModelDescriptor
+from ...notes import note
 from .openvino import available, openvino_network
-from .shared import say, use_all_cores
+from .shared import use_all_cores
 from .winograd import available as winograd_available
 
 
@@ -53,14 +54,14 @@ def optimize_network(model: ModelDescriptor, network: nn.Module,
         if fast is not None:
             return fast
     if not available():
-        say("warning: OpenVINO is not installed (pip install openvino); running the network "
+        note("OpenVINO is not installed (pip install openvino); running the network "
             "with plain PyTorch, which is slower on the CPU")
         return network
     try:
         return openvino_network(model, network)
     except Exception as error:  # noqa: BLE001 - any failure: PyTorch still computes it
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        say(f"warning: OpenVINO could not run this network ({reason[:200]}); running it with "
+        note(f"OpenVINO could not run this network ({reason[:200]}); running it with "
             "plain PyTorch, which is slower on the CPU")
         return network
 

@@ -24,7 +24,8 @@ from torch import nn
 
 from ...loading.cache import cache_root
 from ...model import ModelDescriptor
-from .shared import cpu_count, say
+from ...notes import long_step
+from .shared import cpu_count
 
 EXAMPLE_SIDE = 32  # traced input side; every spatial size is left dynamic in the IR
 STATIC_SHAPES = 4  # compiled shapes kept (each holds its own activation buffers)
@@ -143,7 +144,7 @@ def openvino_network(model: ModelDescriptor, network: nn.Module | None = None,
     """
     xml = ir_path(model)
     if not xml.is_file():
-        say(f"converting {model.source} for OpenVINO (once; cached in {xml.parent})")
         xml.parent.mkdir(parents=True, exist_ok=True)
-        convert_to_ir(model, model.module if network is None else network, xml)
+        with long_step(f"converting {model.source} for OpenVINO (once; cached in {xml.parent})"):
+            convert_to_ir(model, model.module if network is None else network, xml)
     return OpenVINONetwork(xml, shapes).eval()

@@ -1,9 +1,8 @@
-"""What the CPU engines share: the cores they may use and how they speak to the user."""
+"""What the CPU engines share: the cores they may use."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 import torch
 
@@ -22,8 +21,3 @@ def use_all_cores() -> int:
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
     return cores
-
-
-def say(message: str) -> None:
-    """One status line on stderr (the CLI's note style)."""
-    print(f"upscale: {message}", file=sys.stderr, flush=True)

@@ -19,13 +19,12 @@ convolution to well above 100 dB PSNR (``tests/test_winograd.py``, ``bench/speed
 from __future__ import annotations
 
 import functools
-import logging
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-log = logging.getLogger(__name__)
+from ...notes import note
 
 TILE = 6  # output pixels per tile side
 POSITIONS = 64  # (TILE + 2) ** 2 values per transformed tile
@@ -44,24 +43,22 @@ _G = ((1.0, 0.0, 0.0),
 
 @functools.cache
 def kernels():  # noqa: ANN201 - the module, or None
-    """The compiled transform kernels, or None when numba is missing or cannot compile them.
+    """The compiled transform kernels, or None (with a note) when numba cannot run them.
 
     The first call compiles them (or loads numba's on-disk cache) by running each
     once on a one-tile image, so a platform where numba fails is found here and
-    the direct path is used instead of failing mid-image.
+    another engine (OpenVINO) is used instead of failing mid-image.
     """
     try:
-        from . import winograd_kernels as k  # lazy: numba is optional and compiles on import
+        from . import winograd_kernels as k  # lazy: numba compiles (or loads) on import
 
         image = torch.zeros(1, TILE + 2, TILE + 2, 1).numpy()
         transformed = torch.zeros(POSITIONS, 1, 1).numpy()
         ones = torch.ones(1).numpy()
         k.input_transform(image, transformed, 0, 0, 1)
         k.output_transform(transformed, ones, ones, image, 1, 1, 0, 1, False)
-    except ImportError:
-        return None
-    except Exception as error:  # noqa: BLE001 - any numba failure means "use the direct path"
-        log.warning("Winograd kernels unavailable (%s); using direct convolutions", error)
+    except Exception as error:  # noqa: BLE001 - numba missing or failing: another engine runs
+        note(f"the Winograd kernels cannot run here ({error}); using another CPU engine")
         return None
     return k
 
