@@ -208,8 +208,12 @@ def test_odd_output_size_is_padded_once_with_a_notice(tmp_path):
 
 
 def test_clip_without_audio(tmp_path):
+    """Also: what a killed run left half-written for this output is cleared, not kept."""
     source = make_clip(tmp_path / "silent.mp4", seconds=1, audio=False)
+    leftover = tmp_path / ".silent_x2.mp4.abcd1234.part.mp4"
+    leftover.write_bytes(b"half a video")
     output = upscale(source, tmp_path / "silent_x2.mp4")
+    assert not leftover.exists()
     info = probe(output)
     assert info.frame_count == probe(source).frame_count == 24
     assert [s.kind for s in info.streams] == ["video"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
-from ..outputs import OutputLock, refuse_existing, write_atomically
+from ..outputs import OutputLock, partial_files, refuse_existing, write_atomically
 from .encode import EncodePlan, EncoderSettings
 from .ffmpeg.binary import encoder_pix_fmts, ffmpeg_choice
 from .mux import check_codec_fits, container_for, mux, plan_streams
@@ -106,6 +106,8 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
             decoded = encode(job, first_segment)
             _check_frame_count(info, decoded)
         concat = workdir.write_concat(segment_starts(info, workdir))
+        for stale in partial_files(output):  # a killed run's half-written output (we own it)
+            stale.unlink(missing_ok=True)
         write_atomically(output, lambda target: mux(info, concat, target, streams))
     except KeyboardInterrupt as exc:
         raise VideoInterrupted(source, workdir.path, workdir.frames_done(),

@@ -16,7 +16,6 @@ import importlib.util
 import os
 import shutil
 import threading
-import uuid
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 from ...loading.cache import cache_root
 from ...model import ModelDescriptor
 from ...notes import long_step
+from ...outputs import temporary_sibling
 from .shared import cpu_count
 
 EXAMPLE_SIDE = 32  # traced input side; every spatial size is left dynamic in the IR
@@ -68,7 +68,7 @@ def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path) -> P
     with torch.no_grad():
         model = ov.convert_model(network, example_input=example,
                                  input=[ov.PartialShape([-1, channels, -1, -1])])
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    staging = temporary_sibling(target)  # a folder: the IR is two files
     staging.mkdir(parents=True, exist_ok=True)
     try:
         ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
