@@ -68,7 +68,7 @@ def main() -> None:
                                           ("random 20-120 ms", random_gaps_expression(60), 60)):
             for suffix in (".mkv", ".mp4"):
                 source = make_clip(Path(folder) / f"src{suffix}", expression, frames)
-                output = run_video(source, Path(folder) / f"out{suffix}", lambda f: f.copy(),
+                output = run_video(source, Path(folder) / f"out{suffix}", lambda f, **_: f.copy(),
                                    out_size=lambda w, h: (w, h), segment_frames=10)
                 error, tick = worst_error(source, output)
                 print(f"{label:17} {suffix}: {frames} frames, worst error "

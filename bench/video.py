@@ -53,8 +53,8 @@ def frame_function(network: torch.nn.Module, device: str):
 
     prepared = prepare_network(network, device=device)
 
-    def upscale_frames(frames: np.ndarray) -> np.ndarray:
-        return run_frames(prepared, frames)
+    def upscale_frames(frames: np.ndarray, source_bits: int = 8) -> np.ndarray:
+        return run_frames(prepared, frames, source_bits=source_bits)
 
     return upscale_frames
 

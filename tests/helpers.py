@@ -44,3 +44,20 @@ def custom_model(module: nn.Module, *, scale: int, multiple_of: int = 1,
                            in_channels=3, out_channels=3,
                            size=SizeRequirements(multiple_of=multiple_of),
                            receptive_radius=receptive_radius, hyperparameters={})
+
+
+def peak_tensor_bytes(run) -> int:
+    """The most bytes of tensor memory alive at once while ``run()`` runs (CPU allocations,
+    as torch's profiler records them; what was alive before does not count)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    changes = sorted((event.start_ns(), event.nbytes())
+                     for event in prof.profiler.kineto_results.events()
+                     if event.name() == "[memory]")
+    live = peak = 0
+    for _start, nbytes in changes:
+        live += nbytes
+        peak = max(peak, live)
+    return peak

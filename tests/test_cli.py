@@ -168,7 +168,7 @@ def test_ctrl_c_during_a_video_says_what_was_kept_and_the_same_command_continues
     args = [str(clip), "-m", str(model_file), "-q"]
 
     def ctrl_c_upscaler(*_args, **_options):
-        def upscale_frames(frames):
+        def upscale_frames(frames, **_):
             raise KeyboardInterrupt
         return upscale_frames
 

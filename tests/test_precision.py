@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 
 import numpy as np
@@ -245,3 +246,159 @@ def test_video_frames_that_overflow_in_fp16_come_out_as_in_fp32(rng):
         got = run_frames(half, frames)
     assert half.dtype == torch.float32
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("source_bits", "runs_in"),
+                         [(8, torch.float16), (10, torch.float16), (12, torch.float32),
+                          (None, torch.float32)])
+def test_auto_precision_follows_the_sources_real_depth(rng, monkeypatch, source_bits, runs_in):
+    """A 10-bit video decodes to uint16 frames, yet fp16's 11 significant bits hold all of
+    its 1,024 levels: under ``auto`` (fp16 on CUDA, simulated) it keeps fp16's speed; 12-bit
+    and true 16-bit pixels get fp32."""
+    monkeypatch.setattr("upscale.run.prepared.resolve_precision",
+                        lambda spec, device, **_: torch.float16)
+    recorder = Recorder(nearest_upsampler(2))
+    prepared = prepare_network(wrapped(recorder.inner, recorder), "cpu", "auto")
+    levels = rng.integers(0, 1024, (2, 6, 8, 3))
+    frames = np.rint(levels * 65535 / 1023).astype(np.uint16)  # as ffmpeg widens 10 bits
+    out = run_frames(prepared, frames, source_bits=source_bits)
+    calls = prepared.module.calls + prepared.fp32_module().calls
+    assert {dtype for dtype, h, w in calls if (h, w) == (6, 8)} == {runs_in}  # not the probe
+    back_to_10_bits = np.rint(out.astype(np.float64) * 1023 / 65535)
+    assert np.array_equal(back_to_10_bits, levels.repeat(2, 1).repeat(2, 2))
+
+
+def test_the_tf32_setting_holds_while_any_thread_still_runs_in_fp32():
+    """Two fp32 networks in threads: the first to finish must not turn TF32 back on under
+    the second (a save/restore per call did, as the flags are process-wide)."""
+    from upscale.run.forward import exact_fp32
+
+    first_inside, second_inside, first_left = (threading.Event() for _ in range(3))
+    seen_by_second = []
+
+    def first() -> None:
+        with exact_fp32():
+            first_inside.set()
+            second_inside.wait(5)
+        first_left.set()
+
+    def second() -> None:
+        first_inside.wait(5)
+        with exact_fp32():
+            second_inside.set()
+            first_left.wait(5)
+            seen_by_second.append(tf32_allowed())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen_by_second == [False]
+    assert tf32_allowed()  # restored once both have left
+
+
+def test_the_overflow_check_reads_one_reduction_not_a_full_size_mask():
+    """``isfinite(y).all()`` allocated a bool per element and made a second pass; NaN and
+    ±inf are found by one min/max reduction."""
+    from helpers import peak_tensor_bytes
+
+    from upscale.run.forward import is_finite
+
+    y = torch.rand(1, 3, 64, 64, dtype=torch.float16)
+    assert peak_tensor_bytes(lambda: is_finite(y)) < y.numel() // 16
+    assert is_finite(y)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        broken = y.clone()
+        broken[0, 1, 7, 9] = bad
+        assert not is_finite(broken)
+    extremes = y.clone()
+    extremes[0, 0, 0, :2] = torch.tensor([65504.0, -65504.0])  # finite, yet max - min is not
+    assert is_finite(extremes)
+
+
+def out_of_memory_in_to(monkeypatch, after: int = 0) -> None:
+    """``Module.to`` runs out of memory (as moving weights to a full card does) from its
+    ``after``-th call on."""
+    calls = [0]
+    original = nn.Module.to
+
+    def to(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] > after:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 MiB")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "to", to)
+
+
+def test_no_room_for_the_weights_is_one_line_not_an_internal_error(monkeypatch):
+    out_of_memory_in_to(monkeypatch)
+    with pytest.raises(UpscaleError, match=r"out of memory on cpu for the network's weights"):
+        prepare_network(tiny_srvgg(2), "cpu", "fp16", allow_slow_half=True)
+
+
+def test_no_room_for_the_fp32_copy_is_one_line_not_a_tile_retried_in_fp16(rng, monkeypatch):
+    """The fp32 copy an fp16 overflow needs does not fit: no smaller tile can help, so the
+    run stops with what did not fit instead of halving tiles and retrying in fp16."""
+    recorder = Recorder(overflowing_network())
+    half = prepare_network(wrapped(recorder.inner, recorder), "cpu", "fp16", allow_slow_half=True)
+    # as on a GPU, where the caller's network lives on the host and every copy is a new one
+    monkeypatch.setattr("upscale.run.prepared._already", lambda *_: False)
+    out_of_memory_in_to(monkeypatch)
+    image = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    with pytest.raises(UpscaleError, match="out of memory on cpu for the fp32 copy"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        run_network(half, image)
+    assert len(half.module.calls) == 1  # the one fp16 attempt, never retried smaller
+
+
+@pytest.fixture
+def a_visible_card(monkeypatch):
+    """CUDA says one card is there: an RTX 5090 (compute capability 12.0), probed afresh."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: "NVIDIA GeForce RTX 5090")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (12, 0))
+    monkeypatch.setattr("upscale.run.device._probed", {})
+    monkeypatch.setattr(torch.version, "hip", None)
+
+
+def test_a_card_this_torch_has_no_kernels_for_is_passed_over_or_refused(a_visible_card,
+                                                                       monkeypatch):
+    """A torch built up to sm_90 cannot run on a 12.0 card: ``auto`` runs on the CPU with a
+    note, and a user who named the card gets one line (not "internal error" at the first
+    convolution)."""
+    from upscale.notes import Note
+
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_80", "sm_86", "sm_90"])
+    with pytest.warns(Note, match=r"RTX 5090.*12\.0.*not supported.*CPU instead"):
+        assert resolve_device("auto") == CPU
+    with pytest.raises(UpscaleError, match=r"^device cuda: NVIDIA GeForce RTX 5090 .*sm_90"):
+        resolve_device("cuda")
+
+
+def test_a_card_whose_first_allocation_fails_is_passed_over_or_refused(a_visible_card,
+                                                                      monkeypatch):
+    """Kernels exist (PTX for compute_90 runs on 12.0), but the card is busy in exclusive
+    mode: the probe's first allocation fails, once for the whole run."""
+    from upscale.notes import Note
+
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_90", "compute_90"])
+    attempts = []
+    original_ones = torch.ones
+
+    def ones(*args, device=None, **kwargs):
+        if device is not None and torch.device(device).type == "cuda":
+            attempts.append(device)
+            raise RuntimeError("CUDA error: CUDA-capable device(s) is/are busy or unavailable")
+        return original_ones(*args, device=device, **kwargs)
+
+    monkeypatch.setattr(torch, "ones", ones)
+    with pytest.warns(Note, match="busy or unavailable"):
+        assert resolve_device("auto") == CPU
+    with pytest.raises(UpscaleError, match=r"^device cuda:0: the card cannot be used .*busy"):
+        resolve_device("cuda:0")
+    assert len(attempts) == 1  # probed once per card and run

@@ -97,3 +97,28 @@ def test_mps_budget_with_recommended_max_memory(monkeypatch):
     monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 20 * GIB, raising=False)
     monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: 4 * GIB, raising=False)
     assert memory_budget(torch.device("mps")) == 8 * GIB
+
+
+@pytest.mark.parametrize("network", [
+    RRDBNet(num_feat=16, num_block=1, num_grow_ch=8).eval(),
+    RRDBNet(scale=2, num_feat=16, num_block=1, num_grow_ch=8).eval(),
+    SRVGGNetCompact(num_feat=16, num_conv=2, scale=4).eval(),
+], ids=["rrdbnet_x4", "rrdbnet_x2", "srvgg_x4"])
+def test_a_forward_pass_fits_in_the_memory_the_tile_estimate_allows(network):
+    """The estimate assumes two full-size maps alive at once plus one for the convolution's
+    workspace. RRDBNet kept its upsampled map alive through conv_hr and made a new tensor
+    per activation: 5 maps at its peak, past the old estimate of 4."""
+    from helpers import peak_tensor_bytes
+
+    from upscale.run.memory import probe_network
+
+    model = describe(network)
+    side = 48
+    x = torch.rand(1, 3, side, side)
+    with torch.inference_mode():
+        peak = peak_tensor_bytes(lambda: network(x))
+    facts = probe_network(model, torch.device("cpu"), torch.float32)
+    estimate = facts.bytes_per_pixel(torch.float32, 3, model.scale) * side * side
+    largest = facts.elements_per_pixel * side * side * 4
+    assert peak <= estimate
+    assert peak <= 3.1 * largest  # 2 live maps (a convolution's input and output) + workspace

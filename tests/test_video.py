@@ -60,13 +60,15 @@ class Recorder:
         self.stop_after = stop_after
         self.frames = 0
         self.dtypes: set[np.dtype] = set()
+        self.source_bits: set[int] = set()
         self.not_multiple_of_256 = False
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, source_bits: int = 8) -> np.ndarray:
         if self.stop_after is not None and self.frames >= self.stop_after:
             raise KeyboardInterrupt
         self.frames += len(frames)
         self.dtypes.add(frames.dtype)
+        self.source_bits.add(source_bits)
         if frames.dtype == np.uint16:
             self.not_multiple_of_256 |= bool(np.any(frames % 256))
         peak = 65535.0 if frames.dtype == np.uint16 else 255.0
@@ -180,6 +182,7 @@ def test_ten_bit_source_reaches_the_network_with_more_than_eight_bits(tmp_path):
     recorder = Recorder()
     output = upscale(source, tmp_path / "deep_x2.mkv", recorder)
     assert recorder.dtypes == {np.dtype(np.uint16)}
+    assert recorder.source_bits == {10}  # what decides fp16 (enough for 10 bits) or fp32
     assert recorder.not_multiple_of_256
     assert probe(output).bit_depth == 10
 
@@ -200,7 +203,7 @@ def test_odd_input_size_at_one_and_a_half(tmp_path):
 def test_odd_output_size_is_padded_once_with_a_notice(tmp_path):
     source = make_odd_clip(tmp_path / "odd.mkv")
     notices: list[str] = []
-    info = probe(run_video(source, tmp_path / "same.mp4", lambda frames: frames.copy(),
+    info = probe(run_video(source, tmp_path / "same.mp4", lambda frames, **_: frames.copy(),
                            out_size=lambda w, h: (w, h), notify=notices.append,
                            settings=EncoderSettings(pix_fmt="yuv420p")))
     assert (info.width, info.height) == (322, 242)

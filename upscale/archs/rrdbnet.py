@@ -99,11 +99,15 @@ class RRDBNet(nn.Module):
             x = F.pixel_unshuffle(x, self.unshuffle)
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
+        # At full resolution each map is rebound as soon as the next exists and activations run
+        # in place, so at most two full-size maps are alive at once (a convolution's input and
+        # output): the memory estimate in run/memory.py counts on that.
         for i in range(1, self.num_up + 1):
             conv = getattr(self, f"conv_up{i}")
-            upsampled = F.interpolate(feat, scale_factor=2, mode="nearest")
-            feat = F.leaky_relu(conv(upsampled), LEAKY_SLOPE)
-        return self.conv_last(F.leaky_relu(self.conv_hr(feat), LEAKY_SLOPE))
+            feat = F.interpolate(feat, scale_factor=2, mode="nearest")
+            feat = F.leaky_relu(conv(feat), LEAKY_SLOPE, inplace=True)
+        feat = F.leaky_relu(self.conv_hr(feat), LEAKY_SLOPE, inplace=True)
+        return self.conv_last(feat)
 
 
 # --- key layouts -------------------------------------------------------------------

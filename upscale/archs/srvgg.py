@@ -67,7 +67,8 @@ class SRVGGNetCompact(nn.Module):
         for layer in self.body:
             out = layer(out)
         out = self.upsampler(out)
-        return out + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        # in place: one full-size output alive, not the sum's as well
+        return out.add_(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
 
 
 def hyperparameters(state: dict[str, torch.Tensor], act_type: str | None = None) -> dict:

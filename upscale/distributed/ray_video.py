@@ -53,7 +53,7 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: ClusterN
                      encode=encode, **options)
 
 
-def _made_by_actors(frames: np.ndarray) -> np.ndarray:
+def _made_by_actors(frames: np.ndarray, source_bits: int) -> np.ndarray:
     raise AssertionError("on a cluster the actors upscale the frames, never the driver")
 
 

@@ -74,7 +74,7 @@ def encode_segment(job: TranscodeJob, segment: int, upscale_frames: FrameFn) -> 
         for batch in reader.batches(job.batch_size):
             if wanted is not None:
                 batch = batch[:wanted - done]
-            result = upscale_frames(batch)
+            result = upscale_frames(batch, source_bits=job.info.bit_depth)
             if result.shape[1:3] != expected or result.dtype != batch.dtype:
                 raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
                                    f"expected {expected} {batch.dtype}")

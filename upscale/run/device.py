@@ -3,15 +3,74 @@
 A device the user names but this machine lacks is an error the user can fix
 (wrong index, no CUDA build), so it is reported in one line rather than left
 for PyTorch to fail on later with a less helpful message.
+
+A CUDA card can be visible and still unusable: the installed torch has no
+kernels for its architecture, it is held by another process in exclusive
+mode, or its first allocation fails. Each card is probed once, with a tiny
+computation: ``auto`` then passes over it to the next device with a note,
+and a card named by the user is one line.
 """
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from ..errors import UpscaleError
+from ..notes import note
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+_ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([a-z]?)$")  # sm_86, sm_90a, compute_120
+_probed: dict[int, str | None] = {}  # card index -> why it cannot run, or None
+
+
+def _has_kernels_for(arch_list: list[str], capability: tuple[int, int]) -> bool:
+    """Whether a torch built for ``arch_list`` runs on a card of ``capability``.
+
+    A cubin (``sm_XY``) runs on the same major version with an equal or higher
+    minor; PTX (``compute_XY``) is compiled by the driver for any later card; an
+    ``a``/``f`` suffix marks architecture-specific code that runs on that card only.
+    """
+    for arch in arch_list:
+        match = _ARCH.match(arch)
+        if match is None:
+            continue
+        kind, built = match.group(1), (int(match.group(2)), int(match.group(3)))
+        if match.group(4):
+            usable = built == capability
+        elif kind == "compute":
+            usable = built <= capability
+        else:
+            usable = built[0] == capability[0] and built[1] <= capability[1]
+        if usable:
+            return True
+    return False
+
+
+def cuda_unusable(index: int) -> str | None:
+    """Why CUDA card ``index`` cannot run this torch's networks (None: it can); asked once."""
+    if index not in _probed:
+        _probed[index] = _probe_cuda(index)
+    return _probed[index]
+
+
+def _probe_cuda(index: int) -> str | None:
+    try:
+        name = torch.cuda.get_device_name(index)
+        capability = tuple(torch.cuda.get_device_capability(index))
+        arch_list = torch.cuda.get_arch_list()
+        if not torch.version.hip and arch_list and not _has_kernels_for(arch_list, capability):
+            return (f"{name} (compute capability {capability[0]}.{capability[1]}) is not "
+                    f"supported by this PyTorch build, which has kernels for "
+                    f"{' '.join(arch_list)}; install a PyTorch build for this card")
+        probe = torch.ones(8, device=torch.device("cuda", index))
+        if float((probe * 2).sum()) != 16.0:
+            return f"{name} computed a wrong result in a first test"
+    except Exception as error:  # noqa: BLE001 - any failure here means the card is unusable
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"the card cannot be used ({first_line})"
+    return None
 
 
 def _mps_available() -> bool:
@@ -26,7 +85,12 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     name = (spec or "auto").strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
+            index = torch.cuda.current_device()
+            reason = cuda_unusable(index)
+            if reason is None:
+                return torch.device("cuda", index)
+            note(f"cuda:{index}: {reason}; running on the CPU instead")
+            return torch.device("cpu")
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -50,5 +114,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         if index >= count:
             raise UpscaleError(f"device {spec}: only {count} CUDA GPU(s) here "
                                f"(cuda:0 to cuda:{count - 1})")
+        reason = cuda_unusable(index)
+        if reason is not None:
+            raise UpscaleError(f"device {spec}: {reason}; use --device cpu")
         return torch.device("cuda", index)
     raise UpscaleError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")

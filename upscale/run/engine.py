@@ -143,14 +143,16 @@ def _paste(output: np.ndarray, tile: Tile, result: np.ndarray, scale: int) -> No
 
 
 def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
-                tile_pad: int | None = None, progress: Progress = False) -> np.ndarray:
+                tile_pad: int | None = None, progress: Progress = False,
+                source_bits: int | None = None) -> np.ndarray:
     """Upscale an H×W×C uint8/uint16/float32 image; returns (H·s)×(W·s)×C of the same dtype.
 
     ``tile`` is the largest tile side in input pixels (0: automatic), ``tile_pad``
-    the context around each tile (None: :func:`default_tile_pad`).
+    the context around each tile (None: :func:`default_tile_pad`); ``source_bits``
+    the pixels' real depth where it is less than their type's (10-bit video).
     """
     check_pixels(image, prepared.model.in_channels)
-    prepared = prepared.for_pixels(image.dtype)
+    prepared = prepared.for_pixels(image.dtype, source_bits)
     if image.ndim != 3:
         raise UpscaleError(f"run_network takes one H×W×C image, not shape {image.shape}; "
                            "use run_frames for a batch")

@@ -13,9 +13,10 @@ a GPU differ from the CPU and from ``eval``'s reference.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -46,30 +47,51 @@ def _tf32_switches() -> list[tuple[object, str, object]]:
     return [(cudnn, "allow_tf32", False), (matmul, "allow_tf32", False)]
 
 
+_tf32_lock = threading.Lock()
+_tf32_users = 0  # blocks inside exact_fp32 now, in any thread
+_tf32_saved: list[object] = []  # the settings before the first of them entered
+
+
 @contextmanager
 def exact_fp32() -> Iterator[None]:
-    """TF32 off while the block runs; the caller's settings are restored after."""
+    """TF32 off while any thread runs an fp32 network; the caller's settings come back when
+    the last one leaves.
+
+    The flags are process-wide, so a plain save/restore per call would let two
+    threads interleave: the first to leave would turn TF32 back on under the other.
+    """
+    global _tf32_users
     switches = _tf32_switches()
-    saved = [getattr(holder, name) for holder, name, _ in switches]
+    with _tf32_lock:
+        if _tf32_users == 0:
+            _tf32_saved[:] = [getattr(holder, name) for holder, name, _ in switches]
+            for holder, name, exact in switches:
+                setattr(holder, name, exact)
+        _tf32_users += 1
     try:
-        for holder, name, exact in switches:
-            setattr(holder, name, exact)
         yield
     finally:
-        for (holder, name, _), value in zip(switches, saved, strict=True):
-            setattr(holder, name, value)
+        with _tf32_lock:
+            _tf32_users -= 1
+            if _tf32_users == 0:
+                for (holder, name, _), value in zip(switches, _tf32_saved, strict=True):
+                    setattr(holder, name, value)
 
 
 def _run(prepared: PreparedNetwork, x: torch.Tensor) -> torch.Tensor:
     fitted, height, width = fit_to_network(x, prepared.model.size)
-    if prepared.dtype == torch.float32:
-        with exact_fp32(), torch.inference_mode():
-            y = prepared.module(fitted)
-    else:
-        with torch.inference_mode():
-            y = prepared.module(fitted.to(prepared.dtype))
+    exact = prepared.dtype == torch.float32
+    with exact_fp32() if exact else nullcontext(), torch.inference_mode():
+        y = prepared.module(fitted.to(prepared.dtype))
     scale = prepared.scale
     return y[..., : height * scale, : width * scale]
+
+
+def is_finite(y: torch.Tensor) -> bool:
+    """Whether no element is NaN or infinite: one reduction (NaN and ±inf carry through min
+    and max), no full-size mask, and one scalar read back."""
+    low, high = torch.aminmax(y)
+    return bool(torch.isfinite(low) & torch.isfinite(high))
 
 
 def forward(prepared: PreparedNetwork, x: torch.Tensor) -> torch.Tensor:
@@ -78,7 +100,7 @@ def forward(prepared: PreparedNetwork, x: torch.Tensor) -> torch.Tensor:
     Raises :class:`PrecisionSwitched` when half precision overflowed on ``x``.
     """
     y = _run(prepared, x)
-    if prepared.is_half and not bool(torch.isfinite(y).all()):
+    if prepared.is_half and not is_finite(y):
         name = {torch.float16: "fp16", torch.bfloat16: "bf16"}[prepared.dtype]
         del y
         prepared.switch_to_fp32()

@@ -41,12 +41,15 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
 
 
 def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
-               tile_pad: int | None = None) -> np.ndarray:
-    """Upscale N×H×W×C frames; returns N×(H·s)×(W·s)×C of the same dtype."""
+               tile_pad: int | None = None, source_bits: int | None = None) -> np.ndarray:
+    """Upscale N×H×W×C frames; returns N×(H·s)×(W·s)×C of the same dtype.
+
+    ``source_bits``: the video's real depth (a 10-bit source decodes to uint16 frames).
+    """
     check_pixels(frames, prepared.model.in_channels, what="frames")
     if frames.ndim != 4:
         raise UpscaleError(f"run_frames takes N×H×W×C frames, not shape {frames.shape}")
-    prepared = prepared.for_pixels(frames.dtype)
+    prepared = prepared.for_pixels(frames.dtype, source_bits)
     count, height, width, channels = frames.shape
     s = prepared.scale
     output = np.empty((count, height * s, width * s, channels), dtype=frames.dtype)
@@ -54,7 +57,8 @@ def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
     start = 0
     while start < count:
         if batch == 0:  # one frame at a time, through the tiling engine
-            output[start] = run_network(prepared, frames[start], tile=tile, tile_pad=tile_pad)
+            output[start] = run_network(prepared, frames[start], tile=tile, tile_pad=tile_pad,
+                                        source_bits=source_bits)
             start += 1
             continue
         stop = min(count, start + batch)

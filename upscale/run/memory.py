@@ -2,11 +2,16 @@
 
 The cost of a tile is estimated from the network itself: a tiny probe forward
 records the largest activation per input pixel (for RRDBNet x4 that is the
-64-channel map at 16× the input's pixels). On
-the development CPU the measured peak was about 3.5× the largest activation,
-so :data:`PEAK_FACTOR` is 4. That estimate is a first guess: a size that ran
-out of memory is shrunk and the size that worked is kept (see
-:class:`~.prepared.PreparedNetwork`).
+64-channel map at 16× the input's pixels). Our networks free each full-size
+map as soon as the next exists, so at most :data:`LIVE_ACTIVATIONS` (a
+convolution's input and output) are alive at once; the convolution's own
+workspace comes on top, for which :data:`WORKSPACE_MARGIN` is kept free
+(oneDNN's on the CPU measured exactly one activation: RRDBNet's peak is 3.0×
+its largest activation, tests/test_run_device_memory.py). cuDNN's heuristic
+algorithms fall back to ones with less workspace when memory is short. That
+estimate is a first guess: a size that ran out of memory is shrunk and the
+size that worked is kept (see :class:`~.prepared.PreparedNetwork`);
+``bench/gpu.py`` prints the estimate beside the measured peak on a card.
 
 Whatever the memory, no single activation may exceed :data:`MAX_ELEMENTS`:
 many CUDA kernels (and older cuDNN) index with 32-bit integers, and past 2³¹
@@ -26,7 +31,9 @@ from torch import nn
 from ..errors import UpscaleError
 from ..model import ModelDescriptor
 
-PEAK_FACTOR = 4.0  # peak live memory / largest single activation (measured ~3.5 on CPU)
+LIVE_ACTIVATIONS = 2.0  # largest activations alive at once: a convolution's input and output
+WORKSPACE_MARGIN = 1.0  # in activations, for the convolution's workspace and fragmentation
+PEAK_FACTOR = LIVE_ACTIVATIONS + WORKSPACE_MARGIN  # peak memory / largest single activation
 MIN_TILE = 32  # below this the context costs more than the tile; fail instead
 CPU_BUDGET_CAP = 4 << 30  # tiles bigger than this buy no speed on a CPU, only memory
 CPU_BUDGET_FRACTION = 0.4  # of the RAM available now

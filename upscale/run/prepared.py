@@ -22,10 +22,16 @@ import torch
 from torch import nn
 
 from ..archs import as_model
+from ..errors import UpscaleError
 from ..model import ModelDescriptor
 from .cpu import optimize_network
 from .device import resolve_device
+from .memory import is_out_of_memory
 from .precision import HALF_DTYPES, is_auto, resolve_precision
+
+# The deepest source (bits per channel) whose every level survives the round trip through a
+# half type: fp16 has 11 significant bits, bf16 8.
+HALF_SOURCE_BITS = {torch.float16: 10, torch.bfloat16: 8}
 
 
 def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
@@ -35,11 +41,26 @@ def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bo
                for t in tensors)
 
 
-def convert(network: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+def convert(network: nn.Module, device: torch.device, dtype: torch.dtype, *,
+            purpose: str = "the network's weights") -> nn.Module:
     """An eval-mode, gradient-free copy of ``network`` on ``device`` in ``dtype`` (no copy if it
-    already is)."""
+    already is).
+
+    Running out of memory here is no tile's fault, so no smaller tile can cure
+    it: it is one line saying what did not fit (``purpose``), not an OOM the
+    tiling engine would take for its own and retry.
+    """
     if not _already(network, device, dtype):
-        network = copy.deepcopy(network).to(device=device, dtype=dtype)
+        try:
+            network = copy.deepcopy(network).to(device=device, dtype=dtype)
+        except Exception as error:  # noqa: BLE001 - only out-of-memory is reworded
+            if not is_out_of_memory(error):
+                raise
+            size = sum(p.numel() for p in network.parameters()) * dtype.itemsize
+            raise UpscaleError(
+                f"out of memory on {device} for {purpose} ({size / 2**20:.0f} MiB in "
+                f"{str(dtype).removeprefix('torch.')}): free memory on the device, or run on "
+                "another one (--device cpu)") from None
     network.eval()
     for param in network.parameters():
         param.requires_grad_(False)
@@ -80,7 +101,9 @@ class PreparedNetwork:
         if self.dtype == torch.float32:
             return self.module
         if self._fp32 is None:
-            self._fp32 = convert(self.model.module, self.device, torch.float32)
+            self._fp32 = convert(self.model.module, self.device, torch.float32,
+                                 purpose="the fp32 copy of the network that half precision's "
+                                 "overflow or 16-bit pixels need (--precision fp32 needs only it)")
         return self._fp32
 
     def switch_to_fp32(self) -> None:
@@ -93,13 +116,19 @@ class PreparedNetwork:
         if self.batch_limit is not None:
             self.batch_limit //= 2
 
-    def for_pixels(self, dtype: np.dtype) -> PreparedNetwork:
-        """The network to run ``dtype`` pixels with: under ``auto``, 16-bit pixels get fp32.
+    def for_pixels(self, dtype: np.dtype, source_bits: int | None = None) -> PreparedNetwork:
+        """The network to run ``dtype`` pixels with: under ``auto``, pixels deeper than the half
+        type can hold get fp32.
 
-        fp16 keeps 11 significant bits, too few for 65,536 levels, and bf16 only 8;
-        a user who asked for half precision by name gets it.
+        ``source_bits`` is the source's real depth where the pixels are wider than
+        it (a 10-bit video decodes to 16-bit values). fp16's 11 significant bits
+        hold every level of a 10-bit source but not of 12 or 16 bits (a 16-bit
+        round trip keeps 7,169 of 65,536 levels); bf16's 8 hold 8 bits only. A
+        user who asked for half precision by name gets it.
         """
-        if np.dtype(dtype) != np.uint16 or not (self.auto_precision and self.is_half):
+        bits = source_bits or np.dtype(dtype).itemsize * 8
+        if np.dtype(dtype) == np.float32 or not (self.auto_precision and self.is_half) \
+                or bits <= HALF_SOURCE_BITS[self.dtype]:
             return self
         if self._wide is None:
             self._wide = PreparedNetwork(model=self.model, device=self.device,

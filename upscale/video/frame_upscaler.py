@@ -26,14 +26,15 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, til
 
     scale = float(scale or prepared.model.output_scale)
 
-    def upscale_frames(frames: np.ndarray) -> np.ndarray:
+    def upscale_frames(frames: np.ndarray, source_bits: int | None = None) -> np.ndarray:
+        """``source_bits``: the video's depth, which decides fp16 or fp32 under ``auto``."""
         height, width = frames.shape[1:3]
         target = output_size(width, height, scale)
         if tile == 0:
-            raw = run.run_frames(prepared, frames)
+            raw = run.run_frames(prepared, frames, source_bits=source_bits)
         else:
-            raw = [run.run_network(prepared, frame, tile=tile, tile_pad=tile_pad)
-                   for frame in frames]
+            raw = [run.run_network(prepared, frame, tile=tile, tile_pad=tile_pad,
+                                   source_bits=source_bits) for frame in frames]
         return np.stack([resize_to(frame, *target) for frame in raw])
 
     return upscale_frames

@@ -28,7 +28,9 @@ from .ffmpeg.process import Process
 from .probe import VideoInfo
 from .segments import WorkDir
 
-FrameFn = Callable[[np.ndarray], np.ndarray]
+# frames (N, H, W, 3) uint8/uint16 -> (N, H', W', 3) of the same dtype; called with
+# ``source_bits=`` the video's real depth per channel (10-bit video arrives as uint16)
+FrameFn = Callable[..., np.ndarray]
 ProgressFn = Callable[[int, int], None]
 _DONE = object()
 _QUEUE_BATCHES = 3
@@ -39,7 +41,7 @@ class TranscodeJob:
     """One video's frames on their way through the network."""
 
     info: VideoInfo
-    upscale_frames: FrameFn  # (N, H, W, 3) uint8/uint16 -> (N, H', W', 3) same dtype
+    upscale_frames: FrameFn
     plan: EncodePlan
     out_width: int  # what the network path produces, before padding
     out_height: int
@@ -212,7 +214,7 @@ def _run_network(job: TranscodeJob, decoded: queue.Queue, upscaled: queue.Queue,
     expected = (job.out_height, job.out_width)
     try:
         while (batch := get(decoded, stop)) is not _DONE:
-            result = job.upscale_frames(batch)
+            result = job.upscale_frames(batch, source_bits=job.info.bit_depth)
             if result.shape[1:3] != expected or result.dtype != batch.dtype:
                 raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
                                    f"expected {expected} {batch.dtype}")
