@@ -243,3 +243,16 @@ def test_packaged_unrelated_pair_is_flagged_with_its_distance(packaged_cache, mo
     with pytest.warns(LineageWarning, match=r"are 0\.9\d apart"):
         distance = check_lineage(a, b, "realesrgan-x4plus", "realsr-df2k-x4")
     assert distance == pytest.approx(0.95, abs=0.01)
+
+
+@pytest.mark.parametrize("member", ["realesrnet-x4plus", "realesr-general-wdn-x4v3",
+                                    "realesrgan-x4plus", "realesr-general-x4v3"])
+def test_a_family_member_named_without_alpha_is_that_member(member, monkeypatch):
+    """The PSNR half of an α pair runs by its own name, not as the family's GAN default."""
+    import upscale.loading
+
+    loaded = []
+    monkeypatch.setattr(upscale.loading, "load_model",
+                        lambda spec, **kwargs: loaded.append(spec) or spec)
+    assert load_family_model(member) == member
+    assert loaded == [member]

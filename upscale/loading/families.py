@@ -3,7 +3,7 @@
 ``--alpha`` needs to know which two registry models form a pair; the pairing
 is a fact about how they were trained (the GAN member started from the PSNR
 member's weights), so it lives here rather than being guessed from names.
-Without ``--alpha`` a family runs its default member.
+Without ``--alpha`` a name is plainly that network (the default model is a GAN member).
 """
 
 from __future__ import annotations
@@ -63,9 +63,8 @@ def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
                       offline: bool | None = None) -> ModelDescriptor:
     """The network for ``--model NAME [--alpha α]``.
 
-    Without α: the family's default member, or, for anything that is not a
-    family (another registry name, a path, a URL), plainly that model. With α:
-    the blend (1−α)·PSNR + α·GAN of the family's pair.
+    Without α: plainly the model named (a family's PSNR member is that member, not
+    the family's GAN default). With α: the blend (1−α)·PSNR + α·GAN of the pair.
     """
     from . import load_model  # the package imports this module's names lazily
     from .interpolation import (  # imports torch: only once a model loads
@@ -77,7 +76,7 @@ def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
     if family is not None and Path(os.fspath(name)).expanduser().is_file():
         family = None  # a file that happens to share a model's name is that file
     if alpha is None:
-        return load_model(family.gan if family else name, offline=offline)
+        return load_model(name, offline=offline)
     check_alpha(alpha)
     if family is None:
         known = ", ".join(families())
