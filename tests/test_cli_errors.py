@@ -300,3 +300,125 @@ def test_ctrl_c_in_a_folder_run_keeps_what_is_finished(tmp_path, model_file, rng
     assert read_image(tmp_path / "out" / "a_x2.png").shape == (12, 12, 3)
     assert run_main(photos, "-m", model_file, "-o", tmp_path / "out", "-q") == 0  # resumes
     assert (tmp_path / "out" / "c_x2.png").exists()
+
+
+# --- what a new user's trial found: each road follows the same checks ---
+
+def test_a_second_run_is_refused_before_its_model_loads(photo, no_model_load, capsys):
+    target = photo.with_name("photo_x4.png")  # the default registry model's name: known early
+    holder = hold_lock("for_file", target)
+    try:
+        assert run_main(photo) == EXIT_USAGE
+        assert "another upscale run" in capsys.readouterr().err
+    finally:
+        release(holder)
+
+
+def test_dry_run_on_one_image_says_what_it_would_write_and_writes_nothing(photo, model_file,
+                                                                          capsys):
+    assert run_main(photo, "-m", model_file, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "photo_x2.png" in out and "nothing was written" in out
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.png", "tiny_x2.safetensors"]
+
+
+def test_dry_run_on_a_video_writes_nothing(tmp_path, no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-s", "2", "--dry-run") == 0
+    assert "clip_x2.mp4" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize(("option", "value", "complaint"), [
+    ("-o", "{dir}/x.png", "not a video file name"),
+    ("-o", "{dir}/x.txt", "not a video file name"),
+    ("--pix-fmt", "no_such_format", "--pix-fmt no_such_format"),
+])
+def test_a_video_output_that_cannot_be_written_is_refused_before_the_model_loads(
+        option, value, complaint, tmp_path, no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-s", "2", option, value.format(dir=tmp_path)) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and complaint in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no work folder left
+
+
+def test_an_unwritable_output_is_not_blamed_on_another_run(photo, no_model_load, capsys):
+    assert run_main(photo, "-s", "2", "-o", "/proc/x.png") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "/proc/x.png: cannot write it" in err and "another upscale run" not in err
+
+
+@pytest.mark.parametrize("case", ["empty input", "--format bmp", "no --glob match",
+                                  "--dry-run"])
+def test_an_output_folder_appears_only_when_something_is_written(case, tmp_path, model_file,
+                                                                 rng):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    if case != "empty input":
+        write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    extra = {"--format bmp": ["--format", "bmp"], "no --glob match": ["--glob", "*.jpg"],
+             "--dry-run": ["--dry-run"]}.get(case, [])
+    out = tmp_path / "big"
+    code = run_main(photos, "-m", model_file, "-o", f"{out}/", *extra)
+    assert code == (0 if case == "--dry-run" else EXIT_USAGE)
+    assert not out.exists()
+
+
+def test_a_full_disk_names_the_file_and_exits_2(photo, model_file, monkeypatch, capsys):
+    import errno
+    import pathlib
+
+    def no_space(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", no_space)
+    assert run_main(photo, "-m", model_file, "-q") == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "photo_x2.png: cannot write it (No space left on device)" in err
+    assert "internal error" not in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.png", "tiny_x2.safetensors"]
+
+
+def test_eval_json_into_an_unwritable_place_names_the_file(tmp_path, capsys):
+    folder = tmp_path / "data"
+    write_image(folder / "a.png", np.zeros((16, 16, 3), np.uint8))
+    assert run_main("eval", folder, "-s", "2", "--method", "bicubic", "--json",
+                    "/proc/r.json") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "/proc/r.json: cannot write it" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (["-s", "inf"], "finite"),
+    (["-s", "nan"], "finite"),
+    (["-s", "1000"], "at most 16"),
+    (["--max-pixels", "-5"], "--max-pixels must be a positive number"),
+    (["--crf", "100"], "--crf for libx264 goes from 0 (best) to 51"),
+    (["--format", "bmp"], "--format must be one of"),
+])
+def test_a_bad_value_is_refused_in_one_line_before_the_model_loads(args, complaint, photo,
+                                                                   no_model_load, capsys):
+    assert run_main(photo, *args) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert complaint in err and len(err.splitlines()) == 1 and "internal error" not in err
+
+
+def test_debug_shows_the_traceback_of_a_user_error_and_still_exits_2(photo, no_model_load,
+                                                                     capsys):
+    assert run_main(photo, "-s", "-1", "--debug") == EXIT_USAGE
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_help_says_what_every_option_does(capsys):
+    assert run_main("run", "--help") == 0
+    run_help = " ".join(capsys.readouterr().out.split())
+    assert "--debug" in run_help
+    assert "no-resume" not in run_help  # --resume is not the default it would claim to be
+    assert run_main("eval", "--help") == 0
+    eval_help = capsys.readouterr().out
+    assert "\\[" not in eval_help and "--debug" in eval_help

@@ -16,3 +16,24 @@ def check_tile_options(tile: int, tile_pad: int | None) -> None:
         raise UpscaleError(f"--tile must be 0 (automatic) or a size in pixels, not {tile}")
     if tile_pad is not None and tile_pad < 0:
         raise UpscaleError(f"--tile-pad must be 0 or more, not {tile_pad}")
+
+
+def check_max_pixels(max_pixels: int | None) -> None:
+    """``--max-pixels`` is a number of pixels: at least one."""
+    if max_pixels is not None and max_pixels < 1:
+        raise UpscaleError(f"--max-pixels must be a positive number of pixels, not {max_pixels}")
+
+
+def check_quality(quality: int | None) -> None:
+    """JPEG and WebP quality, as their encoders count it."""
+    if quality is not None and not 1 <= quality <= 100:
+        raise UpscaleError(f"--quality must be between 1 and 100, not {quality}")
+
+
+def check_alpha(alpha: float) -> float:
+    """α of a blend: 0 is the PSNR network, 1 the GAN network, nothing outside."""
+    value = float(alpha)
+    if not 0.0 <= value <= 1.0:
+        raise UpscaleError(
+            f"--alpha must be between 0 (the PSNR network) and 1 (the GAN network), not {alpha}")
+    return value

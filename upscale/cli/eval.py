@@ -10,6 +10,7 @@ import typer
 
 from ..errors import UpscaleError
 from ..loading import DEFAULT_MODEL
+from ..outputs import check_writable_folder
 from .console import print_note
 from .console import stdout as results_console
 
@@ -32,7 +33,7 @@ def eval_command(
                                        help="Scale factor to degrade by and upscale back.")] = 4,
     model: Annotated[str | None, typer.Option(
         "-m", "--model", help="Network to evaluate: registry name, path, URL or hf://... "
-        f"\\[default: {DEFAULT_MODEL} unless --method is given].", show_default=False)] = None,
+        f"(default: {DEFAULT_MODEL}, unless --method is given).", show_default=False)] = None,
     method: Annotated[Method | None, typer.Option(
         help="Evaluate a classical MATLAB-imresize method instead of a network.",
         show_default=False)] = None,
@@ -66,7 +67,9 @@ def eval_command(
     if compare and save_dir is None:
         raise UpscaleError("--compare writes into the --save folder; give --save DIR too")
 
-    from ..eval import protocol  # lazy: the CLI starts without torch
+    if json_path is not None:  # before the work: a report that cannot be written is lost
+        check_writable_folder(json_path.parent, str(json_path))
+    from ..eval import protocol  # imports torch
     from ..eval.results import format_psnr, print_report, write_json
 
     images = protocol.dataset_images(dataset_dir)

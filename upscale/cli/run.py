@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import InputError, UpscaleError
-from ..limits import DEFAULT_MAX_PIXELS, check_tile_options
+from ..limits import DEFAULT_MAX_PIXELS
 from ..loading import DEFAULT_MODEL
-from ..loading.registry import find_model
 from ..notes import note
 from ..outputs import (
-    DEFAULT_NAME_TEMPLATE,
     DestinationError,
     OutputLock,
     check_destination,
-    check_scale,
     check_writable_folder,
     default_output,
+    format_scale,
     place_output,
     refuse_existing,
+    refuse_input_clash,
 )
+from ..request import InputKind, NetworkChoice, Request, make_request, output_scale
+from .blend import lineage_warnings_as_notes
 from .console import print_note
+
+if TYPE_CHECKING:
+    from ..model import ModelDescriptor
 
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
@@ -33,7 +36,7 @@ SMALL_TILE_OVERHEAD = 4.0
 
 def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:
     """Where the result goes: ``-o`` as a file, ``-o`` as a folder, or beside the input."""
-    from ..imaging import IMAGE_SUFFIXES  # lazy: the CLI starts without torch
+    from ..imaging import IMAGE_SUFFIXES  # OpenCV: `upscale --help` stays instant
 
     target = place_output(default_output(input_path, scale), output, as_folder=as_folder)
     if target == output and output.suffix.lower() not in IMAGE_SUFFIXES:
@@ -42,21 +45,11 @@ def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale
     return target
 
 
-def registry_scale(model: str, alpha: float | None, psnr_model: str | None,
-                   gan_model: str | None) -> float | None:
-    """The output scale of a registry model, known without loading it (None otherwise)."""
-
-    if psnr_model or gan_model or Path(model).expanduser().exists():
-        return None
-    entry = find_model(model)
-    return float(entry.scale) if entry is not None else None
-
-
 def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
     """A tile much smaller than its context spends most of its time on the context."""
     if tile <= 0:
         return
-    from ..run import default_tile_pad  # lazy: the CLI starts without torch
+    from ..run import default_tile_pad  # imports torch
 
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     overhead = ((tile + 2 * pad) / tile) ** 2
@@ -65,22 +58,10 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
 
 
-def load_network(model: str, alpha: float | None, psnr_model: str | None,
-                 gan_model: str | None):
-    """The network the options name: one model, a family member, or a blended pair."""
-    from ..loading.families import load_family_model
-    from ..loading.interpolation import load_blended_model  # lazy: the CLI starts without torch
-    from .blend import lineage_warnings_as_notes
-
-    if psnr_model or gan_model:
-        if not (psnr_model and gan_model):
-            raise UpscaleError("--psnr-model and --gan-model go together: give both")
-        if alpha is None:
-            raise UpscaleError("--psnr-model/--gan-model need --alpha (0 = PSNR end, 1 = GAN end)")
-        with lineage_warnings_as_notes():
-            return load_blended_model(psnr_model, gan_model, alpha)
+def load_network(choice: NetworkChoice) -> ModelDescriptor:
+    """The network the options name, with a blend's lineage warning as a note."""
     with lineage_warnings_as_notes():
-        return load_family_model(model, alpha)
+        return choice.load()
 
 
 def run_command(
@@ -128,7 +109,8 @@ def run_command(
         show_default=False)] = None,
     skip_existing: Annotated[bool, typer.Option(
         help="Folders: keep outputs that are already complete.")] = True,
-    dry_run: Annotated[bool, typer.Option(help="Folders: list what would be done.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Say what would be written, and write nothing.")] = False,
     codec: Annotated[str, typer.Option(help="Video: encoder (libx264, libx265, libvpx-vp9, ...).")
                      ] = "libx264",
     crf: Annotated[int | None, typer.Option(help="Video: encoder quality (lower is better).",
@@ -138,8 +120,8 @@ def run_command(
     pix_fmt: Annotated[str | None, typer.Option(
         help="Video: output pixel format (default: the source's).", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(
-        help="Video: continue an interrupted run from its last finished segment (the "
-        "default; kept for old scripts).")] = False,
+        "--resume", help="Video: kept for old scripts; an interrupted run always continues "
+        "from its last finished segment (--restart starts over).", show_default=False)] = False,
     restart: Annotated[bool, typer.Option(
         help="Video: discard unfinished work of an earlier run and start over.")] = False,
     max_pixels: Annotated[int, typer.Option(
@@ -152,106 +134,147 @@ def run_command(
 ) -> int:
     """Upscale an image, every image and video of a folder, or a video."""
     started = time.perf_counter()
-    if not input.exists():
-        raise InputError(f"{input}: no such file or folder")
-    check_scale(scale)
-    check_tile_options(tile, tile_pad)
-    destination = None if output is None else Path(output)
-    as_folder = output is not None and output.endswith(("/", os.sep))
+    request = make_request(
+        input, output=output, scale=scale, model=model, alpha=alpha, psnr_model=psnr_model,
+        gan_model=gan_model, device=device, precision=precision, tile=tile, tile_pad=tile_pad,
+        quality=quality, format=format, name_template=name_template, recursive=recursive,
+        glob=glob or (), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
+        resume=resume, dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, codec=codec,
+        crf=crf, preset=preset, pix_fmt=pix_fmt, ray=ray)
     # Before any model loads: the folder every kind of input writes into must be writable.
-    check_writable_folder(_folder_of(input, destination, as_folder or input.is_dir()),
-                          str(output or input))
+    check_writable_folder(_folder_of(request), str(output or input))
 
     def network_loader():
-        return load_network(model, alpha, psnr_model, gan_model)
+        return load_network(request.network)
 
-    if ray is not None:
-        from ..distributed import run_with_ray  # lazy: Ray is optional and slow to import
+    if request.ray is not None:
+        from ..distributed import run_with_ray  # Ray is optional and slow to import
 
         return run_with_ray(
-            ray, input, destination, load_network=network_loader, scale=scale, device=device,
-            precision=precision, tile=tile, tile_pad=tile_pad, quiet=quiet,
-            known_scale=registry_scale(model, alpha, psnr_model, gan_model),
-            folder_options=dict(recursive=recursive, glob=glob or (), format=format,
+            request.ray, request.input, request.output, load_network=network_loader,
+            scale=request.scale, device=device, precision=precision, tile=tile,
+            tile_pad=tile_pad, quiet=quiet, known_scale=request.network.known_scale(),
+            folder_options=dict(recursive=recursive, glob=request.glob, format=format,
                                 quality=quality, skip_existing=skip_existing,
-                                name_template=name_template or DEFAULT_NAME_TEMPLATE,
-                                overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels),
-            video_options=dict(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                               resume=resume, restart=restart, overwrite=overwrite))
+                                name_template=request.name_template, overwrite=overwrite,
+                                dry_run=dry_run, max_pixels=max_pixels),
+            video_options=dict(settings=request.encoder, restart=restart, overwrite=overwrite))
 
-    if input.is_dir():
-        # lazy: the CLI starts without torch
+    if request.kind is InputKind.FOLDER:
         from ..batch import upscale_folder
 
         return upscale_folder(
-            input, destination, load_network=network_loader,
-            scale=scale or registry_scale(model, alpha, psnr_model, gan_model), device=device,
-            precision=precision, recursive=recursive, glob=glob or (), format=format,
-            quality=quality, name_template=name_template or DEFAULT_NAME_TEMPLATE,
+            input, request.output, load_network=network_loader, scale=request.known_scale(),
+            device=device, precision=precision, recursive=recursive, glob=request.glob,
+            format=format, quality=quality, name_template=request.name_template,
             skip_existing=skip_existing, overwrite=overwrite, dry_run=dry_run, tile=tile,
             tile_pad=tile_pad, quiet=quiet, max_pixels=max_pixels,
         )
+    if request.kind is InputKind.VIDEO:
+        return _run_video(request, network_loader, started)
+    return _run_image(request, network_loader, started)
 
-    from .run_video import is_video_input  # lazy: the CLI starts without torch
 
-    if is_video_input(input):
-        from .run_video import check_video_target, upscale_video_file
+def _folder_of(request: Request) -> Path:
+    """The folder an output of the request goes to, as far as the options tell."""
+    as_folder = request.output_is_folder or request.kind is InputKind.FOLDER
+    return place_output(request.input.resolve(), request.output, as_folder=as_folder).parent
 
-        check_video_target(input, destination, scale or registry_scale(
-            model, alpha, psnr_model, gan_model), codec, overwrite)
-        from ..run import prepare_network  # lazy: the CLI starts without torch
 
+def _names_the_file(request: Request) -> bool:
+    """Whether ``-o`` names the output file itself (no scale in its name)."""
+    output = request.output
+    return output is not None and not request.output_is_folder and not output.is_dir()
+
+
+def _say_plan(request: Request, target: Path, scale: float) -> int:
+    """``--dry-run`` for one file: what would be written, and nothing else."""
+    what = "replace" if target.exists() else "write"
+    print(f"{request.input}: would {what} {target} (×{format_scale(scale)}); "
+          "nothing was written (--dry-run)")
+    return 0
+
+
+def _run_image(request: Request, network_loader, started: float) -> int:
+    """One image: every check that needs no network first, then load, run, write.
+
+    The output is owned (its lock) and checked once, before the model loads, whenever its
+    name is known without the network; else right after it loads.
+    """
+    from ..files import read_picture, upscale_file
+
+    known = 1.0 if _names_the_file(request) else request.known_scale()
+    target = None if known is None else resolve_output(
+        request.input, request.output, request.output_is_folder, known)
+    with contextlib.ExitStack() as owned:
+        if target is not None:
+            _own_image_target(owned, request, target)
+        picture = read_picture(request.input, max_pixels=request.max_pixels)
+        if request.dry_run and target is not None:
+            return _say_plan(request, target, known if request.scale is None else request.scale)
         network = network_loader()
-        prepared = prepare_network(network, device=device, precision=precision)
-        upscale_video_file(input, destination, prepared=prepared,
-                           scale=scale or network.output_scale, tile=tile, tile_pad=tile_pad,
-                           codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
-                           restart=restart, overwrite=overwrite, quiet=quiet)
-        return 0
+        scale = output_scale(request.scale, network)
+        if target is None:
+            target = resolve_output(request.input, request.output, request.output_is_folder,
+                                    scale)
+            _own_image_target(owned, request, target)
+        if request.dry_run:
+            return _say_plan(request, target, scale)
 
-    return _run_image(input, destination, as_folder, network_loader, started=started,
-                      scale=scale, known_scale=lambda: registry_scale(model, alpha, psnr_model,
-                                                                      gan_model),
-                      device=device, precision=precision,
-                      tile=tile, tile_pad=tile_pad, quality=quality, overwrite=overwrite,
-                      quiet=quiet, max_pixels=max_pixels)
+        from ..run import prepare_network  # imports torch
 
-
-def _folder_of(input_path: Path, destination: Path | None, as_folder: bool) -> Path:
-    """The folder an output of ``input_path`` goes to, as far as the options tell."""
-    return place_output(input_path.resolve(), destination, as_folder=as_folder).parent
-
-
-def _run_image(input: Path, destination: Path | None, as_folder: bool, network_loader, *,
-               started: float, scale: float | None, known_scale, device: str,
-               precision: str, tile: int, tile_pad: int | None, quality: int | None,
-               overwrite: bool, quiet: bool, max_pixels: int) -> int:
-    """One image: every check that needs no network first, then load, run, write."""
-    from ..files import read_picture, upscale_file  # lazy: the CLI starts without torch
-
-    if as_folder or destination is None or destination.is_dir():
-        named_scale = scale or known_scale()  # a registry model's scale, without loading it
-    else:
-        named_scale = scale or 1.0  # -o names the file: no scale in its name
-    if named_scale is not None:  # the name is known before the network is: check it now
-        check_destination(resolve_output(input, destination, as_folder, named_scale),
-                          overwrite=overwrite, source=input)
-    picture = read_picture(input, max_pixels=max_pixels)  # a bad input fails before the model
-    network = network_loader()
-    scale = scale or network.output_scale
-    target = resolve_output(input, destination, as_folder, scale)
-    check_destination(target, overwrite=overwrite, source=input)
-
-    from ..run import prepare_network  # lazy: the CLI starts without torch
-
-    with OutputLock.for_file(target):
-        refuse_existing(target, overwrite)  # another run may have finished it meanwhile
-        prepared = prepare_network(network, device=device, precision=precision)
-        note_small_tile(prepared, tile, tile_pad)
-        result = upscale_file(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
-                              quality=quality, overwrite=overwrite, progress=not quiet,
-                              picture=picture)
-    if not quiet:
+        prepared = prepare_network(network, device=request.device, precision=request.precision)
+        note_small_tile(prepared, request.tile, request.tile_pad)
+        result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
+                              tile_pad=request.tile_pad, quality=request.quality,
+                              overwrite=True,  # refused above, once, while holding the lock
+                              progress=not request.quiet, picture=picture)
+    if not request.quiet:
         h, w = result.pixels.shape[:2]
         print_note(f"wrote {target} ({w}×{h}) in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _own_image_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
+    """Take the output's lock (not for a dry run) and check the output under it."""
+    if not request.dry_run:
+        owned.enter_context(OutputLock.for_file(target))
+    check_destination(target, overwrite=request.overwrite, source=request.input)
+
+
+def _run_video(request: Request, network_loader, started: float) -> int:
+    """One video: its output checked and owned before the model loads, when it is named."""
+    from ..run import prepare_network  # imports torch
+    from .run_video import upscale_video_file, video_target  # numpy, OpenCV
+
+    known = 1.0 if _names_the_file(request) else request.known_scale()
+    with contextlib.ExitStack() as owned:
+        if known is not None:
+            target = video_target(request.input, request.output, known, request.encoder.codec)
+            _own_video_target(owned, request, target)
+            if request.dry_run:
+                return _say_plan(request, target, request.scale or known)
+        network = network_loader()
+        scale = output_scale(request.scale, network)
+        if known is None:
+            target = video_target(request.input, request.output, scale, request.encoder.codec)
+            _own_video_target(owned, request, target)
+            if request.dry_run:
+                return _say_plan(request, target, scale)
+        prepared = prepare_network(network, device=request.device, precision=request.precision)
+        upscale_video_file(request.input, target, prepared=prepared, scale=scale,
+                           tile=request.tile, tile_pad=request.tile_pad,
+                           settings=request.encoder, restart=request.restart,
+                           overwrite=request.overwrite, quiet=request.quiet, started=started)
+    return 0
+
+
+def _own_video_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
+    """A video output that is a video name the encoder can write, owned by this run."""
+    from ..video.job import check_video_output  # numpy, OpenCV
+
+    refuse_input_clash(target, request.input)
+    check_video_output(target, request.encoder)
+    if not request.dry_run:
+        owned.enter_context(OutputLock.for_file(target))
+    refuse_existing(target, request.overwrite)

@@ -11,25 +11,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, UpscaleError
-from ..outputs import default_output, place_output, refuse_existing, refuse_input_clash
-from ..video import EncoderSettings, media_kind, output_suffix, upscale_video
+from ..outputs import default_output, place_output, refuse_input_clash
+from ..request import InputKind, input_kind, output_scale
+from ..video import EncoderSettings, output_suffix, upscale_video
 from .console import print_note, stderr
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
-__all__ = ["check_video_target", "default_video_output", "is_video_input", "upscale_video_file",
-           "video_target"]
+__all__ = ["default_video_output", "is_video_input", "upscale_video_file", "video_target"]
 
 
 def is_video_input(path: Path) -> bool:
-    """Whether INPUT goes the video way; a media file with no video stream is refused here,
-    in the words a folder run uses, rather than read as a broken image."""
-    kind = media_kind(path)
-    if kind == "no video":
-        raise InputError(f"{path}: not a readable video (no video stream)")
-    return kind == "video"
+    """Whether INPUT goes the video way (a media file with no video stream is refused)."""
+    return input_kind(path) is InputKind.VIDEO
 
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
@@ -42,35 +37,21 @@ def video_target(input: Path, output: Path | None, scale: float, codec: str) -> 
     return place_output(default_video_output(input, scale, codec), output)
 
 
-def check_video_target(input: Path, output: Path | None, scale: float | None, codec: str,
-                       overwrite: bool) -> None:
-    """Before the network loads: the target clashes with nothing, when it is known yet (``-o``
-    names a file, or the scale is known without the network)."""
-    if scale is None and (output is None or output.is_dir()):
-        return  # the name holds the network's scale: checked once it has loaded
-    target = video_target(input, output, scale or 1.0, codec)
-    refuse_input_clash(target, input)
-    refuse_existing(target, overwrite)
-
-
 def upscale_video_file(input: Path, output: Path | None = None, *, prepared: PreparedNetwork,
                        scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
-                       codec: str = "libx264", crf: int | None = None, preset: str | None = None,
-                       pix_fmt: str | None = None, resume: bool = False, restart: bool = False,
+                       settings: EncoderSettings | None = None, restart: bool = False,
                        overwrite: bool = False, batch_size: int | None = None,
-                       quiet: bool = False, **options) -> Path:
+                       quiet: bool = False, started: float | None = None,
+                       **options) -> Path:
     """Upscale one video file; returns the output path (``options`` go to ``upscale_video``).
 
-    Unfinished work of the same job is continued whether or not ``resume`` is
-    given (it is the default now); ``restart`` discards it.
+    Unfinished work of the same job is always continued; ``restart`` discards it.
     """
-    if resume and restart:
-        raise UpscaleError("--resume and --restart contradict each other: give one")
-    started = time.perf_counter()
-    scale = float(scale or prepared.model.output_scale)
-    target = video_target(input, output, scale, codec)
+    started = time.perf_counter() if started is None else started
+    settings = settings or EncoderSettings()
+    scale = output_scale(scale, prepared.model)
+    target = video_target(input, output, scale, settings.codec)
     refuse_input_clash(target, input)
-    settings = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     notify = (lambda message: None) if quiet else print_note
     with _ProgressBar(input.name, quiet) as on_progress:
         upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
@@ -95,9 +76,9 @@ class _ProgressBar:
         return None if self.quiet else self.update
 
     def _start(self) -> None:
-        from rich.progress import TextColumn  # lazy: the CLI starts without torch
+        from rich.progress import TextColumn
 
-        from ..run.progress import counting_bar  # lazy: the CLI starts without torch
+        from ..run.progress import counting_bar
 
         self.progress = counting_bar(TextColumn("frames"), TextColumn("{task.fields[fps]}"),
                                      console=stderr)

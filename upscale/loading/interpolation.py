@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 
 from ..archs import build_model
 from ..errors import UpscaleError
+from ..limits import check_alpha
 from ..model import ModelDescriptor, weights_sha256
 from ..outputs import write_atomically
 from . import load_state_dict
@@ -64,16 +65,6 @@ class Blend:
     alpha: float
     distance: float
     act_type: str | None = None
-
-
-def check_alpha(alpha: float) -> float:
-    """α as a float in [0, 1], or a one-line error saying what α means."""
-    value = float(alpha)
-    if not (0.0 <= value <= 1.0) or math.isnan(value):
-        raise UpscaleError(
-            f"--alpha must be between 0 (the PSNR network) and 1 (the GAN network), not {alpha}"
-        )
-    return value
 
 
 def canonical_state(state: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
