@@ -422,3 +422,31 @@ def test_the_help_says_what_every_option_does(capsys):
     assert run_main("eval", "--help") == 0
     eval_help = capsys.readouterr().out
     assert "\\[" not in eval_help and "--debug" in eval_help
+
+
+def write_gif(path, frames: int):
+    import cv2
+
+    pictures = [np.full((6, 8, 3), 40 * i, np.uint8) for i in range(frames)]
+    assert cv2.imwritemulti(str(path), pictures) if frames > 1 else cv2.imwrite(str(path),
+                                                                                 pictures[0])
+    return path
+
+
+def test_an_animated_gif_is_refused_alone_and_in_a_folder_a_still_one_upscaled(
+        tmp_path, model_file, capsys):
+    """One behaviour on both roads: a still GIF is an image (its output is a PNG); an
+    animated GIF is refused with the reason, since its first frame is not the file."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    animated = write_gif(photos / "moving.gif", frames=3)
+    write_gif(photos / "still.gif", frames=1)
+    assert run_main(animated, "-m", model_file, "-o", tmp_path / "alone.png") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "moving.gif: an animated GIF (3 frames)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "alone.png").exists()
+    assert run_main(photos, "-m", model_file, "-o", tmp_path / "out", "--format", "same") == 1
+    out = capsys.readouterr().out
+    assert "an animated GIF (3 frames)" in " ".join(out.split())
+    assert read_image(tmp_path / "out" / "still_x2.png").shape == (12, 16, 3)
+    assert not (tmp_path / "out" / "moving_x2.png").exists()
