@@ -27,15 +27,18 @@ from upscale.eval.results import print_report, report_dict
 from upscale.imaging import read_image, write_image
 
 
-def test_set5_bicubic_x4_reproduces_the_published_figures(set5_dir, tmp_path):
-    """Bicubic x4 on Set5 is 28.42 dB / 0.8104 in every SR paper since SRCNN."""
+def test_bicubic_x4_on_set5_butterfly_reproduces_the_published_figure(sample_image, tmp_path):
+    """Set5's butterfly under bicubic x4 is 22.10 dB in SR papers' per-image tables since
+    SRCNN (the 28.42 dB Set5 mean is 31.78, 30.18, 22.10, 31.59 and 26.46 averaged)."""
+    dataset = tmp_path / "set5"
+    dataset.mkdir()
+    (dataset / "butterfly.png").write_bytes(sample_image.read_bytes())
     out = tmp_path / "set5.json"
-    eval_command(set5_dir, scale=4, method=Method.bicubic, json_path=out, quiet=True)
+    eval_command(dataset, scale=4, method=Method.bicubic, json_path=out, quiet=True)
     result = json.loads(out.read_text())
-    assert [image["name"] for image in result["images"]] == [
-        "baby", "bird", "butterfly", "head", "woman"]
-    assert result["mean"]["psnr"] == pytest.approx(28.42, abs=0.02)
-    assert result["mean"]["ssim"] == pytest.approx(0.8104, abs=0.002)
+    assert [image["name"] for image in result["images"]] == ["butterfly"]
+    assert result["mean"]["psnr"] == pytest.approx(22.10, abs=0.01)
+    assert result["mean"]["ssim"] == pytest.approx(0.7368, abs=0.002)
 
 
 def make_dataset(folder: Path) -> Path:

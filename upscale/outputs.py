@@ -82,7 +82,7 @@ def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 def already_exists(target: Path) -> str:
     """What a run says of an output it keeps."""
-    return f"{target}: already exists (use --overwrite to replace it)"
+    return f"{target}: already exists (--overwrite, or overwrite=True from Python, replaces it)"
 
 
 def refuse_existing(target: Path, overwrite: bool) -> None:
