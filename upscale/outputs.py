@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import uuid
@@ -176,8 +177,16 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
         finally:
             temporary.unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a read-only file system: the user's to fix
+        if exc.errno not in STORAGE_ERRORS:
+            raise  # not about this file (a download that failed, say): its own message
         raise cannot_write(target, exc) from exc
     return target
+
+
+# What a file system answers when a file cannot be written there, whatever the writer.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                  errno.EFBIG, errno.EIO, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
+                  errno.ENAMETOOLONG}
 
 
 def cannot_write(target: Path, exc: OSError) -> DestinationError:
