@@ -129,3 +129,33 @@ def test_clear_errors_for_what_a_user_can_fix(tmp_path):
     result = CliRunner().invoke(app, ["eval", str(data), "-m", "x", "--method", "bicubic"])
     assert isinstance(result.exception, UpscaleError)
     assert "either -m/--model or --method" in str(result.exception)
+
+
+def test_eval_measures_a_blend_of_two_networks(tmp_path):
+    """The loader ``upscale`` runs a blend with is the one eval measures it with: α = 0 and
+    α = 1 score exactly as the two ends do."""
+    import torch
+    from helpers import tiny_srvgg
+    from safetensors.torch import save_file
+
+    data = make_dataset(tmp_path / "data")
+    psnr, gan = tmp_path / "psnr.safetensors", tmp_path / "gan.safetensors"
+    network = tiny_srvgg(2)
+    save_file(network.state_dict(), str(psnr))
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.mul_(1.1)  # a fine-tune: close to its start, so the pair is related
+    save_file(network.state_dict(), str(gan))
+
+    def mean_psnr(*args) -> float:
+        out = tmp_path / "r.json"
+        result = CliRunner().invoke(app, ["eval", str(data), "-s", "2", "-q", "--json",
+                                          str(out), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text())["images"][1]["psnr"]
+
+    pair = ["--psnr-model", str(psnr), "--gan-model", str(gan), "--alpha"]
+    ends = mean_psnr("-m", str(psnr)), mean_psnr("-m", str(gan))
+    assert mean_psnr(*pair, "0") == ends[0] and mean_psnr(*pair, "1") == ends[1]
+    assert math.isfinite(mean_psnr(*pair, "0.5"))
+    assert ends[0] != ends[1]

@@ -189,9 +189,14 @@ STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.E
                   errno.ENAMETOOLONG}
 
 
-def cannot_write(target: Path, exc: OSError) -> DestinationError:
+class UnwritableOutput(DestinationError, OSError):
+    """The file system refused a write: a user's error (one line), and still an OSError to
+    code that falls back when a cache cannot be written."""
+
+
+def cannot_write(target: Path, exc: OSError) -> UnwritableOutput:
     """One line naming the output and what the system said (no space left, read-only...)."""
-    return DestinationError(f"{target}: cannot write it ({exc.strerror or exc})")
+    return UnwritableOutput(f"{target}: cannot write it ({exc.strerror or exc})")
 
 
 def write_bytes_atomically(target: Path, data: bytes, *, overwrite: bool = False) -> Path:

@@ -73,6 +73,12 @@ class NetworkChoice:
             return None  # a file that happens to share a model's name is that file
         return family_of(self.model)
 
+    def label(self) -> str:
+        """How reports name it: ``realesrgan-x4plus``, ``... α=0.8``, ``A+B α=0.5``."""
+        if self.psnr_model and self.gan_model:
+            return f"{self.psnr_model}+{self.gan_model} α={self.alpha:g}"
+        return self.model if self.alpha is None else f"{self.model} α={self.alpha:g}"
+
     def known_scale(self) -> float | None:
         """A registry model's output scale, known without loading it (None otherwise)."""
         if self.psnr_model or Path(self.model).expanduser().exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -23,12 +23,9 @@ from ..outputs import (
     refuse_existing,
     refuse_input_clash,
 )
-from ..request import InputKind, NetworkChoice, Request, make_request, output_scale
-from .blend import lineage_warnings_as_notes
+from ..request import InputKind, Request, make_request, output_scale
+from .blend import load_network
 from .console import print_note
-
-if TYPE_CHECKING:
-    from ..model import ModelDescriptor
 
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
@@ -56,12 +53,6 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
     if overhead >= SMALL_TILE_OVERHEAD:
         note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
-
-
-def load_network(choice: NetworkChoice) -> ModelDescriptor:
-    """The network the options name, with a blend's lineage warning as a note."""
-    with lineage_warnings_as_notes():
-        return choice.load()
 
 
 def run_command(
@@ -245,7 +236,7 @@ def _own_image_target(owned: contextlib.ExitStack, request: Request, target: Pat
 def _run_video(request: Request, network_loader, started: float) -> int:
     """One video: its output checked and owned before the model loads, when it is named."""
     from ..run import prepare_network  # imports torch
-    from .run_video import upscale_video_file, video_target  # numpy, OpenCV
+    from ..video.file import upscale_video_file, video_target  # numpy, OpenCV
 
     known = 1.0 if _names_the_file(request) else request.known_scale()
     with contextlib.ExitStack() as owned:
@@ -265,7 +256,9 @@ def _run_video(request: Request, network_loader, started: float) -> int:
         upscale_video_file(request.input, target, prepared=prepared, scale=scale,
                            tile=request.tile, tile_pad=request.tile_pad,
                            settings=request.encoder, restart=request.restart,
-                           overwrite=request.overwrite, quiet=request.quiet, started=started)
+                           overwrite=request.overwrite, quiet=request.quiet)
+    if not request.quiet:
+        print_note(f"wrote {target} in {time.perf_counter() - started:.1f} s")
     return 0
 
 

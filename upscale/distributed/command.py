@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UpscaleError
+from ..request import InputKind, input_kind, output_scale
+from ..video.file import upscale_video_file
 from .network import NetworkOnly
 from .pool import plan_pool
 from .ray_folder import upscale_folder_on_ray
@@ -39,15 +41,12 @@ def run_with_ray(address: str, input: Path, output: Path | None, *,  # noqa: A00
                                      load_network=load_network, scale=scale or known_scale,
                                      device=device, precision=precision, tile=tile,
                                      tile_pad=tile_pad, quiet=quiet, **folder_options)
-    # The CLI's own video module: this function serves only the CLI, which has loaded it.
-    from ..cli.run_video import is_video_input, upscale_video_file
-
-    if not is_video_input(input):
+    if input_kind(input) is not InputKind.VIDEO:
         raise UpscaleError(f"{input}: --ray runs folders and videos; upscale one image without it")
     # One video: the driver loads the network itself (the CLI's naming, progress and the
     # resume fingerprint read it there); only a folder's driver stays free of torch.
     network = load_network()
-    scale = scale or network.output_scale
+    scale = output_scale(scale, network)
     with ray_session(address) as ray:
         pool = plan_pool(ray, actors=actors, device=device)
         encode = cluster_encoder(ray, pool, [ray.put(network)], scale=scale, tile=tile,
