@@ -450,3 +450,13 @@ def test_an_animated_gif_is_refused_alone_and_in_a_folder_a_still_one_upscaled(
     assert "an animated GIF (3 frames)" in " ".join(out.split())
     assert read_image(tmp_path / "out" / "still_x2.png").shape == (12, 16, 3)
     assert not (tmp_path / "out" / "moving_x2.png").exists()
+
+
+def test_dry_run_names_the_scale_of_a_network_known_only_once_loaded(tmp_path, model_file,
+                                                                     capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-m", model_file, "-o", tmp_path / "named.mp4", "--dry-run") == 0
+    assert "named.mp4 (×2)" in capsys.readouterr().out
+    assert not (tmp_path / "named.mp4").exists()

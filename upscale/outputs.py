@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -71,6 +71,21 @@ def check_scale(scale: float | None) -> None:
     if scale is not None and not 0 < scale <= MAX_SCALE:
         raise UpscaleError(f"the scale (-s) must be above 0 and at most {MAX_SCALE:g}, "
                            f"not {scale:g}")
+
+
+class HasOutputScale(Protocol):
+    """A network's descriptor, or a cluster's handle on one: what it produces by itself."""
+
+    @property
+    def output_scale(self) -> float: ...
+
+
+def output_scale(asked: float | None, network: HasOutputScale) -> float:
+    """The scale a run produces: the one asked for (``-s``), else the network's own output
+    scale. Every road (image, folder, video, Ray) asks this one function."""
+    scale = float(asked) if asked is not None else float(network.output_scale)
+    check_scale(scale)
+    return scale
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:

@@ -4,7 +4,7 @@
 become a frozen :class:`Request`. Everything that can be known without a network is
 checked there, before any model loads, any folder is created or any lock is taken, so
 the command line and Python get the same errors from the same function.
-:func:`output_scale` is the one rule for the scale a run produces.
+:func:`upscale.outputs.output_scale` is the one rule for the scale a run produces.
 """
 
 from __future__ import annotations
@@ -188,8 +188,3 @@ def input_kind(path: Path) -> InputKind:
     if kind == "no video":
         raise InputError(f"{path}: not a readable video (no video stream)")
     return InputKind.VIDEO if kind == "video" else InputKind.IMAGE
-
-
-def output_scale(scale: float | None, network: ModelDescriptor) -> float:
-    """The scale a run produces: the one asked for, else the network's own output scale."""
-    return float(scale) if scale is not None else float(network.output_scale)

@@ -25,6 +25,7 @@ from ..outputs import (
     OutputLock,
     check_scale,
     default_output_dir,
+    output_scale,
     partial_files,
 )
 from .discover import find_files, subfolders
@@ -93,7 +94,7 @@ def upscale_folder(
     check_scale(scale)
     if scale is None:
         network = load_network()
-        scale = network.output_scale
+        scale = output_scale(scale, network)
     if output_dir is None:
         output_dir = default_output_dir(input_dir, scale)
     output_dir = Path(output_dir)

@@ -19,11 +19,12 @@ from ..outputs import (
     check_writable_folder,
     default_output,
     format_scale,
+    output_scale,
     place_output,
     refuse_existing,
     refuse_input_clash,
 )
-from ..request import InputKind, Request, make_request, output_scale
+from ..request import InputKind, Request, make_request
 from .blend import load_network
 from .console import print_note
 
@@ -194,15 +195,16 @@ def _run_image(request: Request, network_loader, started: float) -> int:
     """
     from ..files import read_picture, upscale_file
 
-    known = 1.0 if _names_the_file(request) else request.known_scale()
-    target = None if known is None else resolve_output(
-        request.input, request.output, request.output_is_folder, known)
+    scale = request.known_scale()
+    named = 1.0 if _names_the_file(request) else scale  # the scale in the name, if any
+    target = None if named is None else resolve_output(
+        request.input, request.output, request.output_is_folder, named)
     with contextlib.ExitStack() as owned:
         if target is not None:
             _own_image_target(owned, request, target)
         picture = read_picture(request.input, max_pixels=request.max_pixels)
-        if request.dry_run and target is not None:
-            return _say_plan(request, target, known if request.scale is None else request.scale)
+        if request.dry_run and target is not None and scale is not None:
+            return _say_plan(request, target, scale)
         network = network_loader()
         scale = output_scale(request.scale, network)
         if target is None:
@@ -238,20 +240,21 @@ def _run_video(request: Request, network_loader, started: float) -> int:
     from ..run import prepare_network  # imports torch
     from ..video.file import upscale_video_file, video_target  # numpy, OpenCV
 
-    known = 1.0 if _names_the_file(request) else request.known_scale()
+    scale = request.known_scale()
+    named = 1.0 if _names_the_file(request) else scale  # the scale in the name, if any
     with contextlib.ExitStack() as owned:
-        if known is not None:
-            target = video_target(request.input, request.output, known, request.encoder.codec)
+        if named is not None:
+            target = video_target(request.input, request.output, named, request.encoder.codec)
             _own_video_target(owned, request, target)
-            if request.dry_run:
-                return _say_plan(request, target, request.scale or known)
+            if request.dry_run and scale is not None:
+                return _say_plan(request, target, scale)
         network = network_loader()
         scale = output_scale(request.scale, network)
-        if known is None:
+        if named is None:
             target = video_target(request.input, request.output, scale, request.encoder.codec)
             _own_video_target(owned, request, target)
-            if request.dry_run:
-                return _say_plan(request, target, scale)
+        if request.dry_run:
+            return _say_plan(request, target, scale)
         prepared = prepare_network(network, device=request.device, precision=request.precision)
         upscale_video_file(request.input, target, prepared=prepared, scale=scale,
                            tile=request.tile, tile_pad=request.tile_pad,

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UpscaleError
-from ..request import InputKind, input_kind, output_scale
+from ..outputs import output_scale
+from ..request import InputKind, input_kind
 from ..video.file import upscale_video_file
 from .network import NetworkOnly
 from .pool import plan_pool

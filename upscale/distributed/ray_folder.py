@@ -24,6 +24,7 @@ from ..batch.naming import OutputNaming, make_output_folders
 from ..batch.plan import Job
 from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
+from ..outputs import output_scale
 from .network import ClusterNetwork, load_on_this_node
 from .pool import ActorPool, plan_pool
 from .ray_video import upscale_video_on_cluster
@@ -60,7 +61,7 @@ def upscale_folder_on_ray(address: str, input_dir: str | os.PathLike,
                               load_network=load_network, scale=scale, actors=actors, **options)
     with ClusterExecutor(address, actors, load_network) as executor:
         if scale is None:  # the output names need it: the network's, learnt where it loads
-            scale = executor.network().facts.output_scale
+            scale = output_scale(None, executor.network())
         return upscale_folder(input_dir, output_dir, load_network=executor.network, scale=scale,
                               executor=executor, **options)
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..outputs import check_scale, output_size
+from ..outputs import output_scale, output_size
 from .encode import EncoderSettings
 from .frame_upscaler import frame_upscaler
 from .job import VideoInterrupted, run_video
@@ -61,8 +61,7 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
 
     Unfinished work for the same job is continued; ``restart`` discards it.
     """
-    scale = float(scale or prepared.model.output_scale)
-    check_scale(scale)
+    scale = output_scale(scale, prepared.model)
     if batch_size is None:
         batch_size = default_batch_size(str(prepared.device))
     return run_video(

@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.progress import TextColumn
 
 from ..notes import note
-from ..outputs import default_output, place_output, refuse_input_clash
-from ..request import output_scale
+from ..outputs import default_output, output_scale, place_output, refuse_input_clash
 from ..run.progress import counting_bar
 from . import output_suffix, upscale_video
 from .encode import EncoderSettings
