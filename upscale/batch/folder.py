@@ -30,7 +30,7 @@ from ..outputs import (
 )
 from .discover import find_files, subfolders
 from .naming import OutputNaming, make_output_folders
-from .plan import Job, make_plan
+from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
 from .report import Outcomes, failure_reason, file_progress, plan_table, summary_tables
 from .videos import VideoSupport, video_support
@@ -117,7 +117,7 @@ def upscale_folder(
              "not searched; add -r to include them")
     if dry_run:
         stdout.print(plan_table(jobs, output_dir))
-        return EXIT_FAILURES if any(job.action == "fail" for job in jobs) else EXIT_OK
+        return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
                          device=device, precision=precision, tile=tile, tile_pad=tile_pad,
@@ -137,9 +137,10 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
 
     outcomes = Outcomes()
     for job in jobs:
-        if job.action != "upscale":
-            outcomes.add(job, "skipped" if job.action == "skip" else "failed", job.reason)
-    todo = [job for job in jobs if job.action == "upscale"]
+        if job.action is not Action.UPSCALE:
+            outcomes.add(job, Status.SKIPPED if job.action is Action.SKIP else Status.FAILED,
+                         job.reason)
+    todo = [job for job in jobs if job.action is Action.UPSCALE]
     started = time.perf_counter()
     run = executor
     if todo:
@@ -152,14 +153,14 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
                 precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
                 prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
     except KeyboardInterrupt as exc:
-        done = outcomes.count("done")
+        done = outcomes.count(Status.DONE)
         raise Interrupted(f"interrupted: {done} of {len(todo)} outputs were finished and are "
                           f"kept in {output_dir}; run the same command again to do the "
                           "rest") from exc
     finally:  # an interrupted run still says what it finished
         elapsed = time.perf_counter() - started
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
-        failed = outcomes.count("failed")
+        failed = outcomes.count(Status.FAILED)
         if not quiet or failed:
             stdout.print(title, highlight=False, soft_wrap=True)
             for table in summary_tables(outcomes.items):
@@ -199,10 +200,10 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
 
     def write(job: Job, upscaled: Picture) -> None:
         write_output(job, upscaled, naming.output_dir, quality=quality)
-        finished(job, "done")
+        finished(job, Status.DONE)
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
-        finished(job, "failed", failure_reason(job, error))
+        finished(job, Status.FAILED, failure_reason(job, error))
 
     def frame_progress(job: Job) -> Callable[[int, int], None]:
         def show(done: int, total: int) -> None:
@@ -214,10 +215,10 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
 
     with progress:
-        images = [job for job in todo if job.kind == "image"]
+        images = [job for job in todo if job.kind is Kind.IMAGE]
         run_overlapped(images, read=read, compute=compute, write=write, on_failure=failed,
                        depth=prefetch)
-        for job in (job for job in todo if job.kind == "video"):
+        for job in (job for job in todo if job.kind is Kind.VIDEO):
             assert video is not None and job.target is not None
             progress.update(task, current=str(job.relative))
             try:
@@ -228,7 +229,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:
-                finished(job, "done")
+                finished(job, Status.DONE)
         progress.update(task, current="")
 
 

@@ -30,8 +30,3 @@ def video_support() -> VideoSupport:
     """The video engine's entry points."""
     return VideoSupport(output_suffix=video.output_suffix, upscale=video.upscale_video)
 
-
-def image_or_video(path: Path) -> str | None:
-    """'image', 'video', or None for a file a batch does not handle."""
-    kind = video.media_kind(path)
-    return kind if kind in ("image", "video") else None

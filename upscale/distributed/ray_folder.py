@@ -21,7 +21,7 @@ from rich.console import Console
 
 from ..batch import upscale_folder
 from ..batch.naming import OutputNaming, make_output_folders
-from ..batch.plan import Job
+from ..batch.plan import Job, Kind, Status
 from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
 from ..outputs import output_scale
@@ -117,8 +117,8 @@ class ClusterExecutor:
         assert self.ray is not None and self.pool is not None
         progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
 
-        images = [job for job in todo if job.kind == "image"]
-        videos = [job for job in todo if job.kind == "video"]
+        images = [job for job in todo if job.kind is Kind.IMAGE]
+        videos = [job for job in todo if job.kind is Kind.VIDEO]
         with progress:
             if images:
                 progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
@@ -144,9 +144,9 @@ class ClusterExecutor:
                         overwrite=job.replace, on_progress=_frames(progress, task, job),
                         notify=_note(progress, quiet))
                 except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
-                    finished(job, "failed", failure_reason(job, exc))
+                    finished(job, Status.FAILED, failure_reason(job, exc))
                 else:
-                    finished(job, "done")
+                    finished(job, Status.DONE)
             progress.update(task, current="")
 
     def run_images(self, images: list[Job], network_ref: list, naming: OutputNaming, *,
