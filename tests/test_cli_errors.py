@@ -460,3 +460,16 @@ def test_dry_run_names_the_scale_of_a_network_known_only_once_loaded(tmp_path, m
     assert run_main(clip, "-m", model_file, "-o", tmp_path / "named.mp4", "--dry-run") == 0
     assert "named.mp4 (×2)" in capsys.readouterr().out
     assert not (tmp_path / "named.mp4").exists()
+
+
+def test_a_ray_video_run_checks_its_output_and_dry_runs_as_a_local_one(tmp_path,
+                                                                      no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    args = [clip, "-s", "2", "--ray", "local"]
+    assert run_main(*args, "-o", tmp_path / "x.png") == EXIT_USAGE
+    assert "not a video file name" in capsys.readouterr().err
+    assert run_main(*args, "--dry-run") == 0
+    assert "clip_x2.mp4" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

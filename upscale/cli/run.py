@@ -139,8 +139,11 @@ def run_command(
     def network_loader():
         return load_network(request.network)
 
-    if request.ray is not None:
+    if request.ray is not None and not (request.dry_run and request.kind is InputKind.VIDEO):
         from ..distributed import run_with_ray  # Ray is optional and slow to import
+
+        if request.kind is InputKind.VIDEO and (target := _named_video_target(request)):
+            _check_video_target(request, target)  # as a local run does, before any loading
 
         return run_with_ray(
             request.ray, request.input, request.output, load_network=network_loader,
@@ -241,16 +244,15 @@ def _run_video(request: Request, network_loader, started: float) -> int:
     from ..video.file import upscale_video_file, video_target  # numpy, OpenCV
 
     scale = request.known_scale()
-    named = 1.0 if _names_the_file(request) else scale  # the scale in the name, if any
+    target = _named_video_target(request)
     with contextlib.ExitStack() as owned:
-        if named is not None:
-            target = video_target(request.input, request.output, named, request.encoder.codec)
+        if target is not None:
             _own_video_target(owned, request, target)
             if request.dry_run and scale is not None:
                 return _say_plan(request, target, scale)
         network = network_loader()
         scale = output_scale(request.scale, network)
-        if named is None:
+        if target is None:
             target = video_target(request.input, request.output, scale, request.encoder.codec)
             _own_video_target(owned, request, target)
         if request.dry_run:
@@ -265,12 +267,28 @@ def _run_video(request: Request, network_loader, started: float) -> int:
     return 0
 
 
-def _own_video_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """A video output that is a video name the encoder can write, owned by this run."""
+def _named_video_target(request: Request) -> Path | None:
+    """A video's output path, when it is known before the network loads."""
+    from ..video.file import video_target  # numpy, OpenCV
+
+    named = 1.0 if _names_the_file(request) else request.known_scale()
+    if named is None:
+        return None
+    return video_target(request.input, request.output, named, request.encoder.codec)
+
+
+def _check_video_target(request: Request, target: Path) -> None:
+    """A video output that is not the input, is a video name the encoder can write, and is
+    new (or to be replaced)."""
     from ..video.job import check_video_output  # numpy, OpenCV
 
     refuse_input_clash(target, request.input)
     check_video_output(target, request.encoder)
+    refuse_existing(target, request.overwrite)
+
+
+def _own_video_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
+    """The video output owned by this run (not for a dry run), then checked under its lock."""
     if not request.dry_run:
         owned.enter_context(OutputLock.for_file(target))
-    refuse_existing(target, request.overwrite)
+    _check_video_target(request, target)
