@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 
 from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, read_picture, upscale_picture, write_picture
-from ..limits import DEFAULT_MAX_PIXELS
+from ..limits import DEFAULT_MAX_PIXELS, check_quality
 from ..notes import note
 from ..outputs import (
     DEFAULT_NAME_TEMPLATE,
@@ -41,9 +42,29 @@ if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
-# (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
-#  quality, prefetch, quiet, max_pixels): upscale every planned job, recording each outcome.
-Executor = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How every planned file is upscaled, wherever it runs (here, or on a cluster)."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    tile: int = 0
+    tile_pad: int | None = None
+    quality: int | None = None
+    prefetch: int = 2
+    quiet: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+class Executor(Protocol):
+    """Upscales a folder's planned jobs and records each outcome (``run_here``, or
+    ``upscale.distributed``'s cluster executor)."""
+
+    def __call__(self, todo: list[Job], network: Any, naming: OutputNaming,
+                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+                 settings: JobSettings) -> None: ...
 
 
 def upscale_folder(
@@ -85,8 +106,7 @@ def upscale_folder(
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputError(f"{input_dir}: no such folder")
-    if quality is not None and not 1 <= quality <= 100:
-        raise UpscaleError(f"--quality must be between 1 and 100, not {quality}")
+    check_quality(quality)
     stdout = stdout or Console()
     stderr = stderr or Console(stderr=True)
 
@@ -118,20 +138,18 @@ def upscale_folder(
     if dry_run:
         stdout.print(plan_table(jobs, output_dir))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
+    settings = JobSettings(device, precision, tile, tile_pad, quality, prefetch, quiet,
+                           max_pixels)
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
-                         device=device, precision=precision, tile=tile, tile_pad=tile_pad,
-                         quality=quality, prefetch=prefetch, quiet=quiet, max_pixels=max_pixels,
-                         executor=executor)
+                         settings, executor)
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               network: ModelDescriptor | None,
               load_network: Callable[[], ModelDescriptor],
-              video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
-              precision: str, tile: int, tile_pad: int | None, quality: int | None,
-              prefetch: int, quiet: bool, max_pixels: int | None,
-              executor: Executor | None) -> int:
+              video: VideoSupport | None, stdout: Console, stderr: Console,
+              settings: JobSettings, executor: Executor | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
 
@@ -145,13 +163,11 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
     run = executor
     if todo:
         network = network if network is not None else load_network()
-        run = run or run_here(network, device=device, precision=precision)
+        run = run or run_here(network, settings)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
-            run(todo, network, naming, outcomes, video, stderr, device=device,
-                precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
-                prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
+            run(todo, network, naming, outcomes, video, stderr, settings)
     except KeyboardInterrupt as exc:
         done = outcomes.count(Status.DONE)
         raise Interrupted(f"interrupted: {done} of {len(todo)} outputs were finished and are "
@@ -161,32 +177,35 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
         elapsed = time.perf_counter() - started
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
         failed = outcomes.count(Status.FAILED)
-        if not quiet or failed:
+        if not settings.quiet or failed:
             stdout.print(title, highlight=False, soft_wrap=True)
             for table in summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def run_here(network: ModelDescriptor, *, device: str, precision: str) -> Executor:
-    """The default executor: the network prepared on this machine now, then every job here."""
-    from ..run import prepare_network  # lazy: a folder is planned without torch
+def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
+    """The default executor: the network prepared on this machine now (on the settings'
+    device and precision), then every job here."""
+    from ..run import prepare_network  # torch
 
-    prepared = prepare_network(network, device=device, precision=precision)
+    prepared = prepare_network(network, device=settings.device, precision=settings.precision)
 
     def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
-            outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-            device: str, precision: str, **options: Any) -> None:
-        _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
+            outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+            settings: JobSettings) -> None:
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr, settings)
 
     return run
 
 
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
-              outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-              tile: int, tile_pad: int | None, quality: int | None, prefetch: int,
-              quiet: bool, max_pixels: int | None) -> None:
+              outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+              settings: JobSettings) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
+    tile, tile_pad, quality, quiet = (settings.tile, settings.tile_pad, settings.quality,
+                                      settings.quiet)
+    max_pixels, prefetch = settings.max_pixels, settings.prefetch
 
     progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
     scale = naming.scale
