@@ -37,3 +37,15 @@ def check_alpha(alpha: float) -> float:
         raise UpscaleError(
             f"--alpha must be between 0 (the PSNR network) and 1 (the GAN network), not {alpha}")
     return value
+
+
+# Frames per network call, by device type (any other device: MAX_GPU_BATCH). On a GPU a
+# batch keeps the device busy; on a CPU each convolution already uses every core, so a
+# batch only costs memory. The video decoder batches frames by the same rule.
+BATCH_LIMITS = {"cpu": 1}
+MAX_GPU_BATCH = 8
+
+
+def frames_per_batch(device_type: str) -> int:
+    """The most frames one forward pass takes on this kind of device."""
+    return BATCH_LIMITS.get(device_type, MAX_GPU_BATCH)

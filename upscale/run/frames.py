@@ -14,14 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UpscaleError
+from ..limits import BATCH_LIMITS, frames_per_batch  # noqa: F401 - the table tests lift
 from .engine import bytes_per_pixel, network_facts, run_network
 from .forward import PrecisionSwitched, forward
 from .memory import MAX_ELEMENTS, is_out_of_memory, memory_budget, release_cached
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
-
-MAX_GPU_BATCH = 8
-BATCH_LIMITS = {"cpu": 1}  # by device type; MAX_GPU_BATCH elsewhere
 
 
 def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
@@ -34,7 +32,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
     fits = min(fits, int(MAX_ELEMENTS // elements))
     if fits < 1:
         return 0
-    limit = BATCH_LIMITS.get(prepared.device.type, MAX_GPU_BATCH)
+    limit = frames_per_batch(prepared.device.type)
     if prepared.batch_limit is not None:
         limit = min(limit, prepared.batch_limit)
     return min(fits, limit, len(frames))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..limits import frames_per_batch
 from ..outputs import output_scale, output_size
 from .encode import EncoderSettings
 from .frame_upscaler import frame_upscaler
@@ -48,8 +49,8 @@ def resume_key(fingerprint: str, scale: float, tile: int) -> dict:
 
 
 def default_batch_size(device: str) -> int:
-    """Frames per network call: a few on a GPU, one on a CPU (no gain there, more memory)."""
-    return 4 if device.startswith("cuda") else 1
+    """Frames decoded per network call: the run's own rule (``limits.frames_per_batch``)."""
+    return frames_per_batch(device.split(":")[0])
 
 
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
