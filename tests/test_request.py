@@ -46,3 +46,28 @@ def test_a_request_executed_from_python_writes_what_the_command_line_writes(phot
     main([str(photo), "-m", str(model_file), "-o", str(tmp_path / "cli.png"), "-q"])
     assert np.array_equal(read_image(tmp_path / "py.png"), read_image(tmp_path / "cli.png"))
     assert len(heard) == 1 and heard[0].startswith(f"wrote {tmp_path / 'py.png'} (20×24)")
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_an_output_is_checked_for_existence_once_under_its_lock(kind, photo, model_file,
+                                                               tmp_path, monkeypatch):
+    import upscale.execute
+    import upscale.outputs
+
+    calls: list[str] = []
+    real = upscale.outputs.refuse_existing
+
+    def counted(target, overwrite):
+        calls.append(str(target))
+        return real(target, overwrite)
+
+    for module in (upscale.outputs, upscale.execute):
+        monkeypatch.setattr(module, "refuse_existing", counted)
+    if kind == "video":
+        from test_video import make_clip
+
+        source = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    else:
+        source = photo
+    main([str(source), "-m", str(model_file), "-q"])
+    assert len(calls) == 1

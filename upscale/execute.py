@@ -56,6 +56,7 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
 
         if request.kind is InputKind.VIDEO and (target := _named_video_target(request)):
             _check_video_target(request, target)  # as a local run does, before any loading
+            refuse_existing(target, request.overwrite)  # the driver's lock checks it again
         return run_with_ray(
             request.ray, request.input, request.output, load_network=network_loader,
             scale=request.scale, device=request.device, precision=request.precision,
@@ -172,10 +173,18 @@ def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) 
 
 
 def _own_image_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """Take the output's lock (not for a dry run) and check the output under it."""
-    if not request.dry_run:
-        owned.enter_context(OutputLock.for_file(target))
-    check_destination(target, overwrite=request.overwrite, source=request.input)
+    """An image output that can be written, owned by this run."""
+    check_destination(target, source=request.input)
+    _own(owned, request, target)
+
+
+def _own(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
+    """The output's lock, taken for the rest of the run, refusing an existing output once,
+    under the lock (a dry run takes no lock, and only refuses)."""
+    if request.dry_run:
+        refuse_existing(target, request.overwrite)
+    else:
+        owned.enter_context(OutputLock.for_file(target, overwrite=request.overwrite))
 
 
 def _run_video(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
@@ -217,17 +226,15 @@ def _named_video_target(request: Request) -> Path | None:
 
 
 def _check_video_target(request: Request, target: Path) -> None:
-    """A video output that is not the input, is a video name the encoder can write, and is
-    new (or to be replaced)."""
+    """A video output that is not the input and is a video name the encoder can write."""
     from .video.job import check_video_output  # numpy, OpenCV
 
     refuse_input_clash(target, request.input)
     check_video_output(target, request.encoder)
-    refuse_existing(target, request.overwrite)
 
 
 def _own_video_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """The video output owned by this run (not for a dry run), then checked under its lock."""
-    if not request.dry_run:
-        owned.enter_context(OutputLock.for_file(target))
+    """A video output that can be written, owned by this run (the video engine enters the
+    same lock again, and does not check twice)."""
     _check_video_target(request, target)
+    _own(owned, request, target)

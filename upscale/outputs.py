@@ -143,13 +143,13 @@ def check_writable_folder(folder: Path, what: str) -> None:
         raise DestinationError(f"{what}: cannot write in {existing} (permission denied)")
 
 
-def check_destination(target: Path, *, overwrite: bool, source: Path | None = None) -> None:
-    """Everything that can be known about writing ``target`` before any work is done."""
+def check_destination(target: Path, *, source: Path | None = None) -> None:
+    """What can be known about writing ``target`` before any work is done, except whether it
+    exists (:func:`refuse_existing`, or ``OutputLock.for_file(target, overwrite=...)``)."""
     if source is not None:
         refuse_input_clash(target, source)
     if target.is_dir():
         raise DestinationError(f"{target}: is a folder; give a file name, or end -o with /")
-    refuse_existing(target, overwrite)
     check_writable_folder(target.parent, str(target))
 
 
@@ -178,7 +178,8 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
     do); the mode is set once it is done: the replaced file's, else 0666 less the umask.
     """
     target = Path(target)
-    refuse_existing(target, overwrite)
+    if not overwrite:  # a caller that owns the output has refused an existing one already
+        refuse_existing(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(target)
     kept_mode = file_mode_for(target)
@@ -246,16 +247,21 @@ class OutputLock:
     # output's lock before its model loads, and the engine it calls enters it again.
     _held: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, lock_path: Path, what: str) -> None:
+    def __init__(self, lock_path: Path, what: str, *, existing: Callable[[], None] | None = None
+                 ) -> None:
         self.path = Path(lock_path)
         self.what = what
         self._lock = FileLock(str(self.path), timeout=0)
         self._key = os.path.abspath(self.path)
+        self._existing = existing
 
     @classmethod
-    def for_file(cls, target: Path) -> OutputLock:
+    def for_file(cls, target: Path, *, overwrite: bool | None = None) -> OutputLock:
+        """The lock of one output file; with ``overwrite``, the run that takes it first
+        refuses an existing output then (once: a holder that enters it again does not)."""
         target = Path(target)
-        return cls(target.with_name(f".{target.name}.lock"), str(target))
+        existing = None if overwrite is None else (lambda: refuse_existing(target, overwrite))
+        return cls(target.with_name(f".{target.name}.lock"), str(target), existing=existing)
 
     @classmethod
     def for_folder(cls, folder: Path) -> OutputLock:
@@ -276,6 +282,12 @@ class OutputLock:
         except OSError as exc:
             raise cannot_write(Path(self.what), exc) from exc
         OutputLock._held[self._key] = 1
+        if self._existing is not None:
+            try:
+                self._existing()  # under the lock: no other run can finish it meanwhile
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def _refuse_unwritable(self) -> None:

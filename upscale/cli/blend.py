@@ -12,7 +12,7 @@ import typer
 
 from ..errors import UpscaleError
 from ..limits import check_alpha
-from ..outputs import check_destination
+from ..outputs import check_destination, refuse_existing
 from .console import print_note
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ def blend_command(
     if output.suffix.lower() != ".safetensors":
         raise UpscaleError(f"{output}: the blended checkpoint is written as .safetensors; "
                            "give a name ending in .safetensors")
-    check_destination(output, overwrite=overwrite)
+    check_destination(output)
+    refuse_existing(output, overwrite)
     with lineage_warnings_as_notes():
         blend, metadata = blend_checkpoints(a, b, alpha)
     write_blend(output, blend, metadata)  # an existing one was refused above, or replaced

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
-from ..outputs import OutputLock, partial_files, refuse_existing, write_atomically
+from ..outputs import OutputLock, partial_files, write_atomically
 from .encode import EncodePlan, EncoderSettings
 from .ffmpeg.binary import encoder_pix_fmts, ffmpeg_choice
 from .mux import CONTAINERS, check_codec_fits, container_for, mux, plan_streams
@@ -60,8 +60,7 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     check_video_output(output, settings)
     if note := ffmpeg_choice()[1]:
         notify(note)
-    with OutputLock.for_file(output):
-        refuse_existing(output, overwrite)  # another run may have finished it meanwhile
+    with OutputLock.for_file(output, overwrite=overwrite):  # refuses an existing output
         return _run_locked(source, output, upscale_frames, out_size, settings, restart,
                            batch_size, segment_frames, job_key, on_progress, notify, info,
                            encode)
