@@ -57,14 +57,7 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
         if request.kind is InputKind.VIDEO and (target := _named_video_target(request)):
             _check_video_target(request, target)  # as a local run does, before any loading
             refuse_existing(target, request.overwrite)  # the driver's lock checks it again
-        return run_with_ray(
-            request.ray, request.input, request.output, load_network=network_loader,
-            scale=request.scale, device=request.device, precision=request.precision,
-            tile=request.tile, tile_pad=request.tile_pad, quiet=request.quiet,
-            known_scale=request.network.known_scale(),
-            folder_options=_folder_options(request),
-            video_options=dict(settings=request.encoder, restart=request.restart,
-                               overwrite=request.overwrite))
+        return run_with_ray(request, network_loader, folder_options=_folder_options(request))
     if request.kind is InputKind.FOLDER:
         from .batch import upscale_folder
 
