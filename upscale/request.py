@@ -24,8 +24,8 @@ from .limits import (
     check_quality,
     check_tile_options,
 )
-from .loading import DEFAULT_MODEL
-from .loading.families import families, family_of, load_family_model
+from .loading import DEFAULT_MODEL, load_model
+from .loading.families import families, family_of
 from .loading.registry import find_model
 from .outputs import DEFAULT_NAME_TEMPLATE, check_scale
 
@@ -90,9 +90,14 @@ class NetworkChoice:
         """The network itself (a blend warns, as LineageWarning, of an unrelated pair)."""
         from .loading.interpolation import load_blended_model  # imports torch
 
-        if self.psnr_model and self.gan_model and self.alpha is not None:
+        if self.alpha is None:
+            return load_model(self.model)  # a family's PSNR member too: that network
+        if self.psnr_model and self.gan_model:
             return load_blended_model(self.psnr_model, self.gan_model, self.alpha)
-        return load_family_model(self.model, self.alpha)
+        family = self._family()
+        if family is None:  # an unchecked choice: the check's own words
+            self.check()
+        return load_blended_model(family.psnr, family.gan, self.alpha)
 
 
 @dataclass(frozen=True)
