@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SET5 = REPO_ROOT.parent / "shared" / "data" / "set5"
+SAMPLE = REPO_ROOT / "samples" / "butterfly.png"  # Set5's butterfly, shipped for the README
 
 
 @pytest.fixture
@@ -29,10 +29,9 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture
-def set5_dir() -> Path:
-    if not SET5.is_dir():
-        pytest.skip("../shared/data/set5 is not present")
-    return SET5
+def sample_image() -> Path:
+    """The photo the repository ships (Set5's butterfly, 256×256): real texture and edges."""
+    return SAMPLE
 
 
 # The suite never writes into the user's model cache: converted packaged weights go to a

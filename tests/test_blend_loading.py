@@ -16,7 +16,7 @@ from upscale.archs import as_model
 from upscale.errors import UpscaleError
 from upscale.loading import interpolation as blend_module
 from upscale.loading import load_model, load_state_dict, weights_dirs
-from upscale.loading.families import families, load_family_model
+from upscale.loading.families import families
 from upscale.loading.interpolation import (
     LineageWarning,
     blend_state_dicts,
@@ -24,6 +24,12 @@ from upscale.loading.interpolation import (
     load_blended_model,
     weights_sha256,
 )
+from upscale.request import NetworkChoice
+
+
+def load_family_model(model, alpha=None):
+    """``-m MODEL [--alpha α]``, as a run loads it."""
+    return NetworkChoice(str(model), alpha).load()
 
 
 @pytest.fixture(autouse=True)
@@ -243,3 +249,16 @@ def test_packaged_unrelated_pair_is_flagged_with_its_distance(packaged_cache, mo
     with pytest.warns(LineageWarning, match=r"are 0\.9\d apart"):
         distance = check_lineage(a, b, "realesrgan-x4plus", "realsr-df2k-x4")
     assert distance == pytest.approx(0.95, abs=0.01)
+
+
+@pytest.mark.parametrize("member", ["realesrnet-x4plus", "realesr-general-wdn-x4v3",
+                                    "realesrgan-x4plus", "realesr-general-x4v3"])
+def test_a_family_member_named_without_alpha_is_that_member(member, monkeypatch):
+    """The PSNR half of an α pair runs by its own name, not as the family's GAN default."""
+    import upscale.request
+
+    loaded = []
+    monkeypatch.setattr(upscale.request, "load_model",
+                        lambda spec, **kwargs: loaded.append(spec) or spec)
+    assert load_family_model(member) == member
+    assert loaded == [member]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from helpers import tiny_srvgg
 
+import upscale.execute
 from upscale.cli import main
 from upscale.cli import run as run_module
 from upscale.imaging import read_image, write_image
@@ -69,7 +70,7 @@ def test_a_bad_number_names_its_option(photo, capsys):
 def test_ctrl_c_says_what_was_kept_and_exits_130(photo, model_file, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(run_module, "_run_image", interrupted)
+    monkeypatch.setattr(upscale.execute, "_run_image", interrupted)
     assert run_main(photo, "-m", model_file) == EXIT_INTERRUPTED
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
@@ -300,3 +301,176 @@ def test_ctrl_c_in_a_folder_run_keeps_what_is_finished(tmp_path, model_file, rng
     assert read_image(tmp_path / "out" / "a_x2.png").shape == (12, 12, 3)
     assert run_main(photos, "-m", model_file, "-o", tmp_path / "out", "-q") == 0  # resumes
     assert (tmp_path / "out" / "c_x2.png").exists()
+
+
+# --- what a new user's trial found: each road follows the same checks ---
+
+def test_a_second_run_is_refused_before_its_model_loads(photo, no_model_load, capsys):
+    target = photo.with_name("photo_x4.png")  # the default registry model's name: known early
+    holder = hold_lock("for_file", target)
+    try:
+        assert run_main(photo) == EXIT_USAGE
+        assert "another upscale run" in capsys.readouterr().err
+    finally:
+        release(holder)
+
+
+def test_dry_run_on_one_image_says_what_it_would_write_and_writes_nothing(photo, model_file,
+                                                                          capsys):
+    assert run_main(photo, "-m", model_file, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "photo_x2.png" in out and "nothing was written" in out
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.png", "tiny_x2.safetensors"]
+
+
+def test_dry_run_on_a_video_writes_nothing(tmp_path, no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-s", "2", "--dry-run") == 0
+    assert "clip_x2.mp4" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize(("option", "value", "complaint"), [
+    ("-o", "{dir}/x.png", "not a video file name"),
+    ("-o", "{dir}/x.txt", "not a video file name"),
+    ("--pix-fmt", "no_such_format", "--pix-fmt no_such_format"),
+])
+def test_a_video_output_that_cannot_be_written_is_refused_before_the_model_loads(
+        option, value, complaint, tmp_path, no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-s", "2", option, value.format(dir=tmp_path)) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and complaint in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no work folder left
+
+
+def test_an_unwritable_output_is_not_blamed_on_another_run(photo, no_model_load, capsys):
+    assert run_main(photo, "-s", "2", "-o", "/proc/x.png") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "/proc/x.png: cannot write it" in err and "another upscale run" not in err
+
+
+@pytest.mark.parametrize("case", ["empty input", "--format bmp", "no --glob match",
+                                  "--dry-run"])
+def test_an_output_folder_appears_only_when_something_is_written(case, tmp_path, model_file,
+                                                                 rng):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    if case != "empty input":
+        write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    extra = {"--format bmp": ["--format", "bmp"], "no --glob match": ["--glob", "*.jpg"],
+             "--dry-run": ["--dry-run"]}.get(case, [])
+    out = tmp_path / "big"
+    code = run_main(photos, "-m", model_file, "-o", f"{out}/", *extra)
+    assert code == (0 if case == "--dry-run" else EXIT_USAGE)
+    assert not out.exists()
+
+
+def test_a_full_disk_names_the_file_and_exits_2(photo, model_file, monkeypatch, capsys):
+    import errno
+    import pathlib
+
+    def no_space(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", no_space)
+    assert run_main(photo, "-m", model_file, "-q") == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "photo_x2.png: cannot write it (No space left on device)" in err
+    assert "internal error" not in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.png", "tiny_x2.safetensors"]
+
+
+def test_eval_json_into_an_unwritable_place_names_the_file(tmp_path, capsys):
+    folder = tmp_path / "data"
+    write_image(folder / "a.png", np.zeros((16, 16, 3), np.uint8))
+    assert run_main("eval", folder, "-s", "2", "--method", "bicubic", "--json",
+                    "/proc/r.json") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "/proc/r.json: cannot write it" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (["-s", "inf"], "finite"),
+    (["-s", "nan"], "finite"),
+    (["-s", "1000"], "at most 16"),
+    (["--max-pixels", "-5"], "--max-pixels must be a positive number"),
+    (["--crf", "100"], "--crf for libx264 goes from 0 (best) to 51"),
+    (["--format", "bmp"], "--format must be one of"),
+])
+def test_a_bad_value_is_refused_in_one_line_before_the_model_loads(args, complaint, photo,
+                                                                   no_model_load, capsys):
+    assert run_main(photo, *args) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert complaint in err and len(err.splitlines()) == 1 and "internal error" not in err
+
+
+def test_debug_shows_the_traceback_of_a_user_error_and_still_exits_2(photo, no_model_load,
+                                                                     capsys):
+    assert run_main(photo, "-s", "-1", "--debug") == EXIT_USAGE
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_help_says_what_every_option_does(capsys):
+    assert run_main("run", "--help") == 0
+    run_help = " ".join(capsys.readouterr().out.split())
+    assert "--debug" in run_help
+    assert "no-resume" not in run_help  # --resume is not the default it would claim to be
+    assert run_main("eval", "--help") == 0
+    eval_help = capsys.readouterr().out
+    assert "\\[" not in eval_help and "--debug" in eval_help
+
+
+def write_gif(path, frames: int):
+    import cv2
+
+    pictures = [np.full((6, 8, 3), 40 * i, np.uint8) for i in range(frames)]
+    assert cv2.imwritemulti(str(path), pictures) if frames > 1 else cv2.imwrite(str(path),
+                                                                                 pictures[0])
+    return path
+
+
+def test_an_animated_gif_is_refused_alone_and_in_a_folder_a_still_one_upscaled(
+        tmp_path, model_file, capsys):
+    """One behaviour on both roads: a still GIF is an image (its output is a PNG); an
+    animated GIF is refused with the reason, since its first frame is not the file."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    animated = write_gif(photos / "moving.gif", frames=3)
+    write_gif(photos / "still.gif", frames=1)
+    assert run_main(animated, "-m", model_file, "-o", tmp_path / "alone.png") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "moving.gif: an animated GIF (3 frames)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "alone.png").exists()
+    assert run_main(photos, "-m", model_file, "-o", tmp_path / "out", "--format", "same") == 1
+    out = capsys.readouterr().out
+    assert "an animated GIF (3 frames)" in " ".join(out.split())
+    assert read_image(tmp_path / "out" / "still_x2.png").shape == (12, 16, 3)
+    assert not (tmp_path / "out" / "moving_x2.png").exists()
+
+
+def test_dry_run_names_the_scale_of_a_network_known_only_once_loaded(tmp_path, model_file,
+                                                                     capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    assert run_main(clip, "-m", model_file, "-o", tmp_path / "named.mp4", "--dry-run") == 0
+    assert "named.mp4 (×2)" in capsys.readouterr().out
+    assert not (tmp_path / "named.mp4").exists()
+
+
+def test_a_ray_video_run_checks_its_output_and_dry_runs_as_a_local_one(tmp_path,
+                                                                      no_model_load, capsys):
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.25, audio=False)
+    args = [clip, "-s", "2", "--ray", "local"]
+    assert run_main(*args, "-o", tmp_path / "x.png") == EXIT_USAGE
+    assert "not a video file name" in capsys.readouterr().err
+    assert run_main(*args, "--dry-run") == 0
+    assert "clip_x2.mp4" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

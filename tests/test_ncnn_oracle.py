@@ -27,9 +27,9 @@ from ncnn_oracle import reference_ncnn_net  # noqa: E402 - needs ncnn, skipped a
 CROPS = {"realesrgan-x4plus": 16, "realesr-animevideov3": 32}
 
 
-def low_resolution_crop(set5_dir: Path, size: int) -> np.ndarray:
+def low_resolution_crop(sample_image: Path, size: int) -> np.ndarray:
     """A size x size RGB float crop of butterfly downscaled x4 with bicubic."""
-    hr = cv2.cvtColor(cv2.imread(str(set5_dir / "butterfly.png")), cv2.COLOR_BGR2RGB)
+    hr = cv2.cvtColor(cv2.imread(str(sample_image)), cv2.COLOR_BGR2RGB)
     lr = cv2.resize(hr, (hr.shape[1] // 4, hr.shape[0] // 4), interpolation=cv2.INTER_CUBIC)
     return lr[16:16 + size, 16:16 + size].astype(np.float32) / 255.0
 
@@ -56,14 +56,15 @@ def to_8bit(image: np.ndarray) -> np.ndarray:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CROPS))
-def test_converted_network_matches_ncnn_within_one_level(name, set5_dir, tmp_path, monkeypatch):
+def test_converted_network_matches_ncnn_within_one_level(name, sample_image, tmp_path,
+                                                         monkeypatch):
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
     source = next(s for s in find_model(name).sources if s.kind == "packaged")
     files = package_files(source.module, source.file)
     if files is None:
         pytest.skip(f"{source.location} is not installed")
     crop = CROPS[name]
-    image = low_resolution_crop(set5_dir, crop)
+    image = low_resolution_crop(sample_image, crop)
     reference = to_8bit(run_ncnn(*files, image))
     model = load_model(name)  # loaded once: the engine is built from the same module
     outputs = {"the plain network": run_torch(model.module, image)}

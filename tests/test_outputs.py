@@ -50,14 +50,16 @@ def test_replacing_a_file_keeps_its_mode(tmp_path, umask_022):
     assert partial_files(target) == []
 
 
-def test_a_failed_write_leaves_nothing_behind(tmp_path):
-    from upscale.outputs import write_atomically
+def test_a_failed_write_leaves_nothing_behind_and_names_the_file(tmp_path):
+    import errno
+
+    from upscale.outputs import DestinationError, write_atomically
 
     def broken(path):
         path.write_bytes(b"half")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(DestinationError, match=r"out\.png: cannot write it \(No space left"):
         write_atomically(tmp_path / "out.png", broken)
     assert list(tmp_path.iterdir()) == []
 

@@ -278,12 +278,12 @@ def test_garbage_under_a_video_name_fails_as_a_broken_video(tmp_path):
     assert_no_output(tmp_path / "junk_x2.mp4")
 
 
-def test_video_is_recognised_by_content_not_name(clip, tmp_path, set5_dir):
+def test_video_is_recognised_by_content_not_name(clip, tmp_path, sample_image):
     disguised = tmp_path / "clip.dat"
     disguised.write_bytes(clip.read_bytes())
     assert media_kind(disguised) == "video"
-    image = tmp_path / "baby.mp4"
-    image.write_bytes((set5_dir / "baby.png").read_bytes())
+    image = tmp_path / "butterfly.mp4"
+    image.write_bytes(sample_image.read_bytes())
     assert media_kind(image) != "video"
 
 

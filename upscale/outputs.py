@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -61,10 +63,29 @@ def place_output(default: Path, output: Path | None, *, as_folder: bool = False)
     return output
 
 
+MAX_SCALE = 16.0  # far past what any network adds; above it a typo (-s 400) fills the disk
+
+
 def check_scale(scale: float | None) -> None:
-    """An explicit output scale must be a positive number."""
-    if scale is not None and not scale > 0:
-        raise UpscaleError(f"the scale (-s) must be positive, not {scale:g}")
+    """An explicit output scale must be a finite positive number, at most ``MAX_SCALE``."""
+    if scale is not None and not 0 < scale <= MAX_SCALE:
+        raise UpscaleError(f"the scale (-s) must be above 0 and at most {MAX_SCALE:g}, "
+                           f"not {scale:g}")
+
+
+class HasOutputScale(Protocol):
+    """A network's descriptor, or a cluster's handle on one: what it produces by itself."""
+
+    @property
+    def output_scale(self) -> float: ...
+
+
+def output_scale(asked: float | None, network: HasOutputScale) -> float:
+    """The scale a run produces: the one asked for (``-s``), else the network's own output
+    scale. Every road (image, folder, video, Ray) asks this one function."""
+    scale = float(asked) if asked is not None else float(network.output_scale)
+    check_scale(scale)
+    return scale
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -77,7 +98,7 @@ def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 def already_exists(target: Path) -> str:
     """What a run says of an output it keeps."""
-    return f"{target}: already exists (use --overwrite to replace it)"
+    return f"{target}: already exists (--overwrite, or overwrite=True from Python, replaces it)"
 
 
 def refuse_existing(target: Path, overwrite: bool) -> None:
@@ -113,27 +134,22 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def check_writable_folder(folder: Path, what: str) -> None:
-    """``folder`` exists as a writable folder, or can be created under one."""
+    """``folder`` exists as a writable folder, or can be created under one (it is created only
+    when something is written into it)."""
     existing = _nearest_existing(folder)
     if not existing.is_dir():
         raise DestinationError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise DestinationError(f"{what}: cannot write in {existing} (permission denied)")
-    if existing != Path(os.path.abspath(folder)):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DestinationError(
-                f"{what}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
 
 
-def check_destination(target: Path, *, overwrite: bool, source: Path | None = None) -> None:
-    """Everything that can be known about writing ``target`` before any work is done."""
+def check_destination(target: Path, *, source: Path | None = None) -> None:
+    """What can be known about writing ``target`` before any work is done, except whether it
+    exists (:func:`refuse_existing`, or ``OutputLock.for_file(target, overwrite=...)``)."""
     if source is not None:
         refuse_input_clash(target, source)
     if target.is_dir():
         raise DestinationError(f"{target}: is a folder; give a file name, or end -o with /")
-    refuse_existing(target, overwrite)
     check_writable_folder(target.parent, str(target))
 
 
@@ -162,19 +178,41 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
     do); the mode is set once it is done: the replaced file's, else 0666 less the umask.
     """
     target = Path(target)
-    refuse_existing(target, overwrite)
+    if not overwrite:  # a caller that owns the output has refused an existing one already
+        refuse_existing(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(target)
     kept_mode = file_mode_for(target)
-    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        umask_mode = file_mode_for(temporary)  # 0666 less the umask, applied by the kernel
-        write(temporary)
-        os.chmod(temporary, kept_mode if kept_mode >= 0 else umask_mode)  # writers may recreate
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        try:
+            umask_mode = file_mode_for(temporary)  # 0666 less the umask, applied by the kernel
+            write(temporary)
+            os.chmod(temporary, kept_mode if kept_mode >= 0 else umask_mode)  # may be recreated
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as exc:  # a full disk, a read-only file system: the user's to fix
+        if exc.errno not in STORAGE_ERRORS:
+            raise  # not about this file (a download that failed, say): its own message
+        raise cannot_write(target, exc) from exc
     return target
+
+
+# What a file system answers when a file cannot be written there, whatever the writer.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                  errno.EFBIG, errno.EIO, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
+                  errno.ENAMETOOLONG}
+
+
+class UnwritableOutput(DestinationError, OSError):
+    """The file system refused a write: a user's error (one line), and still an OSError to
+    code that falls back when a cache cannot be written."""
+
+
+def cannot_write(target: Path, exc: OSError) -> UnwritableOutput:
+    """One line naming the output and what the system said (no space left, read-only...)."""
+    return UnwritableOutput(f"{target}: cannot write it ({exc.strerror or exc})")
 
 
 def write_bytes_atomically(target: Path, data: bytes, *, overwrite: bool = False) -> Path:
@@ -205,33 +243,70 @@ class OutputLock:
     never leaves a stale lock behind; the file itself is removed on release.
     """
 
-    def __init__(self, lock_path: Path, what: str) -> None:
+    # Locks this process holds, and how many times each was entered: the command takes an
+    # output's lock before its model loads, and the engine it calls enters it again.
+    _held: ClassVar[dict[str, int]] = {}
 
+    def __init__(self, lock_path: Path, what: str, *, existing: Callable[[], None] | None = None
+                 ) -> None:
         self.path = Path(lock_path)
         self.what = what
         self._lock = FileLock(str(self.path), timeout=0)
+        self._key = os.path.abspath(self.path)
+        self._existing = existing
 
     @classmethod
-    def for_file(cls, target: Path) -> OutputLock:
+    def for_file(cls, target: Path, *, overwrite: bool | None = None) -> OutputLock:
+        """The lock of one output file; with ``overwrite``, the run that takes it first
+        refuses an existing output then (once: a holder that enters it again does not)."""
         target = Path(target)
-        return cls(target.with_name(f".{target.name}.lock"), str(target))
+        existing = None if overwrite is None else (lambda: refuse_existing(target, overwrite))
+        return cls(target.with_name(f".{target.name}.lock"), str(target), existing=existing)
 
     @classmethod
     def for_folder(cls, folder: Path) -> OutputLock:
         return cls(Path(folder) / ".upscale.lock", f"{folder}{os.sep}")
 
     def __enter__(self) -> OutputLock:
-
+        if self._key in OutputLock._held:
+            OutputLock._held[self._key] += 1
+            return self
         self._created_folder = not self.path.parent.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
-        except Timeout:
+        except Timeout:  # (an OSError too) also what filelock says of a file it cannot create
+            self._refuse_unwritable()
             raise OutputBusy(f"{self.what}: another upscale run is writing this output now; "
                              "wait for it to finish, or choose another -o") from None
+        except OSError as exc:
+            raise cannot_write(Path(self.what), exc) from exc
+        OutputLock._held[self._key] = 1
+        if self._existing is not None:
+            try:
+                self._existing()  # under the lock: no other run can finish it meanwhile
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
+    def _refuse_unwritable(self) -> None:
+        """filelock reports a lock file it cannot create as busy: say the real cause."""
+        if self.path.exists():
+            return  # held by another run
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise cannot_write(Path(self.what), exc) from None
+        self.path.unlink(missing_ok=True)  # the probe only; the owner has just let go
+
     def __exit__(self, *exc_info: object) -> None:
+        OutputLock._held[self._key] -= 1
+        if OutputLock._held[self._key]:
+            return  # an outer holder keeps it
+        del OutputLock._held[self._key]
         self.path.unlink(missing_ok=True)
         self._lock.release()
         if self._created_folder:  # a run that wrote nothing leaves no empty folder behind

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InputError
 from .imaging.channels import bleed_transparent_colour, gray_to_rgb, rgb_to_gray, split_alpha
 from .imaging.resize import resize_to
-from .outputs import check_scale, output_size
+from .outputs import output_scale, output_size
 
 if TYPE_CHECKING:
     from .run import PreparedNetwork
@@ -55,8 +55,7 @@ def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float 
             f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    scale = float(scale or prepared.model.output_scale)
-    check_scale(scale)
+    scale = output_scale(scale, prepared.model)
     height, width = image.shape[:2]
     target_w, target_h = output_size(width, height, scale)
     run_options = dict(tile=tile, tile_pad=tile_pad, progress=progress)

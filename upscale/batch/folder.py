@@ -11,25 +11,27 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 
 from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, read_picture, upscale_picture, write_picture
-from ..limits import DEFAULT_MAX_PIXELS
+from ..limits import DEFAULT_MAX_PIXELS, check_quality
 from ..notes import note
 from ..outputs import (
     DEFAULT_NAME_TEMPLATE,
     OutputLock,
     check_scale,
     default_output_dir,
+    output_scale,
     partial_files,
 )
 from .discover import find_files, subfolders
 from .naming import OutputNaming, make_output_folders
-from .plan import Job, make_plan
+from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
 from .report import Outcomes, failure_reason, file_progress, plan_table, summary_tables
 from .videos import VideoSupport, video_support
@@ -40,9 +42,29 @@ if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
-# (todo, network, naming, outcomes, video, stderr, *, device, precision, tile, tile_pad,
-#  quality, prefetch, quiet, max_pixels): upscale every planned job, recording each outcome.
-Executor = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How every planned file is upscaled, wherever it runs (here, or on a cluster)."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    tile: int = 0
+    tile_pad: int | None = None
+    quality: int | None = None
+    prefetch: int = 2
+    quiet: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+class Executor(Protocol):
+    """Upscales a folder's planned jobs and records each outcome (``run_here``, or
+    ``upscale.distributed``'s cluster executor)."""
+
+    def __call__(self, todo: list[Job], network: Any, naming: OutputNaming,
+                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+                 settings: JobSettings) -> None: ...
 
 
 def upscale_folder(
@@ -84,8 +106,7 @@ def upscale_folder(
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputError(f"{input_dir}: no such folder")
-    if quality is not None and not 1 <= quality <= 100:
-        raise UpscaleError(f"--quality must be between 1 and 100, not {quality}")
+    check_quality(quality)
     stdout = stdout or Console()
     stderr = stderr or Console(stderr=True)
 
@@ -93,7 +114,7 @@ def upscale_folder(
     check_scale(scale)
     if scale is None:
         network = load_network()
-        scale = network.output_scale
+        scale = output_scale(scale, network)
     if output_dir is None:
         output_dir = default_output_dir(input_dir, scale)
     output_dir = Path(output_dir)
@@ -116,75 +137,75 @@ def upscale_folder(
              "not searched; add -r to include them")
     if dry_run:
         stdout.print(plan_table(jobs, output_dir))
-        return EXIT_FAILURES if any(job.action == "fail" for job in jobs) else EXIT_OK
+        return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
+    settings = JobSettings(device, precision, tile, tile_pad, quality, prefetch, quiet,
+                           max_pixels)
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
-                         device=device, precision=precision, tile=tile, tile_pad=tile_pad,
-                         quality=quality, prefetch=prefetch, quiet=quiet, max_pixels=max_pixels,
-                         executor=executor)
+                         settings, executor)
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               network: ModelDescriptor | None,
               load_network: Callable[[], ModelDescriptor],
-              video: VideoSupport | None, stdout: Console, stderr: Console, *, device: str,
-              precision: str, tile: int, tile_pad: int | None, quality: int | None,
-              prefetch: int, quiet: bool, max_pixels: int | None,
-              executor: Executor | None) -> int:
+              video: VideoSupport | None, stdout: Console, stderr: Console,
+              settings: JobSettings, executor: Executor | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
 
     outcomes = Outcomes()
     for job in jobs:
-        if job.action != "upscale":
-            outcomes.add(job, "skipped" if job.action == "skip" else "failed", job.reason)
-    todo = [job for job in jobs if job.action == "upscale"]
+        if job.action is not Action.UPSCALE:
+            outcomes.add(job, Status.SKIPPED if job.action is Action.SKIP else Status.FAILED,
+                         job.reason)
+    todo = [job for job in jobs if job.action is Action.UPSCALE]
     started = time.perf_counter()
     run = executor
     if todo:
         network = network if network is not None else load_network()
-        run = run or run_here(network, device=device, precision=precision)
+        run = run or run_here(network, settings)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
-            run(todo, network, naming, outcomes, video, stderr, device=device,
-                precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
-                prefetch=prefetch, quiet=quiet, max_pixels=max_pixels)
+            run(todo, network, naming, outcomes, video, stderr, settings)
     except KeyboardInterrupt as exc:
-        done = outcomes.count("done")
+        done = outcomes.count(Status.DONE)
         raise Interrupted(f"interrupted: {done} of {len(todo)} outputs were finished and are "
                           f"kept in {output_dir}; run the same command again to do the "
                           "rest") from exc
     finally:  # an interrupted run still says what it finished
         elapsed = time.perf_counter() - started
         title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
-        failed = outcomes.count("failed")
-        if not quiet or failed:
+        failed = outcomes.count(Status.FAILED)
+        if not settings.quiet or failed:
             stdout.print(title, highlight=False, soft_wrap=True)
             for table in summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def run_here(network: ModelDescriptor, *, device: str, precision: str) -> Executor:
-    """The default executor: the network prepared on this machine now, then every job here."""
-    from ..run import prepare_network  # lazy: a folder is planned without torch
+def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
+    """The default executor: the network prepared on this machine now (on the settings'
+    device and precision), then every job here."""
+    from ..run import prepare_network  # torch
 
-    prepared = prepare_network(network, device=device, precision=precision)
+    prepared = prepare_network(network, device=settings.device, precision=settings.precision)
 
     def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
-            outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-            device: str, precision: str, **options: Any) -> None:
-        _run_jobs(todo, prepared, naming, outcomes, video, stderr, **options)
+            outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+            settings: JobSettings) -> None:
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr, settings)
 
     return run
 
 
 def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
-              outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-              tile: int, tile_pad: int | None, quality: int | None, prefetch: int,
-              quiet: bool, max_pixels: int | None) -> None:
+              outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+              settings: JobSettings) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
+    tile, tile_pad, quality, quiet = (settings.tile, settings.tile_pad, settings.quality,
+                                      settings.quiet)
+    max_pixels, prefetch = settings.max_pixels, settings.prefetch
 
     progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
     scale = naming.scale
@@ -198,10 +219,10 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
 
     def write(job: Job, upscaled: Picture) -> None:
         write_output(job, upscaled, naming.output_dir, quality=quality)
-        finished(job, "done")
+        finished(job, Status.DONE)
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
-        finished(job, "failed", failure_reason(job, error))
+        finished(job, Status.FAILED, failure_reason(job, error))
 
     def frame_progress(job: Job) -> Callable[[int, int], None]:
         def show(done: int, total: int) -> None:
@@ -213,10 +234,10 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
 
     with progress:
-        images = [job for job in todo if job.kind == "image"]
+        images = [job for job in todo if job.kind is Kind.IMAGE]
         run_overlapped(images, read=read, compute=compute, write=write, on_failure=failed,
                        depth=prefetch)
-        for job in (job for job in todo if job.kind == "video"):
+        for job in (job for job in todo if job.kind is Kind.VIDEO):
             assert video is not None and job.target is not None
             progress.update(task, current=str(job.relative))
             try:
@@ -227,7 +248,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:
-                finished(job, "done")
+                finished(job, Status.DONE)
         progress.update(task, current="")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import UpscaleError
+from ..imaging.read import GIF_SUFFIX
 from ..outputs import DEFAULT_NAME_TEMPLATE, format_scale
 
 TEMPLATE_FIELDS = {
@@ -46,7 +47,9 @@ class OutputNaming:
 
     def image_suffix(self, source: Path) -> str:
         """The output extension for an image: the chosen format, or the input's for 'same'."""
-        return source.suffix if self.format == "same" else f".{self.format}"
+        if self.format != "same":
+            return f".{self.format}"
+        return ".png" if source.suffix.lower() == GIF_SUFFIX else source.suffix
 
     def relative_target(self, relative_source: Path, suffix: str) -> PurePosixPath:
         """The output path relative to the output folder, checked for ``..`` and roots."""

@@ -8,17 +8,50 @@ final name is complete. An empty file there is not trusted and is redone.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import video
 from ..errors import UpscaleError
 from ..outputs import already_exists, input_clash, is_same_file
 from .naming import OutputNaming, make_output_folders
-from .videos import image_or_video
 
 ALREADY_DONE = "already done"
+
+
+class Word(str, enum.Enum):
+    """A state that prints as its word (in tables, and across Ray as a plain string)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+class Kind(Word):
+    """How a file is upscaled: as one image, or frame by frame as a video."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class Action(Word):
+    """What the plan does with a file."""
+
+    UPSCALE = "upscale"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+class Status(Word):
+    """What happened to a file."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 @dataclass
@@ -27,19 +60,26 @@ class Job:
 
     source: Path
     relative: Path  # the source relative to the input folder, for display
-    kind: str | None  # 'image', 'video' or None
+    kind: Kind | None  # None: not a file this batch upscales
     target: Path | None = None
-    action: str = "upscale"  # 'upscale', 'skip' or 'fail'
+    action: Action = Action.UPSCALE
     reason: str = ""
     replace: bool = False  # the target exists and is to be replaced
 
     def skip(self, reason: str) -> Job:
-        self.action, self.reason = "skip", reason
+        self.action, self.reason = Action.SKIP, reason
         return self
 
     def fail(self, reason: str) -> Job:
-        self.action, self.reason = "fail", reason
+        self.action, self.reason = Action.FAIL, reason
         return self
+
+
+def image_or_video(path: Path) -> Kind | None:
+    """An image, a video, or None for a file a batch does not handle (the rule a single
+    file follows: ``upscale.video.media_kind``)."""
+    kind = video.media_kind(path)
+    return Kind(kind) if kind in ("image", "video") else None
 
 
 def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
@@ -57,10 +97,10 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
         if job.kind is None:
             job.skip(f"not an image or video ({job.source.suffix or 'no extension'})")
             continue
-        if job.kind == "video" and video_suffix is None:
+        if job.kind is Kind.VIDEO and video_suffix is None:
             job.skip("video: this run does not upscale videos")
             continue
-        if job.kind == "video":
+        if job.kind is Kind.VIDEO:
             suffix = video_suffix(job.source)
         else:
             suffix = naming.image_suffix(job.source)
@@ -78,11 +118,11 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
             targets[key] = job
     for key, producer in targets.items():
         other = sources.get(key)
-        if other is not None and other is not producer and other.action == "upscale":
+        if other is not None and other is not producer and other.action is Action.UPSCALE:
             # An earlier run wrote into the input folder: that file is an output, not an input.
             other.skip(f"it is the output of {producer.relative}")
     for job in jobs:
-        if job.action == "upscale":
+        if job.action is Action.UPSCALE:
             _decide_existing(job, naming.output_dir, sources,
                              skip_existing=skip_existing, overwrite=overwrite)
     return jobs

@@ -10,16 +10,12 @@ to ``on_failure`` and the stream goes on.
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from ..stoppable import Stopped, get, put
+from ..stages import run_stages
 
 Item = TypeVar("Item")
-_END = object()
 
 
 def run_overlapped(items: Iterable[Item], *,
@@ -28,10 +24,11 @@ def run_overlapped(items: Iterable[Item], *,
                    write: Callable[[Item, Any], None],
                    on_failure: Callable[[Item, str, BaseException], None],
                    depth: int = 2) -> None:
-    """read -> compute -> write for every item; compute runs in the calling thread.
+    """read -> compute -> write for every item, through :func:`upscale.stages.run_stages`.
 
     ``on_failure(item, stage, error)`` is called once for an item whose stage
     raised. ``depth=0`` runs everything in the calling thread, one item at a time.
+    On Ctrl-C, results already computed are still written.
     """
     if depth <= 0:
         for item in items:
@@ -46,72 +43,32 @@ def run_overlapped(items: Iterable[Item], *,
                 on_failure(item, stage, exc)
         return
 
-    stop = threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=depth)
-    finished: queue.Queue = queue.Queue(maxsize=depth)
-    crashed: list[BaseException] = []
-
-    def reader() -> None:
-        try:
-            for item in items:
-                try:
-                    put(decoded, (item, read(item), None), stop)
-                except Stopped:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    put(decoded, (item, None, exc), stop)
-            put(decoded, _END, stop)
-        except Stopped:
-            return
-        except BaseException as exc:  # a bug in the reader itself: stop everything
-            crashed.append(exc)
-            stop.set()
-
-    def writer() -> None:
-        try:
-            while (entry := get(finished, stop)) is not _END:
-                item, result = entry
-                try:
-                    write(item, result)
-                except Exception as exc:  # noqa: BLE001
-                    on_failure(item, "write", exc)
-        except Stopped:
-            return
-        except BaseException as exc:
-            crashed.append(exc)
-            stop.set()
-
-    threads = [threading.Thread(target=reader, name="batch-reader", daemon=True),
-               threading.Thread(target=writer, name="batch-writer", daemon=True)]
-    for thread in threads:
-        thread.start()
-    try:
-        while (entry := get(decoded, stop)) is not _END:
-            item, data, error = entry
-            if error is not None:
-                on_failure(item, "read", error)
-                continue
+    def decoded() -> Iterator[tuple[Item, Any, BaseException | None]]:
+        for item in items:
             try:
-                result = compute(item, data)
+                yield item, read(item), None
             except Exception as exc:  # noqa: BLE001
-                on_failure(item, "compute", exc)
-                continue
-            del data
-            put(finished, (item, result), stop)
-            del result
-        put(finished, _END, stop)
-        threads[1].join()  # let the last writes land
-    except KeyboardInterrupt:
-        # Ctrl-C: results already computed are still written (a second Ctrl-C stops that).
-        with contextlib.suppress(Stopped):
-            put(finished, _END, stop)
-            threads[1].join()
-        raise
-    except Stopped:
-        pass
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    if crashed:
-        raise crashed[0]
+                yield item, None, exc
+
+    def computed(entry: tuple[Item, Any, BaseException | None]
+                 ) -> tuple[Item, Any, BaseException | None]:
+        item, data, error = entry
+        if error is not None:
+            on_failure(item, "read", error)
+            return item, None, error
+        try:
+            return item, compute(item, data), None
+        except Exception as exc:  # noqa: BLE001
+            on_failure(item, "compute", exc)
+            return item, None, exc
+
+    def written(entry: tuple[Item, Any, BaseException | None]) -> None:
+        item, result, error = entry
+        if error is None:
+            try:
+                write(item, result)
+            except Exception as exc:  # noqa: BLE001
+                on_failure(item, "write", exc)
+
+    run_stages(decoded(), computed, written, depth=depth, name="batch",
+               drain_on_interrupt=True)

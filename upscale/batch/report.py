@@ -22,15 +22,16 @@ from rich.text import Text
 
 from ..errors import UpscaleError
 from ..run.progress import counting_bar
-from .plan import ALREADY_DONE, Job
+from .plan import ALREADY_DONE, Action, Job, Status
 
-STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "bold red"}
+STATUS_STYLE = {Status.DONE: "green", Status.SKIPPED: "yellow", Status.FAILED: "bold red"}
+ACTION_STYLE = {Action.UPSCALE: "green", Action.SKIP: "yellow", Action.FAIL: "bold red"}
 
 
 @dataclass(frozen=True)
 class Outcome:
     job: Job
-    status: str  # 'done', 'skipped' or 'failed'
+    status: Status
     reason: str = ""
 
 
@@ -41,11 +42,12 @@ class Outcomes:
         self._lock = threading.Lock()
         self.items: list[Outcome] = []
 
-    def add(self, job: Job, status: str, reason: str = "") -> None:
+    def add(self, job: Job, status: Status | str, reason: str = "") -> None:
+        """``status`` as a word too: Ray's result rows carry plain strings."""
         with self._lock:
-            self.items.append(Outcome(job, status, reason))
+            self.items.append(Outcome(job, Status(status), reason))
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(1 for outcome in self.items if outcome.status == status)
 
 
@@ -81,15 +83,15 @@ def make_progress(console: Console, *, disable: bool) -> Progress:
 
 
 def file_progress(console: Console, outcomes: Outcomes, total: int, *, quiet: bool
-                  ) -> tuple[Progress, TaskID, Callable[[Job, str, str], None]]:
+                  ) -> tuple[Progress, TaskID, Callable[[Job, Status, str], None]]:
     """The batch's bar, its task, and ``finished(job, status, reason)``: the one way a
     file's result is recorded, printed when it failed, and counted on the bar."""
     progress = make_progress(console, disable=quiet)
     task = progress.add_task("upscaling", total=total, current="")
 
-    def finished(job: Job, status: str, reason: str = "") -> None:
+    def finished(job: Job, status: Status, reason: str = "") -> None:
         outcomes.add(job, status, reason)
-        if status == "failed" and not quiet:
+        if status == Status.FAILED and not quiet:
             progress.console.print(f"[bold red]failed[/bold red] {job.relative}: {reason}",
                                    highlight=False, soft_wrap=True)
         progress.advance(task)
@@ -103,28 +105,29 @@ def summary_tables(outcomes: list[Outcome]) -> list[Table]:
     counts.add_column("result")
     counts.add_column("files", justify="right")
     counts.add_column("reason")
-    for status in ("done", "skipped", "failed"):
-        mine = [o for o in outcomes if o.status == status]
-        if not mine and status != "done":
+    for status in Status:
+        mine = [o for o in outcomes if o.status is status]
+        if not mine and status is not Status.DONE:
             continue
         reasons = Counter(_short(o.reason) for o in mine if o.reason)
-        if status == "failed":
+        if status is Status.FAILED:
             detail = "each file below"
         elif len(reasons) == 1:
             detail = next(iter(reasons))
         else:
             detail = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
-        counts.add_row(Text(status, style=STATUS_STYLE[status]), str(len(mine)), detail)
+        counts.add_row(Text(str(status), style=STATUS_STYLE[status]), str(len(mine)), detail)
     tables = [counts]
-    listed = [o for o in outcomes if o.status != "done" and o.reason != ALREADY_DONE]
+    listed = [o for o in outcomes if o.status is not Status.DONE and o.reason != ALREADY_DONE]
     if listed:
         files = Table(show_edge=False, title_justify="left")
         files.add_column("file", overflow="fold")
         files.add_column("result")
         files.add_column("reason", overflow="fold")
-        for outcome in sorted(listed, key=lambda o: (o.status != "failed", str(o.job.relative))):
+        for outcome in sorted(listed, key=lambda o: (o.status is not Status.FAILED,
+                                                     str(o.job.relative))):
             files.add_row(str(outcome.job.relative),
-                          Text(outcome.status, style=STATUS_STYLE[outcome.status]),
+                          Text(str(outcome.status), style=STATUS_STYLE[outcome.status]),
                           outcome.reason)
         tables.append(files)
     return tables
@@ -141,11 +144,10 @@ def plan_table(jobs: list[Job], output_root: Path) -> Table:
     table.add_column("file", overflow="fold")
     table.add_column("output", overflow="fold")
     table.add_column("action", overflow="fold")
-    style = {"upscale": "green", "skip": "yellow", "fail": "bold red"}
     for job in jobs:
         target = str(job.target.relative_to(output_root)) if job.target else ""
-        action = "replace" if job.action == "upscale" and job.replace else job.action
+        action = "replace" if job.action is Action.UPSCALE and job.replace else str(job.action)
         if job.reason:
             action += f": {job.reason}"
-        table.add_row(str(job.relative), target, Text(action, style=style[job.action]))
+        table.add_row(str(job.relative), target, Text(action, style=ACTION_STYLE[job.action]))
     return table

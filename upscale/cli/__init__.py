@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import traceback
 
 import typer
 from typer.core import TyperGroup
@@ -24,6 +25,8 @@ from .models import models_command
 from .run import run_command
 
 EXIT_USER_ERROR = 2
+DEBUG_HELP = ("--debug, anywhere on the line: show the traceback of an error instead of its "
+              "one line (the exit code stays the same).")
 EXIT_INTERRUPTED = 130
 
 # click's exception classes as this typer raises them: click's own before typer 0.29,
@@ -51,15 +54,19 @@ app = typer.Typer(
     help="Make images and videos larger and sharper with ESRGAN-family networks.\n\n"
     "upscale photo.jpg -s 4 writes photo_x4.png; a folder in gives a folder out; "
     "a video in gives a video out.",
+    epilog=DEBUG_HELP,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("run", help="Upscale an image, a folder or a video (the default command).")(run_command)
+app.command("run", help="Upscale an image, a folder or a video (the default command).",
+            epilog=DEBUG_HELP)(run_command)
 
 
 app.command("models", help="List the known models and where they come from.")(models_command)
-app.command("blend", help="Blend a PSNR and a GAN network (--alpha, saved).")(blend_command)
-app.command("eval", help="Measure PSNR/SSIM on HR images, as SR papers do.")(eval_command)
+app.command("blend", help="Blend a PSNR and a GAN network (--alpha, saved).",
+            epilog=DEBUG_HELP)(blend_command)
+app.command("eval", help="Measure PSNR/SSIM on HR images, as SR papers do.",
+            epilog=DEBUG_HELP)(eval_command)
 
 
 def interrupted_message(exc: BaseException) -> str:
@@ -95,9 +102,10 @@ def main(argv: list[str] | None = None) -> None:
         with notes_shown(quiet):
             result = invoke(args)
     except UpscaleError as exc:
-        if debug:
-            raise
-        print_error(str(exc))
+        if debug:  # the traceback instead of the one line; still a user's error
+            traceback.print_exc()
+        else:
+            print_error(str(exc))
         sys.exit(EXIT_USER_ERROR)
     except CLICK_EXCEPTION as exc:
         exc.show()

@@ -6,19 +6,24 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import UpscaleError
-from ..outputs import refuse_existing
+from ..limits import check_alpha
+from ..outputs import check_destination, refuse_existing
 from .console import print_note
+
+if TYPE_CHECKING:
+    from ..model import ModelDescriptor
+    from ..request import NetworkChoice
 
 
 @contextmanager
 def lineage_warnings_as_notes() -> Iterator[None]:
     """Show the library's LineageWarning as an ``upscale: warning:`` line, once each."""
-    from ..loading.interpolation import LineageWarning  # lazy: the CLI starts without torch
+    from ..loading.interpolation import LineageWarning  # torch
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LineageWarning)
@@ -29,6 +34,13 @@ def lineage_warnings_as_notes() -> Iterator[None]:
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
+
+
+def load_network(choice: NetworkChoice) -> ModelDescriptor:
+    """The network the options name, for ``run`` and ``eval`` alike; a blend's lineage
+    warning is a note."""
+    with lineage_warnings_as_notes():
+        return choice.load()
 
 
 def blend_command(
@@ -48,30 +60,16 @@ def blend_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
 ) -> None:
     """Blend two networks' weights, θ = (1−α)·θ_A + α·θ_B, into one checkpoint."""
-    from ..loading import load_state_dict  # lazy: the CLI starts without torch
-    from ..loading.interpolation import (
-        blend_metadata,
-        blend_state_dicts,
-        check_alpha,
-        weights_sha256,
-        write_blend,
-    )
+    from ..loading.interpolation import blend_checkpoints, write_blend  # torch
 
     alpha = check_alpha(alpha)
     if output.suffix.lower() != ".safetensors":
         raise UpscaleError(f"{output}: the blended checkpoint is written as .safetensors; "
                            "give a name ending in .safetensors")
+    check_destination(output)
     refuse_existing(output, overwrite)
-
-    psnr_state, psnr_meta = load_state_dict(a)
-    gan_state, gan_meta = load_state_dict(b)
     with lineage_warnings_as_notes():
-        blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=a, gan_name=b,
-                                  act_type=psnr_meta.get("act_type") or gan_meta.get("act_type"))
-    metadata = blend_metadata(blend, psnr_sha256=weights_sha256(psnr_state),
-                              gan_sha256=weights_sha256(gan_state),
-                              psnr_source=psnr_meta.get("source", a),
-                              gan_source=gan_meta.get("source", b))
-    write_blend(output, blend, metadata)
+        blend, metadata = blend_checkpoints(a, b, alpha)
+    write_blend(output, blend, metadata)  # an existing one was refused above, or replaced
     print_note(f"wrote {output}: {1 - alpha:g} × {a} + {alpha:g} × {b} "
                f"(the two are {blend.distance:.3f} apart)")

@@ -10,6 +10,9 @@ import typer
 
 from ..errors import UpscaleError
 from ..loading import DEFAULT_MODEL
+from ..outputs import check_writable_folder
+from ..request import NetworkChoice
+from .blend import load_network
 from .console import print_note
 from .console import stdout as results_console
 
@@ -32,13 +35,17 @@ def eval_command(
                                        help="Scale factor to degrade by and upscale back.")] = 4,
     model: Annotated[str | None, typer.Option(
         "-m", "--model", help="Network to evaluate: registry name, path, URL or hf://... "
-        f"\\[default: {DEFAULT_MODEL} unless --method is given].", show_default=False)] = None,
+        f"(default: {DEFAULT_MODEL}, unless --method is given).", show_default=False)] = None,
     method: Annotated[Method | None, typer.Option(
         help="Evaluate a classical MATLAB-imresize method instead of a network.",
         show_default=False)] = None,
     alpha: Annotated[float | None, typer.Option(
         help="Blend the model family's PSNR and GAN networks (0 = PSNR, 1 = GAN).",
         show_default=False)] = None,
+    psnr_model: Annotated[str | None, typer.Option(
+        help="PSNR end of a custom --alpha pair.", show_default=False)] = None,
+    gan_model: Annotated[str | None, typer.Option(
+        help="GAN end of a custom --alpha pair.", show_default=False)] = None,
     degradation: Annotated[Degradation, typer.Option(
         help="How HR becomes LR: MATLAB bicubic (the benchmarks) or Real-ESRGAN's "
         "two-stage blur/resize/noise/JPEG.")] = Degradation.bicubic,
@@ -61,12 +68,16 @@ def eval_command(
     """Degrade each HR image, upscale it back, and report Y-channel PSNR/SSIM (border = scale)."""
     if model is not None and method is not None:
         raise UpscaleError("give either -m/--model or --method, not both")
-    if alpha is not None and method is not None:
+    if method is not None and (alpha is not None or psnr_model or gan_model):
         raise UpscaleError("--alpha blends networks; it does not apply to --method")
+    network = NetworkChoice(model or DEFAULT_MODEL, alpha, psnr_model, gan_model)
+    network.check()  # the same rules, and words, as a run's
     if compare and save_dir is None:
         raise UpscaleError("--compare writes into the --save folder; give --save DIR too")
 
-    from ..eval import protocol  # lazy: the CLI starts without torch
+    if json_path is not None:  # before the work: a report that cannot be written is lost
+        check_writable_folder(json_path.parent, str(json_path))
+    from ..eval import protocol  # imports torch
     from ..eval.results import format_psnr, print_report, write_json
 
     images = protocol.dataset_images(dataset_dir)
@@ -74,11 +85,9 @@ def eval_command(
         label = method.value
         upscaler = protocol.classical_upscaler(method.value)
     else:
-        spec = model or DEFAULT_MODEL
-        label = spec if alpha is None else f"{spec} α={alpha:g}"
-        network = protocol.load_eval_network(spec, alpha)
-        upscaler = protocol.upscaler_for_network(network, device=device, precision=precision,
-                                                 tile=tile)
+        label = network.label()
+        upscaler = protocol.upscaler_for_network(load_network(network), device=device,
+                                                 precision=precision, tile=tile)
 
     def note(score: protocol.ImageScore) -> None:
         if not quiet:

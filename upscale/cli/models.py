@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+
+from ..loading import default_model_name, list_models
 from .console import stdout
 
 AVAILABILITY = {
@@ -13,9 +16,9 @@ AVAILABILITY = {
 
 def parameter_count(architecture: str, scale: int, hyperparameters: dict) -> int:
     """Parameters of a registry model, from its hyper-parameters (built on the meta device)."""
-    import torch  # lazy: the CLI starts without torch
+    import torch
 
-    from ..archs import ARCHITECTURES  # lazy: the CLI starts without torch
+    from ..archs import ARCHITECTURES
 
     cls = next(arch.NETWORK for arch in ARCHITECTURES if architecture == arch.ARCH_NAME)
     with torch.device("meta"):
@@ -30,10 +33,7 @@ def _size(count: int) -> str:
 
 def models_command() -> None:
     """List the known models and where they come from."""
-    from rich.table import Table  # lazy: the CLI starts without torch
-
-    # lazy: the CLI starts without torch
-    from ..loading import availability, default_model_name, list_models
+    from ..loading import availability  # its module reads checkpoints: torch
 
     default = default_model_name()
     table = Table(title="upscale models", title_justify="left")

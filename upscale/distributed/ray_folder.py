@@ -20,10 +20,12 @@ from typing import Any
 from rich.console import Console
 
 from ..batch import upscale_folder
+from ..batch.folder import JobSettings
 from ..batch.naming import OutputNaming, make_output_folders
-from ..batch.plan import Job
+from ..batch.plan import Job, Kind, Status
 from ..batch.report import Outcomes, failure_reason, file_progress
 from ..batch.videos import VideoSupport
+from ..outputs import output_scale
 from .network import ClusterNetwork, load_on_this_node
 from .pool import ActorPool, plan_pool
 from .ray_video import upscale_video_on_cluster
@@ -60,7 +62,7 @@ def upscale_folder_on_ray(address: str, input_dir: str | os.PathLike,
                               load_network=load_network, scale=scale, actors=actors, **options)
     with ClusterExecutor(address, actors, load_network) as executor:
         if scale is None:  # the output names need it: the network's, learnt where it loads
-            scale = executor.network().facts.output_scale
+            scale = output_scale(None, executor.network())
         return upscale_folder(input_dir, output_dir, load_network=executor.network, scale=scale,
                               executor=executor, **options)
 
@@ -103,28 +105,22 @@ class ClusterExecutor:
         return self._network
 
     def __call__(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
-                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console, *,
-                 device: str, **options: Any) -> None:
-        self.pool = plan_pool(self.connect(), actors=self.actors, device=device)
-        self.run(todo, network, naming, outcomes, stderr, **options)
+                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+                 settings: JobSettings) -> None:
+        """Images through the actor pool, then videos segment by segment (``prefetch`` is
+        the actors' own: each reads, computes and writes its files)."""
+        self.pool = plan_pool(self.connect(), actors=self.actors, device=settings.device)
+        progress, task, finished = file_progress(stderr, outcomes, len(todo),
+                                                 quiet=settings.quiet)
 
-    def run(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
-            outcomes: Outcomes, stderr: Console, *, precision: str, tile: int, tile_pad: int | None,
-            quality: int | None, quiet: bool, max_pixels: int | None,
-            **_local_only: Any) -> None:
-        """Images through the actor pool, then videos segment by segment."""
-        assert self.ray is not None and self.pool is not None
-        progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
-
-        images = [job for job in todo if job.kind == "image"]
-        videos = [job for job in todo if job.kind == "video"]
+        images = [job for job in todo if job.kind is Kind.IMAGE]
+        videos = [job for job in todo if job.kind is Kind.VIDEO]
         with progress:
             if images:
                 progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
                 try:
-                    for index, status, reason in self.run_images(
-                            images, network.ref, naming, precision=precision, tile=tile,
-                            tile_pad=tile_pad, quality=quality, max_pixels=max_pixels):
+                    for index, status, reason in self.run_images(images, network.ref, naming,
+                                                                 settings):
                         # Actors start while the network loads; rows come only after it
                         # did, or failed: then this raises the load's own one-line error.
                         network.facts  # noqa: B018
@@ -139,18 +135,18 @@ class ClusterExecutor:
                     make_output_folders(job.target, naming.output_dir)
                     upscale_video_on_cluster(
                         self.ray, self.pool, network, job.source, job.target,
-                        scale=naming.scale, tile=tile, tile_pad=tile_pad, precision=precision,
-                        overwrite=job.replace, on_progress=_frames(progress, task, job),
-                        notify=_note(progress, quiet))
+                        scale=naming.scale, tile=settings.tile, tile_pad=settings.tile_pad,
+                        precision=settings.precision, overwrite=job.replace,
+                        on_progress=_frames(progress, task, job),
+                        notify=_note(progress, settings.quiet))
                 except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
-                    finished(job, "failed", failure_reason(job, exc))
+                    finished(job, Status.FAILED, failure_reason(job, exc))
                 else:
-                    finished(job, "done")
+                    finished(job, Status.DONE)
             progress.update(task, current="")
 
-    def run_images(self, images: list[Job], network_ref: list, naming: OutputNaming, *,
-                   precision: str, tile: int, tile_pad: int | None, quality: int | None,
-                   max_pixels: int | None):
+    def run_images(self, images: list[Job], network_ref: list, naming: OutputNaming,
+                   settings: JobSettings):
         """Yield (position in ``images``, status, reason) as actors finish files."""
         rows = [{"index": index, "source": str(job.source), "relative": str(job.relative),
                  "target": str(job.target), "replace": job.replace,
@@ -164,9 +160,10 @@ class ClusterExecutor:
             ImageWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref,),
             fn_constructor_kwargs={
-                "device": self.pool.device, "precision": precision, "threads": self.pool.threads,
-                "output_dir": str(naming.output_dir), "scale": naming.scale, "tile": tile,
-                "tile_pad": tile_pad, "quality": quality, "max_pixels": max_pixels},
+                "device": self.pool.device, "precision": settings.precision,
+                "threads": self.pool.threads, "output_dir": str(naming.output_dir),
+                "scale": naming.scale, "tile": settings.tile, "tile_pad": settings.tile_pad,
+                "quality": settings.quality, "max_pixels": settings.max_pixels},
             **self.pool.map_options(self.ray))
         with worker_errors():  # an actor that cannot start (no such device) is one line
             for row in results.iter_rows():

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..outputs import check_scale, output_size
+from ..outputs import output_scale, output_size
 from ..video import EncoderSettings, default_batch_size, resume_key, run_video
 from ..video.transcode import TranscodeJob
 from .network import ClusterNetwork, put_network
@@ -40,8 +40,7 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: ClusterN
     The job key and batch size are ``upscale_video``'s, so a local run and a
     cluster run resume each other's segments.
     """
-    scale = float(scale or network.facts.output_scale)
-    check_scale(scale)
+    scale = output_scale(scale, network)
     if batch_size is None:
         batch_size = default_batch_size(pool.device)
     encode = cluster_encoder(ray, pool, network.ref, scale=scale, tile=tile, tile_pad=tile_pad,

@@ -10,14 +10,16 @@ film. A segment appears under its final name only once its encoder finished.
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+from collections.abc import Iterator
 from fractions import Fraction
+
+import numpy as np
 
 from ..errors import UpscaleError
 from ..video.decode import FrameReader
-from ..video.encode import pad_frames
 from ..video.probe import VideoInfo
-from ..video.transcode import FrameFn, SegmentWriter, TranscodeJob
+from ..video.transcode import FrameFn, TranscodeJob, encode_frames
 
 
 def seek_seconds(info: VideoInfo, frame: int) -> Fraction:
@@ -64,21 +66,16 @@ def encode_segment(job: TranscodeJob, segment: int, upscale_frames: FrameFn) -> 
     workdir, plan = job.workdir, job.plan
     if workdir.segment_path(segment).is_file():
         return expected_frames(job, segment)
+    job = dataclasses.replace(job, upscale_frames=upscale_frames)  # this worker's network
     first, wanted = workdir.first_frame(segment), segment_length(job, segment)
-    expected = (job.out_height, job.out_width)
-    stop = threading.Event()
     reader = SeekingReader(job.info, plan.raw_pix_fmt, first)
-    writer = SegmentWriter(job, stop)
-    done = 0
-    try:
+
+    def batches() -> Iterator[np.ndarray]:
+        done = 0
         for batch in reader.batches(job.batch_size):
             if wanted is not None:
                 batch = batch[:wanted - done]
-            result = upscale_frames(batch, source_bits=job.info.bit_depth)
-            if result.shape[1:3] != expected or result.dtype != batch.dtype:
-                raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
-                                   f"expected {expected} {batch.dtype}")
-            writer.write(first + done, pad_frames(result, plan.width, plan.height))
+            yield batch
             done += len(batch)
             if done == wanted:
                 break
@@ -86,14 +83,8 @@ def encode_segment(job: TranscodeJob, segment: int, upscale_frames: FrameFn) -> 
             reader.finish()
         else:
             reader.kill()
-        if done == 0 or (wanted is not None and done < wanted):
+        if done == 0 or (wanted is not None and done < wanted):  # before the segment closes
             raise UpscaleError(f"{job.info.path}: segment {segment} has only {done} frames; the "
                                "file looks truncated or damaged")
-        writer.close_segment()
-        writer.join()
-    except BaseException:
-        stop.set()
-        reader.kill()
-        writer.abort()
-        raise
-    return done
+
+    return encode_frames(job, batches(), first, on_stop=reader.kill)

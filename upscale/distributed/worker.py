@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..batch.folder import write_output
-from ..batch.plan import Job
+from ..batch.plan import Job, Kind, Status
 from ..batch.report import failure_reason
 from ..files import read_picture, upscale_picture
 from ..video.frame_upscaler import frame_upscaler
@@ -62,13 +62,13 @@ class ImageWorker(NetworkWorker):
             # A failed load stops the driver at the first row, in the load's own words; a
             # copy lost on its way here fails these files, for a re-run to do.
             count = len(rows["index"])
-            return {"index": list(rows["index"]), "status": ["failed"] * count,
+            return {"index": list(rows["index"]), "status": [Status.FAILED.value] * count,
                     "reason": [self.missing_network] * count}
         statuses, reasons = [], []
         for source, relative, target, replace, stamp in zip(
                 rows["source"], rows["relative"], rows["target"], rows["replace"],
                 rows["stamp"], strict=True):
-            job = Job(Path(source), Path(relative), "image", Path(target), replace=bool(replace))
+            job = Job(Path(source), Path(relative), Kind.IMAGE, Path(target), replace=bool(replace))
             status, reason = self.upscale(job, str(stamp))
             statuses.append(status)
             reasons.append(reason)
@@ -77,15 +77,15 @@ class ImageWorker(NetworkWorker):
     def upscale(self, job: Job, stamp: str) -> tuple[str, str]:
         assert job.target is not None
         if written_by_this_run(job.target, job.replace, stamp):
-            return "done", ""  # a retried task whose first attempt finished the write
+            return Status.DONE.value, ""  # a retried task whose first attempt finished the write
         try:
             picture = read_picture(job.source, max_pixels=self.max_pixels)
             result = upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
                                      tile_pad=self.tile_pad)
             write_output(job, result, self.output_dir, quality=self.quality)
         except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
-            return "failed", failure_reason(job, exc)
-        return "done", ""
+            return Status.FAILED.value, failure_reason(job, exc)
+        return Status.DONE.value, ""
 
 
 def file_stamp(path: Path) -> str:

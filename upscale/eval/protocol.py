@@ -22,7 +22,6 @@ import numpy as np
 from ..errors import InputError
 from ..imaging import read_image, write_image
 from ..imaging.write import IMAGE_SUFFIXES
-from ..loading.families import load_family_model
 from ..pipeline import upscale_image
 from ..run import prepare_network
 from .degradation import realesrgan_degrade
@@ -106,12 +105,6 @@ def upscaler_for_network(network: ModelDescriptor | torch.nn.Module, *, device: 
     """An upscaler from an already-built network (prepared once, used for every image)."""
 
     return network_upscaler(prepare_network(network, device=device, precision=precision), tile=tile)
-
-
-def load_eval_network(model: str, alpha: float | None = None) -> ModelDescriptor:
-    """The one place eval loads weights: a model, or with ``alpha`` its family's blend."""
-
-    return load_family_model(model, alpha)
 
 
 def dataset_images(dataset_dir: str | os.PathLike) -> list[Path]:

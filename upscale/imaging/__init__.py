@@ -5,12 +5,15 @@ Arrays are numpy, channel order RGB(A), dtype uint8 or uint16 as stored
 """
 
 from .channels import bleed_transparent_colour, split_alpha
-from .read import read_image
+from .read import GIF_SUFFIX, read_image
 from .resize import resize_to
 from .write import IMAGE_SUFFIXES, write_image
 
+INPUT_SUFFIXES = (*IMAGE_SUFFIXES, GIF_SUFFIX)  # what a folder run reads as images
+
 __all__ = [
     "IMAGE_SUFFIXES",
+    "INPUT_SUFFIXES",
     "bleed_transparent_colour",
     "read_image",
     "resize_to",

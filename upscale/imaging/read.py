@@ -14,6 +14,34 @@ from ..errors import InputError
 from ..limits import DEFAULT_MAX_PIXELS
 from ._cv2 import cv2
 
+GIF_SUFFIX = ".gif"  # read (a still one), never written: its outputs are PNG
+
+
+def _refuse_animation(path: Path, data: bytes) -> None:
+    """An animated GIF is refused, in a folder as alone: its first frame is not the file."""
+    if not data.startswith(b"GIF8"):
+        return
+    try:
+        with Image.open(BytesIO(data)) as img:
+            frames = getattr(img, "n_frames", 1)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return  # the decoder says what is wrong with it
+    if frames > 1:
+        raise InputError(f"{path}: an animated GIF ({frames} frames); only still images are "
+                         f"upscaled: convert it to a video first (ffmpeg -i {path.name} "
+                         f"{path.stem}.mp4)")
+
+
+def _decode_gif(data: bytes) -> np.ndarray | None:
+    """A still GIF as OpenCV would give it (BGR, or BGRA when it has transparency)."""
+    try:
+        with Image.open(BytesIO(data)) as img:
+            mode = "RGBA" if "transparency" in img.info else "RGB"
+            rgb = np.asarray(img.convert(mode))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]]
+
 
 def _looks_truncated(data: bytes) -> str | None:
     """Catch truncation that decoders paper over with grey rows."""
@@ -81,11 +109,14 @@ def read_image(path: str | os.PathLike, *,
         raise InputError(f"{path}: empty file")
     if problem := _looks_truncated(data):
         raise InputError(f"{path}: {problem}")
+    _refuse_animation(path, data)
     buffer = np.frombuffer(data, np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:  # OpenCV refuses some sizes with an assertion, not None
         raise InputError(f"{path}: cannot be decoded ({_error_reason(exc)})") from exc
+    if image is None and data.startswith(b"GIF8"):  # OpenCV before 4.11 has no GIF decoder
+        image = _decode_gif(data)
     if image is None or image.size == 0:
         raise InputError(f"{path}: not an image, or the file is damaged")
     image = _apply_orientation(image, data)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UpscaleError
+from ..limits import check_quality
 from ..notes import note
 from ..outputs import write_bytes_atomically
 from ._cv2 import cv2
@@ -56,8 +57,7 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
         image = cv2.cvtColor(np.ascontiguousarray(image), code)
     params: list[int] = []
     if quality is not None:
-        if not 1 <= quality <= 100:
-            raise UpscaleError(f"quality must be between 1 and 100, not {quality}")
+        check_quality(quality)
         if suffix in (".jpg", ".jpeg"):
             params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         elif suffix == ".webp":

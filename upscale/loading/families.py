@@ -3,21 +3,15 @@
 ``--alpha`` needs to know which two registry models form a pair; the pairing
 is a fact about how they were trained (the GAN member started from the PSNR
 member's weights), so it lives here rather than being guessed from names.
-Without ``--alpha`` a family runs its default member.
+Without ``--alpha`` a name is plainly that network (the default model is a GAN member).
+``upscale.request.NetworkChoice`` checks and loads what the options name.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import UpscaleError
 from .registry import find_model, list_models
-
-if TYPE_CHECKING:
-    from ..model import ModelDescriptor
 
 
 @dataclass(frozen=True)
@@ -57,32 +51,3 @@ def family_of(name: str) -> Family | None:
     if entry is None:
         return None
     return next((f for f in families().values() if entry.name in (f.name, *f.members)), None)
-
-
-def load_family_model(name: str | os.PathLike, alpha: float | None = None, *,
-                      offline: bool | None = None) -> ModelDescriptor:
-    """The network for ``--model NAME [--alpha α]``.
-
-    Without α: the family's default member, or, for anything that is not a
-    family (another registry name, a path, a URL), plainly that model. With α:
-    the blend (1−α)·PSNR + α·GAN of the family's pair.
-    """
-    from . import load_model  # the package imports this module's names lazily
-    from .interpolation import (  # imports torch: only once a model loads
-        check_alpha,
-        load_blended_model,
-    )
-
-    family = family_of(os.fspath(name))
-    if family is not None and Path(os.fspath(name)).expanduser().is_file():
-        family = None  # a file that happens to share a model's name is that file
-    if alpha is None:
-        return load_model(family.gan if family else name, offline=offline)
-    check_alpha(alpha)
-    if family is None:
-        known = ", ".join(families())
-        raise UpscaleError(
-            f"{os.fspath(name)}: --alpha needs a model family with a PSNR and a GAN member "
-            f"({known}); for any other pair give --psnr-model A --gan-model B"
-        )
-    return load_blended_model(family.psnr, family.gan, alpha, offline=offline)

@@ -6,13 +6,15 @@ in it. Two independently trained networks with the same shapes blend into
 nonsense (their channels are not even in the same order), so besides the shape
 check we measure how far apart the two are and warn when they do not look
 related. Blends are cached by (sha256 of A, sha256 of B, α) so a repeated run
-loads one file instead of two and re-blending.
+reads the blend instead of re-blending (both sources are still read: their hashes
+are the key that proves the cached blend was made from them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -27,6 +29,7 @@ from safetensors.torch import save_file
 
 from ..archs import build_model
 from ..errors import UpscaleError
+from ..limits import check_alpha
 from ..model import ModelDescriptor, weights_sha256
 from ..outputs import write_atomically
 from . import load_state_dict
@@ -64,16 +67,6 @@ class Blend:
     alpha: float
     distance: float
     act_type: str | None = None
-
-
-def check_alpha(alpha: float) -> float:
-    """α as a float in [0, 1], or a one-line error saying what α means."""
-    value = float(alpha)
-    if not (0.0 <= value <= 1.0) or math.isnan(value):
-        raise UpscaleError(
-            f"--alpha must be between 0 (the PSNR network) and 1 (the GAN network), not {alpha}"
-        )
-    return value
 
 
 def canonical_state(state: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
@@ -216,11 +209,13 @@ def blend_metadata(blend: Blend, *, psnr_sha256: str, gan_sha256: str,
     return meta
 
 
-def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
+def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str], *,
+                overwrite: bool = True) -> None:
     """Write the blend as safetensors under a temporary name, then rename it into place."""
 
     tensors = {k: v.contiguous() for k, v in blend.state.items()}
-    write_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=dict(metadata)))
+    write_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=dict(metadata)),
+                     overwrite=overwrite)
 
 
 def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -261,6 +256,48 @@ def _read_cached(path: Path, psnr_sha256: str, gan_sha256: str,
     return state, meta
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """The two checkpoints of a blend, read once."""
+
+    specs: tuple[str, str]
+    states: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
+    metadata: tuple[dict[str, str], dict[str, str]]
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return f"{self.specs[0]} (PSNR)", f"{self.specs[1]} (GAN)"
+
+    @functools.cached_property
+    def sha256(self) -> tuple[str, str]:
+        return weights_sha256(self.states[0]), weights_sha256(self.states[1])
+
+
+def _read_pair(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
+               offline: bool | None) -> _Pair:
+    (psnr_state, psnr_meta), (gan_state, gan_meta) = (
+        load_state_dict(spec, offline=offline) for spec in (psnr_spec, gan_spec))
+    return _Pair((os.fspath(psnr_spec), os.fspath(gan_spec)), (psnr_state, gan_state),
+                 (psnr_meta, gan_meta))
+
+
+def _blend_pair(pair: _Pair, alpha: float) -> tuple[Blend, dict[str, str]]:
+    psnr_meta, gan_meta = pair.metadata
+    blend = blend_state_dicts(*pair.states, alpha, psnr_name=pair.names[0],
+                              gan_name=pair.names[1],
+                              act_type=psnr_meta.get("act_type") or gan_meta.get("act_type"))
+    metadata = blend_metadata(blend, psnr_sha256=pair.sha256[0], gan_sha256=pair.sha256[1],
+                              psnr_source=psnr_meta.get("source", pair.specs[0]),
+                              gan_source=gan_meta.get("source", pair.specs[1]))
+    return blend, metadata
+
+
+def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike, alpha: float,
+                      *, offline: bool | None = None) -> tuple[Blend, dict[str, str]]:
+    """θ = (1−α)·θ_PSNR + α·θ_GAN and the metadata a file of it records (``upscale blend``)."""
+    return _blend_pair(_read_pair(psnr_spec, gan_spec, offline), check_alpha(alpha))
+
+
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
                        alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
     """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α).
@@ -270,25 +307,16 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
     """
 
     alpha = check_alpha(alpha)
-    psnr_name, gan_name = f"{os.fspath(psnr_spec)} (PSNR)", f"{os.fspath(gan_spec)} (GAN)"
-    psnr_state, psnr_meta = load_state_dict(psnr_spec, offline=offline)
-    gan_state, gan_meta = load_state_dict(gan_spec, offline=offline)
-    act_type = psnr_meta.get("act_type") or gan_meta.get("act_type")
-    psnr_sha256, gan_sha256 = weights_sha256(psnr_state), weights_sha256(gan_state)
-
-    path = blend_cache_dir() / f"{cache_key(psnr_sha256, gan_sha256, alpha)}.safetensors"
-    cached = _read_cached(path, psnr_sha256, gan_sha256, alpha)
+    pair = _read_pair(psnr_spec, gan_spec, offline)
+    path = blend_cache_dir() / f"{cache_key(*pair.sha256, alpha)}.safetensors"
+    cached = _read_cached(path, *pair.sha256, alpha)
     display = f"{1 - alpha:g}·{os.fspath(psnr_spec)} + {alpha:g}·{os.fspath(gan_spec)}"
     if cached is not None:
         state, metadata = cached
-        warn_if_unrelated(float(metadata.get(META_DISTANCE, "0")), psnr_name, gan_name)
+        warn_if_unrelated(float(metadata.get(META_DISTANCE, "0")), *pair.names)
         model = build_model(state, hints=_hints(metadata.get(META_ACT_TYPE)), source=str(path))
     else:
-        blend = blend_state_dicts(psnr_state, gan_state, alpha, psnr_name=psnr_name,
-                                  gan_name=gan_name, act_type=act_type)
-        metadata = blend_metadata(blend, psnr_sha256=psnr_sha256, gan_sha256=gan_sha256,
-                                  psnr_source=psnr_meta.get("source", os.fspath(psnr_spec)),
-                                  gan_source=gan_meta.get("source", os.fspath(gan_spec)))
+        blend, metadata = _blend_pair(pair, alpha)
         if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
             with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
                 write_blend(path, blend, metadata)

@@ -28,11 +28,10 @@ from .memory import (
     NetworkFacts,
     element_cap_side,
     enough_tile,
-    is_out_of_memory,
     largest_tile,
     memory_budget,
     probe_network,
-    release_cached,
+    unless_out_of_memory,
 )
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
@@ -175,19 +174,14 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
                 pending.extendleft(reversed(plan_tiles(core, size, pad, height, width, multiple,
                                                        band, current.bands)))
                 continue
-            failure = None
             try:
-                result = _run_tile(prepared, image, current)
+                result, failure = unless_out_of_memory(prepared.device, _run_tile, prepared,
+                                                       image, current)
             except PrecisionSwitched:  # now fp32: twice the bytes, so size the tiles again
                 size = min(size, tile_side(prepared, tile, height, width, pad))
                 pending.appendleft(current)
                 continue
-            except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
-                if not is_out_of_memory(error):
-                    raise
-                failure = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if failure is not None:  # outside the except block, so the failed tensors are freed
-                release_cached(prepared.device)
+            if failure:
                 size = _smaller_tile(max(core.height, core.width), prepared, failure)
                 prepared.tile_limit = size
                 pending.appendleft(current)

@@ -14,14 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UpscaleError
+from ..limits import BATCH_LIMITS, frames_per_batch  # noqa: F401 - the table tests lift
 from .engine import bytes_per_pixel, network_facts, run_network
 from .forward import PrecisionSwitched, forward
-from .memory import MAX_ELEMENTS, is_out_of_memory, memory_budget, release_cached
+from .memory import MAX_ELEMENTS, memory_budget, unless_out_of_memory
 from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
-
-MAX_GPU_BATCH = 8
-BATCH_LIMITS = {"cpu": 1}  # by device type; MAX_GPU_BATCH elsewhere
 
 
 def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
@@ -34,7 +32,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
     fits = min(fits, int(MAX_ELEMENTS // elements))
     if fits < 1:
         return 0
-    limit = BATCH_LIMITS.get(prepared.device.type, MAX_GPU_BATCH)
+    limit = frames_per_batch(prepared.device.type)
     if prepared.batch_limit is not None:
         limit = min(limit, prepared.batch_limit)
     return min(fits, limit, len(frames))
@@ -62,22 +60,21 @@ def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
             start += 1
             continue
         stop = min(count, start + batch)
-        out_of_memory = False
         try:
-            result = from_network(forward(prepared, to_network(frames[start:stop],
-                                                               prepared.device)), frames.dtype)
+            result, failure = unless_out_of_memory(prepared.device, _forward_frames, prepared,
+                                                   frames[start:stop])
         except PrecisionSwitched:  # now fp32: twice the bytes per frame
             batch = min(batch, batch_size(prepared, frames))
             continue
-        except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
-            if not is_out_of_memory(error):
-                raise
-            out_of_memory = True
-        if out_of_memory:  # outside the except block, so the failed tensors are freed
-            release_cached(prepared.device)
+        if failure:
             batch = (stop - start) // 2
             prepared.batch_limit = batch
             continue
         output[start:stop] = result
         start = stop
     return output
+
+
+def _forward_frames(prepared: PreparedNetwork, frames: np.ndarray) -> np.ndarray:
+    """One forward pass over a batch of frames, back in their own dtype."""
+    return from_network(forward(prepared, to_network(frames, prepared.device)), frames.dtype)

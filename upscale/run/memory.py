@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from ..errors import UpscaleError
 from ..model import ModelDescriptor
+
+T = TypeVar("T")
 
 LIVE_ACTIVATIONS = 2.0  # largest activations alive at once: a convolution's input and output
 WORKSPACE_MARGIN = 1.0  # in activations, for the convolution's workspace and fragmentation
@@ -168,3 +172,19 @@ def release_cached(device: torch.device) -> None:
         torch.cuda.empty_cache()
     elif device.type == "mps":
         torch.mps.empty_cache()
+
+
+def unless_out_of_memory(device: torch.device, run: Callable[..., T], *args: Any
+                         ) -> tuple[T | None, str]:
+    """``run(*args)`` and no failure, or no result and what the device said when it ran out of
+    memory (its cache already given back). The one out-of-memory rule of tiles and frame
+    batches: each then retries smaller and keeps the size that worked."""
+    failure = ""
+    try:
+        return run(*args), ""
+    except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
+        if not is_out_of_memory(error):
+            raise
+        failure = str(error).splitlines()[0] if str(error) else type(error).__name__
+    release_cached(device)  # outside the except block, so the failed tensors are freed
+    return None, failure

@@ -10,6 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+
 Progress = bool | Callable[[int, int], None]
 
 
@@ -19,16 +29,6 @@ def counting_bar(*middle, console, transient: bool = False, disable: bool = Fals
     Tiles, video frames and batch files all count items towards a total; only the
     unit and speed columns (``middle``) and any trailing detail (``tail``) differ.
     """
-    # lazy: only a run in a terminal draws a bar
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as RichProgress  # lazy: only a run in a terminal draws a bar
-
     return RichProgress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
         MofNCompleteColumn(), *middle, TimeElapsedColumn(), TextColumn("ETA"),
@@ -45,9 +45,6 @@ class TileProgress(AbstractContextManager):
         self.bar = None
         self.task = None
         if progress is True and total >= 1:
-            from rich.console import Console  # lazy: only a run in a terminal draws a bar
-            from rich.progress import TextColumn
-
             console = Console(stderr=True)
             # A bar that vanishes when done has nothing to say in a log, only an empty line.
             self.bar = counting_bar(TextColumn("tiles"), console=console, transient=True,

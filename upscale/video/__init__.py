@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..outputs import check_scale, output_size
+from ..limits import frames_per_batch
+from ..outputs import output_scale, output_size
 from .encode import EncoderSettings
 from .frame_upscaler import frame_upscaler
 from .job import VideoInterrupted, run_video
@@ -48,8 +49,8 @@ def resume_key(fingerprint: str, scale: float, tile: int) -> dict:
 
 
 def default_batch_size(device: str) -> int:
-    """Frames per network call: a few on a GPU, one on a CPU (no gain there, more memory)."""
-    return 4 if device.startswith("cuda") else 1
+    """Frames decoded per network call: the run's own rule (``limits.frames_per_batch``)."""
+    return frames_per_batch(device.split(":")[0])
 
 
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
@@ -61,8 +62,7 @@ def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
 
     Unfinished work for the same job is continued; ``restart`` discards it.
     """
-    scale = float(scale or prepared.model.output_scale)
-    check_scale(scale)
+    scale = output_scale(scale, prepared.model)
     if batch_size is None:
         batch_size = default_batch_size(str(prepared.device))
     return run_video(

@@ -16,10 +16,16 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..errors import UpscaleError
 from .ffmpeg.binary import encoder_pix_fmts
 from .probe import VideoInfo, pix_fmt_depth
 
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libaom-av1": 30, "libsvtav1": 30}
+
+
+# The CRF scale of each encoder (x264/x265 count to 51, VP9 and AV1 encoders to 63).
+CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51)}
+OTHER_CRF_RANGE = (0, 63)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,12 @@ class EncoderSettings:
     crf: int | None = None
     preset: str | None = None
     pix_fmt: str | None = None
+
+    def __post_init__(self) -> None:
+        low, high = CRF_RANGE.get(self.codec, OTHER_CRF_RANGE)
+        if self.crf is not None and not low <= self.crf <= high:
+            raise UpscaleError(f"--crf for {self.codec} goes from {low} (best) to {high}, "
+                               f"not {self.crf}")
 
 
 def choose_pix_fmt(settings: EncoderSettings, info: VideoInfo) -> str:

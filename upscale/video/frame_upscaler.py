@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..imaging.resize import resize_to
-from ..outputs import output_size
+from ..outputs import output_scale, output_size
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
@@ -24,7 +24,7 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, til
     # it which files are videos) must not.
     from .. import run
 
-    scale = float(scale or prepared.model.output_scale)
+    scale = output_scale(scale, prepared.model)
 
     def upscale_frames(frames: np.ndarray, source_bits: int | None = None) -> np.ndarray:
         """``source_bits``: the video's depth, which decides fp16 or fp32 under ``auto``."""

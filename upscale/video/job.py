@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
-from ..outputs import OutputLock, partial_files, refuse_existing, write_atomically
+from ..outputs import OutputLock, partial_files, write_atomically
 from .encode import EncodePlan, EncoderSettings
 from .ffmpeg.binary import encoder_pix_fmts, ffmpeg_choice
-from .mux import check_codec_fits, container_for, mux, plan_streams
+from .mux import CONTAINERS, check_codec_fits, container_for, mux, plan_streams
 from .probe import VideoInfo, probe
 from .segments import DEFAULT_SEGMENT_FRAMES, WorkDir, work_dir_for
 from .transcode import FrameFn, ProgressFn, TranscodeJob, encode_all, segment_starts
@@ -57,18 +57,26 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_fram
     """
     source, output = Path(source), Path(output)
     notify = notify or (lambda message: None)
-    refuse_existing(output, overwrite)
-    if container_for(output) is None and not output.suffix:
-        raise UpscaleError(f"{output}: give the output a video extension such as .mp4 or .mkv")
-    check_codec_fits(settings.codec, output)
+    check_video_output(output, settings)
     if note := ffmpeg_choice()[1]:
         notify(note)
-    encoder_pix_fmts(settings.codec)  # an unknown --codec fails now, not after a segment
-    with OutputLock.for_file(output):
-        refuse_existing(output, overwrite)  # another run may have finished it meanwhile
+    with OutputLock.for_file(output, overwrite=overwrite):  # refuses an existing output
         return _run_locked(source, output, upscale_frames, out_size, settings, restart,
                            batch_size, segment_frames, job_key, on_progress, notify, info,
                            encode)
+
+
+def check_video_output(output: Path, settings: EncoderSettings) -> None:
+    """Before any frame (and, from the CLI, before the network loads): the output is a video
+    container that holds the codec, and the encoder exists and takes ``--pix-fmt``."""
+    if container_for(output) is None:
+        known = ", ".join(sorted(CONTAINERS))
+        raise UpscaleError(f"{output}: not a video file name; end it with one of {known}")
+    check_codec_fits(settings.codec, output)
+    supported = encoder_pix_fmts(settings.codec)  # an unknown --codec fails here
+    if settings.pix_fmt and supported and settings.pix_fmt not in supported:
+        raise UpscaleError(f"--pix-fmt {settings.pix_fmt}: {settings.codec} takes "
+                           f"{', '.join(supported)}")
 
 
 def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,

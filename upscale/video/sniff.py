@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import UpscaleError
-from ..imaging import IMAGE_SUFFIXES
+from ..imaging import INPUT_SUFFIXES
 from .ffmpeg.commands import header_command
 from .ffmpeg.process import run_ffmpeg
 from .probe import is_image_format, parse_header
@@ -47,14 +47,14 @@ def media_kind(path: str | os.PathLike) -> MediaKind | None:
     head = _head(path)
     if _is_still_image(head):
         # A still image under another name, or in a format a folder run does not take
-        # (GIF, camera raw): only the image reader, given it alone, tries it.
-        return "image" if suffix in IMAGE_SUFFIXES else None
+        # (camera raw): only the image reader, given it alone, tries it.
+        return "image" if suffix in INPUT_SUFFIXES else None
     presence = _video_presence(path) if _may_be_media(head) else None
     if presence is not None:
         return "video" if presence else "no video"
     if suffix in VIDEO_SUFFIXES:
         return "video"
-    return "image" if suffix in IMAGE_SUFFIXES else None
+    return "image" if suffix in INPUT_SUFFIXES else None
 
 
 def _video_presence(path: Path) -> bool | None:

@@ -10,17 +10,16 @@ stay for ``--resume``.
 
 from __future__ import annotations
 
-import queue
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from ..errors import UpscaleError
-from ..stoppable import Stopped, get, put
+from ..stages import StageThread, run_stages
 from .decode import FrameReader
 from .encode import EncodePlan, pad_frames
 from .ffmpeg.commands import encode_command
@@ -32,7 +31,6 @@ from .segments import WorkDir
 # ``source_bits=`` the video's real depth per channel (10-bit video arrives as uint16)
 FrameFn = Callable[..., np.ndarray]
 ProgressFn = Callable[[int, int], None]
-_DONE = object()
 _QUEUE_BATCHES = 3
 
 
@@ -48,23 +46,6 @@ class TranscodeJob:
     workdir: WorkDir
     batch_size: int = 1
     on_progress: ProgressFn | None = None
-
-
-class _Worker(threading.Thread):
-    """A thread that records its exception and raises the shared stop flag."""
-
-    def __init__(self, target: Callable[[], None], stop: threading.Event, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._work, self._stop_flag, self.error = target, stop, None
-
-    def run(self) -> None:
-        try:
-            self._work()
-        except Stopped:
-            pass
-        except BaseException as exc:  # reported by the caller, in its thread
-            self.error = exc
-            self._stop_flag.set()
 
 
 def segment_starts(info: VideoInfo, workdir: WorkDir) -> list[Fraction]:
@@ -99,7 +80,7 @@ class SegmentWriter:
         self.job, self.stop = job, stop
         self.current: Process | None = None
         self.segment = -1
-        self.finishers: list[_Worker] = []
+        self.finishers: list[StageThread] = []
 
     def write(self, frame_index: int, frames: np.ndarray) -> None:
         for offset in range(len(frames)):
@@ -140,7 +121,7 @@ class SegmentWriter:
             process.wait_ok()
             self.job.workdir.partial_path(segment).replace(self.job.workdir.segment_path(segment))
 
-        finisher = _Worker(finish, self.stop, f"finish-{segment}")
+        finisher = StageThread(finish, self.stop, f"finish-{segment}")
         finisher.start()
         self.finishers.append(finisher)
 
@@ -161,64 +142,53 @@ class SegmentWriter:
 
 def encode_all(job: TranscodeJob, first_segment: int) -> int:
     """Encode every segment from ``first_segment`` on; return the frames decoded in all."""
-    workdir, info = job.workdir, job.info
-    start_frame = workdir.first_frame(first_segment)
-    total = info.frame_count
-    stop = threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
-    upscaled: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
-    reader = FrameReader(info, job.plan.raw_pix_fmt)
-    writer = SegmentWriter(job, stop)
+    start_frame = job.workdir.first_frame(first_segment)
+    reader = FrameReader(job.info, job.plan.raw_pix_fmt)
 
-    def decode() -> None:
-        for batch in reader.batches(job.batch_size, skip=start_frame):
-            put(decoded, batch, stop)
+    def batches() -> Iterator[np.ndarray]:
+        yield from reader.batches(job.batch_size, skip=start_frame)
         reader.finish()
-        put(decoded, _DONE, stop)
 
-    def encode() -> None:
-        index = start_frame
-        while (item := get(upscaled, stop)) is not _DONE:
-            writer.write(index, item)
-            index += len(item)
-            if job.on_progress:
-                job.on_progress(index, max(total, index))
-        writer.close_segment()
-        writer.join()
-
-    threads = [_Worker(decode, stop, "decode"), _Worker(encode, stop, "encode")]
-    for thread in threads:
-        thread.start()
-    try:
-        _run_network(job, decoded, upscaled, stop)
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        if stop.is_set():
-            reader.kill()
-            writer.abort()
-            for thread in threads:
-                thread.join(timeout=10)
-    for thread in threads:
-        if thread.error is not None:
-            raise thread.error
+    encode_frames(job, batches(), start_frame, on_stop=reader.kill)
     return reader.decoded
 
 
-def _run_network(job: TranscodeJob, decoded: queue.Queue, upscaled: queue.Queue,
-                 stop: threading.Event) -> None:
+def encode_frames(job: TranscodeJob, batches: Iterable[np.ndarray], first_frame: int, *,
+                  on_stop: Callable[[], None]) -> int:
+    """Upscale and encode ``batches`` (the frames from ``first_frame`` on) into the job's
+    segments, decode, network and encode at once; returns the frames encoded.
+
+    This is :func:`upscale.stages.run_stages` for a local run and a Ray segment alike. A
+    failure or Ctrl-C calls ``on_stop`` (the decoder is killed), kills the encoder and
+    removes the half-written segment; finished segments stay for a re-run.
+    """
+    stop = threading.Event()
+    writer = SegmentWriter(job, stop)
     expected = (job.out_height, job.out_width)
-    try:
-        while (batch := get(decoded, stop)) is not _DONE:
-            result = job.upscale_frames(batch, source_bits=job.info.bit_depth)
-            if result.shape[1:3] != expected or result.dtype != batch.dtype:
-                raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
-                                   f"expected {expected} {batch.dtype}")
-            put(upscaled, pad_frames(result, job.plan.width, job.plan.height), stop)
-        put(upscaled, _DONE, stop)
-    except Stopped:
-        return
+    next_frame = first_frame
+
+    def upscale(batch: np.ndarray) -> np.ndarray:
+        result = job.upscale_frames(batch, source_bits=job.info.bit_depth)
+        if result.shape[1:3] != expected or result.dtype != batch.dtype:
+            raise UpscaleError(f"the frame upscaler returned {result.shape} {result.dtype}; "
+                               f"expected {expected} {batch.dtype}")
+        return pad_frames(result, job.plan.width, job.plan.height)
+
+    def encode(frames: np.ndarray) -> None:
+        nonlocal next_frame
+        writer.write(next_frame, frames)
+        next_frame += len(frames)
+        if job.on_progress:
+            job.on_progress(next_frame, max(job.info.frame_count, next_frame))
+
+    def finish_encoding() -> None:
+        writer.close_segment()
+        writer.join()
+
+    def abandon() -> None:
+        on_stop()
+        writer.abort()
+
+    run_stages(batches, upscale, encode, depth=_QUEUE_BATCHES, name="video",
+               finish_writing=finish_encoding, on_stop=abandon, stop=stop)
+    return next_frame - first_frame

@@ -1,0 +1,195 @@
+"""One run as the user asked for it: every option resolved and checked once, up front.
+
+:func:`make_request` is where the CLI's options (and Python callers' keyword arguments)
+become a frozen :class:`Request`. Everything that can be known without a network is
+checked there, before any model loads, any folder is created or any lock is taken, so
+the command line and Python get the same errors from the same function.
+:func:`upscale.outputs.output_scale` is the one rule for the scale a run produces.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InputError, UpscaleError
+from .limits import (
+    DEFAULT_MAX_PIXELS,
+    check_alpha,
+    check_max_pixels,
+    check_quality,
+    check_tile_options,
+)
+from .loading import DEFAULT_MODEL, load_model
+from .loading.families import families, family_of
+from .loading.registry import find_model
+from .outputs import DEFAULT_NAME_TEMPLATE, check_scale
+
+if TYPE_CHECKING:
+    from .loading.families import Family
+    from .model import ModelDescriptor
+    from .video.encode import EncoderSettings
+
+
+class InputKind(enum.Enum):
+    """Which road an input takes."""
+
+    IMAGE = "image"
+    FOLDER = "folder"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    """The network the options name: a model, a family member, or a blended pair (α)."""
+
+    model: str = DEFAULT_MODEL
+    alpha: float | None = None
+    psnr_model: str | None = None
+    gan_model: str | None = None
+
+    def check(self) -> None:
+        """A pair, an α and a family that fit together, before any weights are read."""
+        if self.alpha is not None:
+            check_alpha(self.alpha)
+        if self.psnr_model or self.gan_model:
+            if not (self.psnr_model and self.gan_model):
+                raise UpscaleError("--psnr-model and --gan-model go together: give both")
+            if self.alpha is None:
+                raise UpscaleError(
+                    "--psnr-model/--gan-model need --alpha (0 = PSNR end, 1 = GAN end)")
+        elif self.alpha is not None and self._family() is None:
+            raise UpscaleError(
+                f"{self.model}: --alpha needs a model family with a PSNR and a GAN member "
+                f"({', '.join(families())}); for any other pair give --psnr-model A "
+                "--gan-model B")
+
+    def _family(self) -> Family | None:
+        if Path(self.model).expanduser().is_file():
+            return None  # a file that happens to share a model's name is that file
+        return family_of(self.model)
+
+    def label(self) -> str:
+        """How reports name it: ``realesrgan-x4plus``, ``... α=0.8``, ``A+B α=0.5``."""
+        if self.psnr_model and self.gan_model:
+            return f"{self.psnr_model}+{self.gan_model} α={self.alpha:g}"
+        return self.model if self.alpha is None else f"{self.model} α={self.alpha:g}"
+
+    def known_scale(self) -> float | None:
+        """A registry model's output scale, known without loading it (None otherwise)."""
+        if self.psnr_model or Path(self.model).expanduser().exists():
+            return None
+        entry = find_model(self.model)
+        return float(entry.scale) if entry is not None else None
+
+    def load(self) -> ModelDescriptor:
+        """The network itself (a blend warns, as LineageWarning, of an unrelated pair)."""
+        from .loading.interpolation import load_blended_model  # imports torch
+
+        if self.alpha is None:
+            return load_model(self.model)  # a family's PSNR member too: that network
+        if self.psnr_model and self.gan_model:
+            return load_blended_model(self.psnr_model, self.gan_model, self.alpha)
+        family = self._family()
+        if family is None:  # an unchecked choice: the check's own words
+            self.check()
+        return load_blended_model(family.psnr, family.gan, self.alpha)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything one run needs, resolved and checked; built by :func:`make_request`."""
+
+    input: Path
+    kind: InputKind
+    output: Path | None
+    output_is_folder: bool  # -o ended in a separator: a folder, even if it does not exist yet
+    network: NetworkChoice
+    scale: float | None  # None: the network's own output scale
+    device: str
+    precision: str
+    tile: int
+    tile_pad: int | None
+    quality: int | None
+    format: str
+    name_template: str
+    recursive: bool
+    glob: tuple[str, ...]
+    skip_existing: bool
+    overwrite: bool
+    restart: bool
+    dry_run: bool
+    quiet: bool
+    max_pixels: int
+    encoder: EncoderSettings
+    ray: str | None
+
+    def known_scale(self) -> float | None:
+        """The output scale when it is known before the network loads."""
+        return self.scale if self.scale is not None else self.network.known_scale()
+
+
+def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None = None,  # noqa: A002
+                 scale: float | None = None, model: str = DEFAULT_MODEL,
+                 alpha: float | None = None, psnr_model: str | None = None,
+                 gan_model: str | None = None, device: str = "auto",
+                 precision: str = "auto", tile: int = 0, tile_pad: int | None = None,
+                 quality: int | None = None, format: str = "png",  # noqa: A002
+                 name_template: str | None = None, recursive: bool = False,
+                 glob: tuple[str, ...] | list[str] = (), skip_existing: bool = True,
+                 overwrite: bool = False, restart: bool = False, resume: bool = False,
+                 dry_run: bool = False, quiet: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, codec: str = "libx264",
+                 crf: int | None = None, preset: str | None = None,
+                 pix_fmt: str | None = None, ray: str | None = None) -> Request:
+    """The checked request for these options; :class:`UpscaleError` names the first problem.
+
+    ``resume`` is accepted for old scripts: unfinished video work is always continued.
+    """
+    input_path = Path(input)
+    if not input_path.exists():
+        raise InputError(f"{input_path}: no such file or folder")
+    if scale is not None and not math.isfinite(scale):
+        raise UpscaleError(f"the scale (-s) must be a finite number, not {scale}")
+    check_scale(scale)
+    check_tile_options(tile, tile_pad)
+    check_quality(quality)
+    check_max_pixels(max_pixels)
+    if resume and restart:
+        raise UpscaleError("--resume and --restart contradict each other: give one")
+    from .batch.naming import FORMATS  # the batch package: numpy, OpenCV
+
+    if format not in FORMATS:
+        raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    network = NetworkChoice(model, alpha, psnr_model, gan_model)
+    network.check()
+    from .video.encode import EncoderSettings  # numpy: `upscale --help` stays instant
+
+    encoder = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+    text = None if output is None else os.fspath(output)
+    return Request(
+        input=input_path, kind=input_kind(input_path),
+        output=None if text is None else Path(text),
+        output_is_folder=text is not None and text.endswith(("/", os.sep)),
+        network=network, scale=None if scale is None else float(scale), device=device,
+        precision=precision, tile=tile, tile_pad=tile_pad, quality=quality, format=format,
+        name_template=name_template or DEFAULT_NAME_TEMPLATE, recursive=recursive,
+        glob=tuple(glob), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
+        dry_run=dry_run, quiet=quiet, max_pixels=max_pixels,
+        encoder=encoder, ray=ray)
+
+
+def input_kind(path: Path) -> InputKind:
+    """A folder, a video (by content, as ffmpeg sees it) or an image."""
+    from .video import media_kind  # numpy and OpenCV: `upscale --help` stays instant
+
+    if path.is_dir():
+        return InputKind.FOLDER
+    kind = media_kind(path)
+    if kind == "no video":
+        raise InputError(f"{path}: not a readable video (no video stream)")
+    return InputKind.VIDEO if kind == "video" else InputKind.IMAGE
