@@ -19,6 +19,7 @@ the model cache by weights digest, so each network is measured once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,19 +36,29 @@ PROBE_SIDE = 96  # input pixels; its half (less the core) is the widest margin t
 CORE = 8  # the centre whose output is compared, in input pixels
 TOLERANCE = 0.25 / 255  # a quarter of an 8-bit level
 PROBE_SEED = 23
+# Multiples that windowed networks pad their input to (their window, or a U-Net's depth).
+ALIGNMENTS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
+ALIGNMENT_PROBE = (61, 53)  # sides that every candidate must pad
+EXACT = 1e-5  # "the same output": float32 noise only
 
 
 @dataclass(frozen=True)
 class Radius:
-    """A measured radius in input pixels; ``bounded`` is False when it reached the probe's edge."""
+    """A measured radius in input pixels; ``bounded`` is False when it reached the probe's edge.
+
+    ``alignment``: the multiple the network pads its input to by reflection inside (its
+    window); tiles aligned to it see the same windows as the whole image.
+    """
 
     pixels: float
     bounded: bool
+    alignment: int = 1
 
     def describe(self) -> str:
+        aligned = f", windows of {self.alignment} px" if self.alignment > 1 else ""
         if self.bounded:
-            return f"{self.pixels:g} px (measured)"
-        return f"beyond {self.pixels:g} px (measured; tiles are blended)"
+            return f"{self.pixels:g} px (measured{aligned})"
+        return f"beyond {self.pixels:g} px (measured{aligned}; tiles are blended)"
 
 
 def _run(network: nn.Module, x: torch.Tensor, size: SizeRequirements, scale: int) -> torch.Tensor:
@@ -55,36 +66,69 @@ def _run(network: nn.Module, x: torch.Tensor, size: SizeRequirements, scale: int
     return network(fitted)[..., : height * scale, : width * scale].clamp(0, 1)
 
 
+def _random(channels: int, height: int, width: int) -> torch.Tensor:
+    return torch.rand(1, channels, height, width,
+                      generator=torch.Generator().manual_seed(PROBE_SEED))
+
+
+@torch.inference_mode()
+def alignment(network: nn.Module, size: SizeRequirements, scale: int, channels: int
+              ) -> SizeRequirements:
+    """``size`` with the multiple the network pads its input to by reflection before its
+    windows, or ``size`` itself when it pads to none (or pads with zeros, which no
+    probe can tell apart from padding to a larger multiple: OmniSR).
+
+    Padding the input to the right multiple ourselves leaves the network nothing to
+    pad, so its output is unchanged; any other multiple changes the border.
+    """
+    image = _random(channels, *size.fit_shape(*ALIGNMENT_PROBE))
+    plain = _run(network, image, size, scale)
+    for multiple in ALIGNMENTS:
+        if multiple % size.multiple_of:
+            continue
+        aligned = dataclasses.replace(size, multiple_of=multiple)
+        if float((_run(network, image, aligned, scale) - plain).abs().max()) <= EXACT:
+            return aligned
+    return size
+
+
 @torch.inference_mode()
 def measure(network: nn.Module, size: SizeRequirements, scale: int, channels: int) -> Radius:
-    """The smallest context (input pixels) around a tile that reproduces the whole-image result."""
+    """The smallest context (input pixels) around a tile that reproduces the whole-image
+    result, at the centre of a random image and at its bottom-right corner (where the
+    network's own padding to whole windows must match the whole image's)."""
+    step = size.multiple_of  # tiles start on multiples of it: margins are multiples too
+    core = -(-CORE // step) * step
     height, width = size.fit_shape(PROBE_SIDE, PROBE_SIDE)
-    generator = torch.Generator().manual_seed(PROBE_SEED)
-    image = torch.rand(1, channels, height, width, generator=generator)
-    top, left = (height - CORE) // 2, (width - CORE) // 2
+    image = _random(channels, height, width)
     whole = _run(network, image, size, scale)
-    centre = whole[..., top * scale:(top + CORE) * scale, left * scale:(left + CORE) * scale]
+    top = (height - core) // 2 // step * step
+    left = (width - core) // 2 // step * step
+
+    def same(out: torch.Tensor, y0: int, x0: int, oy: int, ox: int) -> bool:
+        part = out[..., oy * scale:(oy + core) * scale, ox * scale:(ox + core) * scale]
+        want = whole[..., y0 * scale:(y0 + core) * scale, x0 * scale:(x0 + core) * scale]
+        return float((part - want).abs().max()) <= TOLERANCE
 
     def reproduces(margin: int) -> bool:
-        crop = image[..., top - margin: top + CORE + margin, left - margin: left + CORE + margin]
-        out = _run(network, crop, size, scale)
-        inner = slice(margin * scale, (margin + CORE) * scale)
-        core = out[..., inner, inner]
-        return float((core - centre).abs().max()) <= TOLERANCE
+        centre = image[..., top - margin: top + core + margin, left - margin: left + core + margin]
+        if not same(_run(network, centre, size, scale), top, left, margin, margin):
+            return False
+        corner = image[..., height - core - margin:, width - core - margin:]
+        return same(_run(network, corner, size, scale), height - core, width - core,
+                     margin, margin)
 
-    widest = min(top, left) - 1  # a wider crop would be the whole probe
-    if not reproduces(widest):
-        return Radius(float(widest + 1), bounded=False)
-    low, high = 0, widest  # reproduces(high) holds; find the smallest margin that does
-    if reproduces(low):
-        return Radius(0.0, bounded=True)
+    widest = (min(top, left) - 1) // step  # in steps; a wider crop would be the whole probe
+    if widest < 0 or not reproduces(widest * step):
+        return Radius(float(max(widest, 0) * step + 1), bounded=False, alignment=step)
+    low, high = -1, widest  # reproduces(high * step) holds; find the smallest that does
     while high - low > 1:
         middle = (low + high) // 2
-        if reproduces(middle):
+        if reproduces(middle * step):
             high = middle
         else:
             low = middle
-    return Radius(float(high), bounded=True)
+    return Radius(float(high * step), bounded=True, alignment=step)
 
 
 def _cache_file(digest: str) -> Path:
@@ -93,15 +137,16 @@ def _cache_file(digest: str) -> Path:
 
 def measured_radius(network: nn.Module, size: SizeRequirements, scale: int,
                     channels: int) -> Radius:
-    """:func:`measure`, once per set of weights (kept in the model cache)."""
+    """:func:`alignment`, then :func:`measure` with tiles aligned to it; once per set of
+    weights (kept in the model cache)."""
     path = _cache_file(weights_sha256(network.state_dict()))
     try:
         saved = json.loads(path.read_text())
-        return Radius(float(saved["pixels"]), bool(saved["bounded"]))
+        return Radius(float(saved["pixels"]), bool(saved["bounded"]), int(saved["alignment"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    radius = measure(network, size, scale, channels)
-    record = {"pixels": radius.pixels, "bounded": radius.bounded}
+    radius = measure(network, alignment(network, size, scale, channels), scale, channels)
+    record = dataclasses.asdict(radius)
     with contextlib.suppress(OSError):  # an unwritable cache: measured again next time
         write_bytes_atomically(path, json.dumps(record).encode(), overwrite=True)
     return radius

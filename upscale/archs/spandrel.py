@@ -82,6 +82,14 @@ class SpandrelNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.call(self.network, x)
 
+    def state_dict(self, *args, **kwargs):  # noqa: ANN201 - nn.Module's
+        """The network's tensors under spandrel's own names (no wrapper prefix), so that a
+        blend of two of them, or their weights digest, is the checkpoint's."""
+        return self.network.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state, *args, **kwargs):  # noqa: ANN001, ANN201 - nn.Module's
+        return self.network.load_state_dict(state, *args, **kwargs)
+
 
 def _call_of(descriptor: object) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
     """How spandrel calls the network (a few architectures return a tuple, or rescale)."""
@@ -151,6 +159,9 @@ def describe(net: SpandrelNetwork) -> ModelDescriptor:
                             minimum=max(1, int(facts["minimum"])),
                             square=bool(facts["square"]))
     radius = measured_radius(net, size, int(facts["scale"]), int(facts["in_channels"]))
+    if radius.alignment > size.multiple_of:  # we pad to its windows, so tiles align with them
+        size = SizeRequirements(multiple_of=radius.alignment, minimum=size.minimum,
+                                square=size.square)
     hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags",
                                                    "tiling")}
     hyperparameters["receptive_radius"] = radius.describe()
