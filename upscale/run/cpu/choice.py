@@ -39,6 +39,7 @@ PROBE_SHAPES = ((96, 88), (61, 47), (37, 29), (23, 17), (13, 11), (7, 5))
 REPEATS = 2  # timed runs after a warm-up; the best counts
 AGREEMENT = 0.25 / 255  # largest difference from PyTorch accepted, in [0, 1] units
 PROBE_TIMEOUT_S = 900
+PROBE_COMMAND = [sys.executable, "-m", "upscale.run.cpu.probe"]  # + XML FOLDER REPEATS
 OPENVINO, PYTORCH = "openvino", "pytorch"
 
 
@@ -110,8 +111,7 @@ def _run_openvino(xml: Path, probes: list[torch.Tensor]
         folder = Path(name)
         for index, probe in enumerate(probes):
             np.save(folder / f"input_{index}.npy", probe.numpy())
-        command = [sys.executable, "-m", "upscale.run.cpu.probe", str(xml), str(folder),
-                   str(REPEATS)]
+        command = [*PROBE_COMMAND, str(xml), str(folder), str(REPEATS)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, env=_child_env(),
                                   timeout=PROBE_TIMEOUT_S, check=False)
