@@ -198,3 +198,19 @@ def test_models_lists_spandrel_architectures(capsys):
     out = capsys.readouterr().out
     for name in ("SPAN", "DAT", "HAT", "SwinIR", "OmniSR", "RealCUGAN", "Swin2SR"):
         assert name in out
+
+
+def test_an_onnx_export_of_span_matches_spandrel(image, tmp_path):
+    import warnings
+
+    network = tiny("SPAN")
+    graph = tmp_path / "span.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, torch.rand(1, 3, 16, 16), str(graph), dynamo=False,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {2: "h", 3: "w"}, "output": {2: "oh", 3: "ow"}})
+    source = write_image(tmp_path / "in.png", image)
+    assert run_main(source, "-m", graph, "-o", tmp_path / "onnx.png", "-q") == 0
+    reference = expected(network.state_dict(), image)
+    assert level_difference(read_image(tmp_path / "onnx.png"), reference) <= 1

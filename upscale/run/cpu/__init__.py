@@ -48,8 +48,8 @@ def optimize_network(model: ModelDescriptor, network: nn.Module,
     warning line says so and PyTorch runs it.
     """
     device = torch.device(device)
-    if device.type != "cpu" or dtype != torch.float32:
-        return network
+    if device.type != "cpu" or dtype != torch.float32 or getattr(network, "runs_itself", False):
+        return network  # an ONNX graph is run by its own engine
     use_all_cores()
     if winograd_available(device, dtype):
         fast = winograd_module(model, network)
