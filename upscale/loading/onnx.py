@@ -49,6 +49,13 @@ class OnnxNetwork(torch.nn.Module):
         return (type(self), (self.path, self.digest, self.half_input))
 
 
+def _reason(exc: BaseException) -> str:
+    """OpenVINO's message without its "Exception from src/...cpp:N:" location lines."""
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip() and not line.startswith("Exception from ")]
+    return lines[0][:160] if lines else type(exc).__name__
+
+
 def _refuse(path: Path, why: str) -> UnsupportedModelError:
     return UnsupportedModelError(f"{path}: not an image-to-image ONNX graph ({why})")
 
@@ -61,8 +68,7 @@ def _check_graph(path: Path) -> tuple[int, bool]:
     try:
         graph = ov.Core().read_model(str(path))
     except Exception as exc:  # noqa: BLE001 - OpenVINO's reader raises its own kinds
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise UnsupportedModelError(f"{path}: not a readable ONNX file ({first})") from exc
+        raise UnsupportedModelError(f"{path}: not a readable ONNX file ({_reason(exc)})") from exc
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise _refuse(path, f"{len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                             "an upscaler has one of each")
@@ -91,8 +97,8 @@ def load_onnx(path: Path) -> ModelDescriptor:
         with torch.inference_mode():
             out = network(probe)
     except Exception as exc:  # noqa: BLE001 - a graph with fixed sides, or one that fails
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise _refuse(path, f"it fails on a {PROBE_SIDE}×{PROBE_SIDE} image: {first}") from exc
+        raise _refuse(path, f"it fails on a {PROBE_SIDE}×{PROBE_SIDE} image: "
+                            f"{_reason(exc)}") from exc
     height, width = out.shape[-2:]
     if out.shape[1] != channels or height != width or height % PROBE_SIDE:
         raise _refuse(path, f"{tuple(probe.shape)} in, {tuple(out.shape)} out; an upscaler "
