@@ -44,3 +44,14 @@ def custom_model(module: nn.Module, *, scale: int, multiple_of: int = 1,
                            in_channels=3, out_channels=3,
                            size=SizeRequirements(multiple_of=multiple_of),
                            receptive_radius=receptive_radius, hyperparameters={})
+
+
+def run_main(*args) -> int:
+    """The exit status of ``upscale ARGS``, run in-process as the installed command runs."""
+    from upscale.cli import main
+
+    try:
+        main([str(arg) for arg in args])
+    except SystemExit as exited:
+        return exited.code
+    return 0

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_srvgg
+from helpers import run_main, tiny_srvgg
 from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
@@ -18,20 +18,10 @@ from torch.nn import functional as F
 from upscale.archs import build_model
 from upscale.archs import spandrel as spandrel_arch
 from upscale.archs.receptive import alignment, measure
-from upscale.cli import main
 from upscale.errors import UnsupportedModelError
 from upscale.imaging import write_image
 from upscale.model import ModelDescriptor, SizeRequirements
 from upscale.run.cpu import choice
-
-
-def run_main(*args) -> int:
-    try:
-        main([str(arg) for arg in args])
-    except SystemExit as exited:
-        return exited.code
-    return 0
-
 
 UNKNOWN = {"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}
 

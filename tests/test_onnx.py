@@ -9,23 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_srvgg
+from helpers import run_main, tiny_srvgg
 from torch import nn
 
-from upscale.cli import main
 from upscale.imaging import read_image, write_image
 from upscale.loading import load_model
 from upscale.run import prepare_network, run_network
 
 pytest.importorskip("openvino")
-
-
-def run_main(*args) -> int:
-    try:
-        main([str(arg) for arg in args])
-    except SystemExit as exited:
-        return exited.code
-    return 0
 
 
 def export(network: nn.Module, path: Path, channels: int = 3) -> Path:

@@ -21,23 +21,15 @@ import torch
 
 pytest.importorskip("spandrel", exc_type=ImportError)
 
+from helpers import run_main  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402 - after the skip
 from spandrel_nets import ARCHITECTURES, SCALE, spandrel_call, tiny  # noqa: E402
 
-from upscale.cli import main  # noqa: E402
 from upscale.imaging import read_image, write_image  # noqa: E402
 from upscale.loading import load_model  # noqa: E402
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 HEIGHT, WIDTH = 40, 36
-
-
-def run_main(*args) -> int:
-    try:
-        main([str(arg) for arg in args])
-    except SystemExit as exited:
-        return exited.code
-    return 0
 
 
 def save(network: torch.nn.Module, path: Path) -> Path:
@@ -214,3 +206,16 @@ def test_an_onnx_export_of_span_matches_spandrel(image, tmp_path):
     assert run_main(source, "-m", graph, "-o", tmp_path / "onnx.png", "-q") == 0
     reference = expected(network.state_dict(), image)
     assert level_difference(read_image(tmp_path / "onnx.png"), reference) <= 1
+
+
+def test_a_loaded_network_pickles_as_ray_sends_it(tmp_path):
+    """Folders and videos on Ray ship the loaded descriptor to the actors."""
+    import pickle
+
+    model = load_model(save(tiny("HAT"), tmp_path / "hat.safetensors"))
+    copy = pickle.loads(pickle.dumps(model))
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        assert torch.equal(copy.module(x), model.module(x))
+    assert (copy.architecture, copy.size, copy.weights_sha256) == (
+        model.architecture, model.size, model.weights_sha256)

@@ -92,9 +92,15 @@ class SpandrelNetwork(nn.Module):
 
 
 def _call_of(descriptor: object) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
-    """How spandrel calls the network (a few architectures return a tuple, or rescale)."""
+    """How spandrel calls the network (a few architectures return a tuple, or rescale).
+
+    Its default, ``model(image)``, is replaced by a function of ours: spandrel's is a
+    lambda, which the plain pickle (e.g. a Python caller's multiprocessing) cannot send.
+    """
     call = getattr(descriptor, "_call_fn", None)
-    return call if callable(call) else _plain_call
+    if not callable(call) or getattr(call, "__module__", "").endswith("model_descriptor"):
+        return _plain_call
+    return call
 
 
 def _plain_call(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
