@@ -14,6 +14,7 @@ warm-up, divided by the input's megapixels. Needs the ``upscale[models]`` extra.
 
     python bench/archs.py                       # every architecture (minutes)
     python bench/archs.py --arch SPAN --arch DAT --side 64
+    python bench/archs.py --arch SPAN --onnx     # and its ONNX export: OpenVINO, onnxruntime
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 ENGINES = ("spandrel", "openvino", "upscale")
+ONNX_ENGINES = ("onnx-openvino", "onnxruntime")  # with --onnx: the network exported to ONNX
 
 
 def build(name: str):  # noqa: ANN201 - a torch module
@@ -85,6 +87,8 @@ def child(name: str, engine: str, side: int, repeats: int) -> dict:
     if engine == "spandrel":
         descriptor = ModelLoader().load_from_state_dict(state).eval()
         run = descriptor
+    elif engine in ONNX_ENGINES:
+        run = onnx_engine(engine, build(name), side)
     else:
         model = build_model(state, source=name)
         extra["radius"] = model.hyperparameters["receptive_radius"]
@@ -111,12 +115,40 @@ def child(name: str, engine: str, side: int, repeats: int) -> dict:
             "first_s": first, **extra}
 
 
-def parent(archs: list[str], side: int, repeats: int) -> None:
+def onnx_engine(engine: str, network, side: int):  # noqa: ANN001, ANN201
+    """The network exported to ONNX (TorchScript exporter), run as ``-m model.onnx`` runs
+    (OpenVINO, static shapes) or by onnxruntime."""
+    import warnings
+
+    import torch
+
+    path = Path(tempfile.mkdtemp(prefix="bench-onnx-")) / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, torch.rand(1, 3, side, side), str(path), dynamo=False,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {2: "h", 3: "w"}, "output": {2: "H", 3: "W"}})
+    if engine == "onnx-openvino":
+        from upscale.run.cpu.openvino import OpenVINONetwork
+
+        return OpenVINONetwork(path)
+    import onnxruntime
+
+    from upscale.run.cpu.shared import cpu_count
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = cpu_count()
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"input": x.numpy()})[0]
+
+
+def parent(archs: list[str], side: int, repeats: int, onnx: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-archs-") as cache:
         env = {**os.environ, "UPSCALE_CACHE": cache, "PYTHONWARNINGS": "ignore"}
         rows: dict[str, dict[str, dict]] = {}
         for name in archs:
-            for engine in ENGINES:
+            for engine in ENGINES + (ONNX_ENGINES if onnx else ()):
                 done = subprocess.run([sys.executable, __file__, "--child", name, engine,
                                        "--side", str(side), "--repeats", str(repeats)],
                                       capture_output=True, text=True, env=env, check=False)
@@ -142,6 +174,15 @@ def parent(archs: list[str], side: int, repeats: int) -> None:
         up = result["upscale"]
         print(f"| {name} | {' | '.join(shown)} | {up.get('verdict', '?')} | {ratio} | "
               f"{up.get('first_s', float('nan')):.1f} s | {up.get('radius', '?')} |")
+    if onnx:
+        print("\nThe same networks exported to ONNX (seconds per megapixel):\n")
+        print("| architecture | ONNX in OpenVINO (`-m model.onnx`) | onnxruntime |")
+        print("|---|---|---|")
+        for name, result in rows.items():
+            cells = [result[e].get("s_per_mp") for e in ONNX_ENGINES]
+            shown = [f"{c:.1f}" if c is not None else result[e].get("error", "?")
+                     for c, e in zip(cells, ONNX_ENGINES, strict=True)]
+            print(f"| {name} | {' | '.join(shown)} |")
 
 
 def main() -> None:
@@ -149,12 +190,14 @@ def main() -> None:
     parser.add_argument("--arch", action="append", choices=ARCHS)
     parser.add_argument("--side", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--onnx", action="store_true",
+                        help="also export each network to ONNX: OpenVINO against onnxruntime")
     parser.add_argument("--child", nargs=2, metavar=("ARCH", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child, args.side, args.repeats)))
         return
-    parent(args.arch or list(ARCHS), args.side, args.repeats)
+    parent(args.arch or list(ARCHS), args.side, args.repeats, args.onnx)
 
 
 if __name__ == "__main__":
