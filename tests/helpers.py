@@ -61,3 +61,14 @@ def peak_tensor_bytes(run) -> int:
         live += nbytes
         peak = max(peak, live)
     return peak
+
+
+def run_main(*args) -> int:
+    """The exit status of ``upscale ARGS``, run in-process as the installed command runs."""
+    from upscale.cli import main
+
+    try:
+        main([str(arg) for arg in args])
+    except SystemExit as exited:
+        return exited.code
+    return 0

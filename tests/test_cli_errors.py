@@ -14,23 +14,13 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import tiny_srvgg
+from helpers import run_main, tiny_srvgg
 
 import upscale.execute
-from upscale.cli import main
 from upscale.cli import run as run_module
 from upscale.imaging import read_image, write_image
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
-
-
-def run_main(*args) -> int:
-    """The exit status of ``upscale ARGS``."""
-    try:
-        main([str(arg) for arg in args])
-    except SystemExit as exited:
-        return exited.code
-    return 0
 
 
 @pytest.fixture

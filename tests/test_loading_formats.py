@@ -172,10 +172,15 @@ def test_garbage_files_give_one_line(tmp_path, content):
 
 
 def test_unknown_suffix_and_missing_file(tmp_path):
-    weird = tmp_path / "net.onnx"
+    weird = tmp_path / "net.h5"
     weird.write_bytes(b"x")
-    with pytest.raises(UpscaleError, match="unknown weight format .onnx"):
+    with pytest.raises(UpscaleError, match="unknown weight format .h5"):
         load_model(weird)
+    damaged = tmp_path / "net.onnx"
+    damaged.write_bytes(b"x")
+    with pytest.raises(UpscaleError, match="not a readable ONNX file") as info:
+        load_model(damaged)
+    assert "\n" not in str(info.value)
     with pytest.raises(UpscaleError, match="no such weight file"):
         load_model(tmp_path / "absent.pth")
 

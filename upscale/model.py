@@ -27,11 +27,19 @@ class SizeRequirements:
 
     multiple_of: int = 1  # e.g. 4 for a pixel-unshuffle by 4
     minimum: int = 1
+    square: bool = False  # both sides equal (a few networks with fixed-size attention)
 
     def fit(self, side: int) -> int:
         """The smallest side at least ``side`` (and ``minimum``) that is a multiple."""
         side = max(side, self.minimum)
         return -(-side // self.multiple_of) * self.multiple_of
+
+    def fit_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The smallest height and width the network takes that hold ``height`` × ``width``."""
+        height, width = self.fit(height), self.fit(width)
+        if self.square:
+            height = width = max(height, width)
+        return height, width
 
 
 @dataclass(frozen=True, eq=False)  # identity: it holds a module

@@ -20,9 +20,11 @@ from torch import nn
 
 from ..errors import UnsupportedModelError
 from ..model import ModelDescriptor
-from . import rrdbnet, srvgg
+from . import rrdbnet, spandrel, srvgg
 
-ARCHITECTURES = (rrdbnet, srvgg)
+# Ours first: RRDBNet and SRVGGNetCompact have our CPU kernels. spandrel (an optional
+# extra) loads every other layout it knows.
+ARCHITECTURES = (rrdbnet, srvgg, spandrel)
 
 
 # Prefixes that training code leaves on every key: DataParallel's ``module.``, and the
@@ -58,7 +60,15 @@ def describe(network: nn.Module) -> ModelDescriptor:
             return arch.describe(network)
     raise UnsupportedModelError(
         f"{type(network).__name__} is not an architecture upscale knows; "
-        f"supported: {', '.join(a.ARCH_NAME for a in ARCHITECTURES)}")
+        f"supported: {supported()}")
+
+
+def supported() -> str:
+    """The architectures that can load here, for error messages."""
+    if spandrel.installed():
+        return f"{rrdbnet.ARCH_NAME}, {srvgg.ARCH_NAME} and every architecture spandrel knows"
+    return (f"{rrdbnet.ARCH_NAME} and {srvgg.ARCH_NAME}; {spandrel.INSTALL_HINT} loads "
+            "SPAN, DAT, HAT, SwinIR, OmniSR, RealCUGAN and the rest of spandrel's")
 
 
 def as_model(network: ModelDescriptor | nn.Module) -> ModelDescriptor:
@@ -73,21 +83,27 @@ def build_model(state: Mapping[str, torch.Tensor], *, hints: Mapping[str, str] |
     state = strip_prefixes(state)
     if not state:
         raise UnsupportedModelError(f"{source}: holds no tensors")
+    misfit: UnsupportedModelError | None = None  # ours recognised it but could not build it
     for arch in ARCHITECTURES:
         try:
             net = arch.from_state_dict(state, hints or {})
         except (RuntimeError, KeyError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0]
-            raise UnsupportedModelError(
-                f"{source}: looks like {arch.ARCH_NAME} but the tensors do not fit it ({first})"
-            ) from exc
+            misfit = misfit or UnsupportedModelError(
+                f"{source}: looks like {arch.ARCH_NAME} but the tensors do not fit it ({first})")
+            misfit.__cause__ = misfit.__cause__ or exc
+            continue  # spandrel may know this variant
+        except UnsupportedModelError as exc:  # spandrel's own one line, given the source
+            if misfit is not None:
+                raise misfit from misfit.__cause__
+            raise UnsupportedModelError(f"{source}: {exc}") from exc
         if net is not None:
             return arch.describe(net.eval())
+    if misfit is not None:
+        raise misfit from misfit.__cause__
     raise UnsupportedModelError(
-        f"{source}: unknown network layout: {describe_keys(state)}; "
-        f"supported: {', '.join(a.ARCH_NAME for a in ARCHITECTURES)}"
-    )
+        f"{source}: unknown network layout: {describe_keys(state)}; supported: {supported()}")
 
 
 __all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "describe_keys",
-           "strip_prefixes"]
+           "strip_prefixes", "supported"]

@@ -50,3 +50,20 @@ def models_command() -> None:
     stdout.print(table)
     stdout.print("Use one with [bold]-m NAME[/bold]; any .pth/.safetensors/ncnn file works with "
                  "-m PATH, and files in weights/ by their stem.", highlight=False)
+    stdout.print(loadable_architectures(), highlight=False, markup=False)
+
+
+def loadable_architectures() -> str:
+    """Which architectures a checkpoint file may have, here: ours, and spandrel's if installed."""
+    from ..archs import spandrel  # lazy: the CLI starts without torch
+    from ..errors import UpscaleError
+
+    ours = "RRDBNet (ESRGAN, Real-ESRGAN) and SRVGGNetCompact, with our fast CPU kernels"
+    try:
+        names = spandrel.architecture_names()
+    except UpscaleError as error:  # installed, but its torchvision does not match torch
+        return f"Architectures: {ours}; {error}"
+    if not names:
+        return (f"Architectures: {ours}. {spandrel.INSTALL_HINT} adds SPAN, DAT, HAT, SwinIR, "
+                "OmniSR, RealPLKSR, RealCUGAN, Swin2SR and the rest of spandrel's.")
+    return f"Architectures: {ours}; through spandrel: {', '.join(names)}."

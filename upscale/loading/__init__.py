@@ -71,6 +71,12 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
     from ..archs import build_model  # imports torch: the CLI names outputs before it is needed
 
     resolved = resolve_weights(spec, offline=offline)
+    if resolved.path.suffix.lower() == ".onnx":
+        from .onnx import load_onnx  # imports OpenVINO: only for ONNX files
+
+        return dataclasses.replace(load_onnx(resolved.path), source=resolved.display,
+                                   source_path=resolved.path,
+                                   metadata={"source": resolved.display, "format": "onnx"})
     state, metadata = _read(resolved)
     model = build_model(state, hints=metadata, source=resolved.display)
     output_scale = model.scale * float(metadata.get("ncnn_output_resize", 1))

@@ -22,7 +22,7 @@ from ..errors import UnsupportedModelError
 from .ncnn import load_ncnn
 
 TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
-WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".param")
+WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".param", ".onnx")
 # Wrappers that training code puts around the generator's state dict, in order of preference:
 # BasicSR saves the EMA weights (the ones meant for inference) beside the raw ones.
 WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model", "generator", "netG",
@@ -113,6 +113,9 @@ def read_checkpoint(path: Path) -> tuple[StateDict, dict[str, str]]:
         return state, {"format": "safetensors", **metadata}
     if suffix in (".param", ".bin") and path.with_suffix(".param").is_file():
         return load_ncnn(path.with_suffix(".param"), path.with_suffix(".bin"))
+    if suffix == ".onnx":  # only load_model runs a graph; its tensors are not a state dict
+        raise UnsupportedModelError(f"{path}: an ONNX graph runs as it is; its weights cannot "
+                                    "be read or blended (--alpha needs .pth or .safetensors)")
     raise UnsupportedModelError(
         f"{path}: unknown weight format {suffix or '(no suffix)'}; "
         f"expected one of {', '.join(WEIGHT_SUFFIXES)} (ncnn: .param beside its .bin)")

@@ -41,4 +41,5 @@ def reflect_pad(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
 def fit_to_network(x: torch.Tensor, size: SizeRequirements) -> tuple[torch.Tensor, int, int]:
     """Pad ``x`` so the network takes it; returns the tensor and the original height and width."""
     height, width = x.shape[-2:]
-    return reflect_pad(x, size.fit(height) - height, size.fit(width) - width), height, width
+    fitted_height, fitted_width = size.fit_shape(height, width)
+    return reflect_pad(x, fitted_height - height, fitted_width - width), height, width

@@ -3,8 +3,9 @@
 :func:`~upscale.run.prepare_network` calls :func:`optimize_network` once, after
 moving the weights. On the CPU in fp32 that is our Winograd modules
 (:mod:`.winograd`, numba) for RRDBNet and SRVGGNetCompact, which measured faster
-than OpenVINO on the development machine (``bench/RESULTS.md``), and OpenVINO
-(:mod:`.openvino`) for any other architecture or when numba is missing;
+than OpenVINO on the development machine (``bench/RESULTS.md``), OpenVINO
+(:mod:`.openvino`) for those when numba is missing, and for any other architecture
+whichever of OpenVINO and PyTorch measured faster on it (:mod:`.choice`, once per network);
 everywhere else (CUDA, MPS, half precision) PyTorch runs the network itself.
 Whatever comes back takes and returns the same N×C×H×W tensors.
 """
@@ -17,6 +18,7 @@ from torch import nn
 from ...archs import rrdbnet, srvgg
 from ...model import ModelDescriptor
 from ...notes import note
+from .choice import fastest
 from .openvino import available, openvino_network
 from .shared import use_all_cores
 from .winograd import available as winograd_available
@@ -46,8 +48,8 @@ def optimize_network(model: ModelDescriptor, network: nn.Module,
     warning line says so and PyTorch runs it.
     """
     device = torch.device(device)
-    if device.type != "cpu" or dtype != torch.float32:
-        return network
+    if device.type != "cpu" or dtype != torch.float32 or getattr(network, "runs_itself", False):
+        return network  # an ONNX graph is run by its own engine
     use_all_cores()
     if winograd_available(device, dtype):
         fast = winograd_module(model, network)
@@ -58,7 +60,9 @@ def optimize_network(model: ModelDescriptor, network: nn.Module,
             "with plain PyTorch, which is slower on the CPU")
         return network
     try:
-        return openvino_network(model, network)
+        if model.architecture in (rrdbnet.ARCH_NAME, srvgg.ARCH_NAME):
+            return openvino_network(model, network)  # measured in bench/RESULTS.md
+        return fastest(model, network)
     except Exception as error:  # noqa: BLE001 - any failure: PyTorch still computes it
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         note(f"OpenVINO could not run this network ({reason[:200]}); running it with "

@@ -27,7 +27,11 @@ from ...notes import long_step
 from ...outputs import temporary_sibling
 from .shared import cpu_count
 
-EXAMPLE_SIDE = 32  # traced input side; every spatial size is left dynamic in the IR
+# The traced input's height and width; every spatial size is left dynamic in the IR. Sides
+# that are multiples of nothing: a windowed network pads its input to whole windows only
+# when it must, and tracing keeps the branch taken, so an input that needs the padding
+# traces a graph that is right for every size (padding by zero is a no-op).
+EXAMPLE_SHAPE = (37, 43)
 STATIC_SHAPES = 4  # compiled shapes kept (each holds its own activation buffers)
 
 
@@ -42,6 +46,7 @@ def network_digest(model: ModelDescriptor) -> str:
     digest.update(model.architecture.encode())
     digest.update(repr(sorted(model.hyperparameters.items())).encode())
     digest.update(model.weights_sha256.encode())
+    digest.update(repr(EXAMPLE_SHAPE).encode())  # a graph traced at another shape may differ
     return digest.hexdigest()
 
 
@@ -62,9 +67,9 @@ def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path) -> P
     """
     import openvino as ov  # ~0.3 s, and optional: only when a network is converted
 
-    side = model.size.fit(EXAMPLE_SIDE)
+    height, width = model.size.fit_shape(*EXAMPLE_SHAPE)
     channels = model.in_channels
-    example = torch.rand(1, channels, side, side)
+    example = torch.rand(1, channels, height, width)
     with torch.no_grad():
         model = ov.convert_model(network, example_input=example,
                                  input=[ov.PartialShape([-1, channels, -1, -1])])

@@ -1,0 +1,146 @@
+"""What every architecture gets without our own kernels, tested without spandrel installed:
+the one line when the ``upscale[models]`` extra is missing or broken, the measured
+receptive radius and window alignment, and the measured choice of CPU engine."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import run_main, tiny_srvgg
+from safetensors.torch import save_file
+from torch import nn
+from torch.nn import functional as F
+
+from upscale.archs import build_model
+from upscale.archs import spandrel as spandrel_arch
+from upscale.archs.receptive import alignment, measure
+from upscale.errors import UnsupportedModelError
+from upscale.imaging import write_image
+from upscale.model import ModelDescriptor, SizeRequirements
+from upscale.run.cpu import choice
+
+UNKNOWN = {"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}
+
+
+def test_unknown_layout_without_the_extra_names_it_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(spandrel_arch, "installed", lambda: False)
+    weights = tmp_path / "mystery.safetensors"
+    save_file(UNKNOWN, str(weights))
+    source = write_image(tmp_path / "in.png", np.zeros((8, 8, 3), np.uint8))
+    assert run_main(source, "-m", weights, "-o", tmp_path / "out.png") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "upscale[models]" in err and "mystery.safetensors" in err
+
+
+def test_spandrel_that_cannot_import_is_one_line_about_torchvision(monkeypatch):
+    monkeypatch.setattr(spandrel_arch, "installed", lambda: True)
+    monkeypatch.setitem(sys.modules, "spandrel", None)  # importing it now raises ImportError
+    with pytest.raises(UnsupportedModelError) as info:
+        build_model(UNKNOWN, source="mystery.pth")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("mystery.pth: spandrel is installed but")
+    assert "torchvision" in message
+
+
+def test_our_architectures_load_even_with_a_broken_spandrel(monkeypatch):
+    monkeypatch.setattr(spandrel_arch, "installed", lambda: True)
+    monkeypatch.setitem(sys.modules, "spandrel", None)
+    assert build_model(tiny_srvgg(2).state_dict()).architecture == "SRVGGNetCompact"
+
+
+def test_models_lists_the_architectures_and_the_extra(capsys, monkeypatch):
+    monkeypatch.setattr(spandrel_arch, "installed", lambda: False)
+    assert run_main("models") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "RRDBNet" in out and 'pip install "upscale[models]"' in out
+
+
+# --- the receptive radius, measured ----------------------------------------------------
+
+
+def conv_stack(depth: int) -> nn.Module:
+    torch.manual_seed(depth)
+    layers = [layer for _ in range(depth) for layer in (nn.Conv2d(3, 3, 3, padding=1),
+                                                        nn.Tanh())]
+    return nn.Sequential(*layers).eval()
+
+
+@pytest.mark.parametrize("depth", [3, 7])
+def test_radius_of_a_convolution_stack_is_its_depth(depth):
+    radius = measure(conv_stack(depth), SizeRequirements(), scale=1, channels=3)
+    assert radius.bounded and depth - 1 <= radius.pixels <= depth
+
+
+class GlobalMean(nn.Module):
+    """Every output pixel depends on every input pixel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.5 + x.mean(dim=(2, 3), keepdim=True)
+
+
+def test_a_network_that_sees_everything_is_unbounded():
+    radius = measure(GlobalMean(), SizeRequirements(), scale=1, channels=3)
+    assert not radius.bounded and radius.pixels > 40  # beyond the tiling default: blended
+
+
+class Windowed(nn.Module):
+    """Pads to whole 8-pixel windows by reflection and mixes each window: a toy Swin."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        padded = F.pad(x, (0, -w % 8, 0, -h % 8), mode="reflect")
+        means = F.avg_pool2d(padded, 8)
+        mixed = padded * 0.5 + F.interpolate(means, scale_factor=8, mode="nearest")
+        return mixed[..., :h, :w]
+
+
+def test_window_alignment_is_found_and_bounds_the_radius():
+    size = alignment(Windowed(), SizeRequirements(), scale=1, channels=3)
+    assert size.multiple_of == 8
+    radius = measure(Windowed(), size, scale=1, channels=3)
+    assert radius.bounded and radius.pixels <= 8
+    assert alignment(conv_stack(2), SizeRequirements(), scale=1, channels=3).multiple_of == 1
+
+
+# --- OpenVINO or PyTorch, measured once -----------------------------------------------
+
+
+def custom_model(network: nn.Module) -> ModelDescriptor:
+    return ModelDescriptor(module=network, architecture="ConvStack", scale=1, in_channels=3,
+                           out_channels=3, size=SizeRequirements(), receptive_radius=3.0,
+                           hyperparameters={})
+
+
+def test_engine_verdict_is_measured_once_and_kept(tmp_path, monkeypatch):
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
+    model = custom_model(conv_stack(3))
+    verdict = choice.choose(model, model.module)
+    assert verdict.engine in (choice.OPENVINO, choice.PYTORCH)
+    assert verdict.openvino_s is not None and verdict.pytorch_s > 0
+    saved = json.loads(choice.verdict_path(model).read_text())
+    assert saved["engine"] == verdict.engine
+    monkeypatch.setattr(choice, "measure", lambda *a: pytest.fail("measured twice"))
+    assert choice.choose(model, model.module) == verdict
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(choice.fastest(model, model.module)(x), model.module(x),
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_an_openvino_crash_costs_only_the_measurement(tmp_path, monkeypatch):
+    """The child process dies as a segfaulting compiler would: PyTorch runs the network."""
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
+    crash = tmp_path / "crash.py"
+    crash.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr(choice, "PROBE_COMMAND", [sys.executable, str(crash)])
+    model = custom_model(conv_stack(2))
+    verdict = choice.choose(model, model.module)
+    assert verdict.engine == choice.PYTORCH and "died" in verdict.reason
+    assert choice.fastest(model, model.module) is model.module

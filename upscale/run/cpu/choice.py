@@ -1,0 +1,177 @@
+"""OpenVINO or plain PyTorch: measured once per network, the faster one kept.
+
+OpenVINO is not faster for every architecture, and for a few it is wrong or
+crashes: on RealPLKSR, OpenVINO 2026.4's compiler segfaults for inputs under
+64 pixels (and runs larger ones 40× faster than PyTorch). A crash in the
+user's process would kill the run, so the first CPU run of a network converts
+it, then compiles and runs the IR in a child process (:mod:`.probe`) on probe
+images of decreasing size while this process runs PyTorch on the same images.
+OpenVINO is kept if it was faster on the largest probe and its outputs match
+PyTorch's to a quarter of an 8-bit level; inputs smaller than the smallest probe
+it got right (and survived) run in PyTorch. The verdict is saved beside the
+IR, so later runs only read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...model import ModelDescriptor
+from ...notes import long_step
+from ...outputs import write_bytes_atomically
+from .openvino import ir_path, openvino_network
+
+# Probe inputs (height, width), largest first; the first one is timed. Odd sides, as tiles
+# have: a graph traced with windows padded one way can be wrong for another.
+PROBE_SHAPES = ((96, 88), (61, 47), (37, 29), (23, 17), (13, 11), (7, 5))
+REPEATS = 2  # timed runs after a warm-up; the best counts
+AGREEMENT = 0.25 / 255  # largest difference from PyTorch accepted, in [0, 1] units
+PROBE_TIMEOUT_S = 900
+PROBE_COMMAND = [sys.executable, "-m", "upscale.run.cpu.probe"]  # + XML FOLDER REPEATS
+OPENVINO, PYTORCH = "openvino", "pytorch"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which engine runs the network on the CPU, and the measurements behind it.
+
+    ``openvino_minimum``: inputs with a side under it run in PyTorch even when the
+    engine is OpenVINO (OpenVINO failed, or was not tried, below it).
+    """
+
+    engine: str
+    pytorch_s: float
+    openvino_s: float | None
+    reason: str
+    openvino_minimum: int = 1
+
+
+class SmallInputsInPyTorch(nn.Module):
+    """OpenVINO for inputs at least ``minimum`` pixels on each side, PyTorch below."""
+
+    def __init__(self, openvino: nn.Module, network: nn.Module, minimum: int) -> None:
+        super().__init__()
+        self.openvino, self.network, self.minimum = openvino, network, minimum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[-2:]) < self.minimum:
+            return self.network(x)
+        return self.openvino(x)
+
+
+def verdict_path(model: ModelDescriptor) -> Path:
+    """Beside the IR: one verdict per set of weights."""
+    return ir_path(model).with_suffix(".engine.json")
+
+
+def _probes(model: ModelDescriptor) -> list[torch.Tensor]:
+    """Random images of each probe side the network takes, largest first."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = list(dict.fromkeys(model.size.fit_shape(*shape) for shape in PROBE_SHAPES))
+    return [torch.rand(1, model.in_channels, height, width, generator=generator)
+            for height, width in shapes]
+
+
+def _time_pytorch(network: nn.Module, x: torch.Tensor) -> float:
+    """Best of :data:`REPEATS` calls after a warm-up."""
+    network(x)
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        network(x)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _child_env() -> dict[str, str]:
+    """This process's environment, with this copy of ``upscale`` first on the path."""
+    package_root = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_openvino(xml: Path, probes: list[torch.Tensor]
+                  ) -> tuple[float | None, list[np.ndarray], str]:
+    """In a child process: seconds per call on the first probe, the outputs it produced
+    (in order, up to the first failure), and why it stopped early ("" if it did not)."""
+    with tempfile.TemporaryDirectory(prefix="upscale-probe-") as name:
+        folder = Path(name)
+        for index, probe in enumerate(probes):
+            np.save(folder / f"input_{index}.npy", probe.numpy())
+        command = [*PROBE_COMMAND, str(xml), str(folder), str(REPEATS)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=_child_env(),
+                                  timeout=PROBE_TIMEOUT_S, check=False)
+            stdout, stderr, code = done.stdout, done.stderr, done.returncode
+        except subprocess.TimeoutExpired as expired:
+            stdout, stderr, code = expired.stdout or "", "", None
+            stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
+        lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        outputs = [np.load(folder / f"output_{line['index']}.npy") for line in lines]
+        seconds = lines[0]["seconds"] if lines else None
+        if code == 0:
+            return seconds, outputs, ""
+        if code is None:
+            return seconds, outputs, f"took over {PROBE_TIMEOUT_S} s"
+        last = stderr.strip().splitlines()[-1][:200] if stderr.strip() else ""
+        return seconds, outputs, last or f"its process died with code {code}"
+
+
+@torch.inference_mode()
+def measure(model: ModelDescriptor, network: nn.Module) -> Verdict:
+    """Time PyTorch here and OpenVINO in a child process on the probes; pick."""
+    xml = openvino_network(model, network).xml  # converts once (cached)
+    probes = _probes(model)
+    pytorch_s = _time_pytorch(network, probes[0])
+    openvino_s, outputs, failure = _run_openvino(xml, probes)
+    right = 0  # how many probes, from the largest, OpenVINO got right
+    for probe, output in zip(probes, outputs, strict=False):
+        difference = float(np.abs(output - network(probe).numpy()).max())
+        if not difference <= AGREEMENT:  # NaN too
+            failure = failure or f"its output differs from PyTorch's by {difference:.3g}"
+            break
+        right += 1
+    if openvino_s is None or right == 0:
+        return Verdict(PYTORCH, pytorch_s, openvino_s, f"OpenVINO failed: {failure}")
+    minimum = 1 if right == len(probes) else min(probes[right - 1].shape[-2:])
+    if openvino_s >= pytorch_s:
+        return Verdict(PYTORCH, pytorch_s, openvino_s, "PyTorch was faster", minimum)
+    return Verdict(OPENVINO, pytorch_s, openvino_s, "OpenVINO was faster"
+                   + (f"; below {minimum} px {failure}" if failure else ""), minimum)
+
+
+def choose(model: ModelDescriptor, network: nn.Module) -> Verdict:
+    """The saved verdict for this network, or a new measurement (saved)."""
+    path = verdict_path(model)
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return Verdict(**json.loads(path.read_text()))
+    with long_step(f"measuring OpenVINO against PyTorch for {model.source} (once; cached in "
+                   f"{path.parent})"):
+        verdict = measure(model, network)
+    with contextlib.suppress(OSError):  # an unwritable cache: measured again next time
+        write_bytes_atomically(path, json.dumps(asdict(verdict)).encode(), overwrite=True)
+    return verdict
+
+
+def fastest(model: ModelDescriptor, network: nn.Module) -> nn.Module:
+    """The OpenVINO engine or ``network`` itself, whichever the verdict names."""
+    verdict = choose(model, network)
+    if verdict.engine != OPENVINO:
+        return network
+    engine = openvino_network(model, network)
+    if verdict.openvino_minimum <= 1:
+        return engine
+    return SmallInputsInPyTorch(engine, network, verdict.openvino_minimum)

@@ -1,0 +1,46 @@
+"""Run an OpenVINO IR on probe inputs in a process of its own:
+``python -m upscale.run.cpu.probe XML FOLDER REPEATS``.
+
+:mod:`.choice` runs this as a child process so that an OpenVINO compiler crash
+costs only the measurement, not the user's run. ``FOLDER`` holds ``input_0.npy``,
+``input_1.npy``, ... (largest first); each is compiled and run exactly as
+:class:`~.openvino.OpenVINONetwork` does, its output saved as ``output_N.npy``,
+and one line ``{"index": N, "seconds": s}`` printed (flushed, so the lines
+before a crash reach the parent). Only the first input is timed: best of
+``REPEATS`` calls after a warm-up.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .openvino import OpenVINONetwork
+
+
+def main(argv: list[str]) -> int:
+    xml, folder, repeats = Path(argv[0]), Path(argv[1]), int(argv[2])
+    engine = OpenVINONetwork(xml)
+    index = 0
+    while (given := folder / f"input_{index}.npy").is_file():
+        x = torch.from_numpy(np.load(given))
+        output = engine(x)
+        times = []
+        for _ in range(repeats if index == 0 else 0):
+            start = time.perf_counter()
+            output = engine(x)
+            times.append(time.perf_counter() - start)
+        best = min(times) if times else None
+        np.save(folder / f"output_{index}.npy", output.numpy())
+        print(json.dumps({"index": index, "seconds": best}), flush=True)
+        index += 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
