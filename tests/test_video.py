@@ -86,6 +86,15 @@ class Recorder:
         return output_size(width, height, self.scale)
 
 
+def first_frame(path: Path, size: str) -> np.ndarray:
+    """The first frame as RGB, decoded by ffmpeg itself."""
+    raw = subprocess.run([FIXTURE_FFMPEG, "-v", "error", "-noautorotate", "-i", str(path),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    w, h = map(int, size.split("x"))
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(float)
+
+
 def upscale(source: Path, output: Path, recorder: Recorder | None = None, **options) -> Path:
     recorder = recorder or Recorder()
     return run_video(source, output, recorder, out_size=recorder.out_size, **options)
@@ -162,13 +171,6 @@ def test_rotation_and_colour_tags_are_carried(clip, upscaled):
 
 def test_colours_survive_the_round_trip_through_rgb(clip, upscaled):
     """Decode matrix and encode matrix agree: a 2x2 block average matches the source pixel."""
-    def first_frame(path: Path, size: str) -> np.ndarray:
-        raw = subprocess.run([FIXTURE_FFMPEG, "-v", "error", "-noautorotate", "-i", str(path),
-                              "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                             capture_output=True, check=True).stdout
-        w, h = map(int, size.split("x"))
-        return np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(float)
-
     small, big = first_frame(clip, "64x48"), first_frame(upscaled, "128x96")
     means_small = small.reshape(-1, 3).mean(0)
     means_big = big.reshape(-1, 3).mean(0)
@@ -307,3 +309,15 @@ def test_interrupted_then_resumed_equals_uninterrupted(clip, upscaled, tmp_path)
     assert decoded_frames(output) == decoded_frames(upscaled)
     assert packets(output, "0:a") == packets(clip, "0:a")
     assert not work_dir_for(output).exists()
+
+
+def test_an_rgb_source_is_encoded_as_yuv_with_a_real_matrix(tmp_path):
+    """An RGB video (ffv1 bgr0 here; PNG or qtrle in a container alike) reports colour space
+    "gbr", which no YUV encoder takes: the output is tagged bt709, the matrix it was made with."""
+    source = make_clip(tmp_path / "rgb.mkv", seconds=0.25, audio=False,
+                       video_codec=("-c:v", "ffv1", "-pix_fmt", "bgr0"))
+    assert probe(source).color_space == "gbr"  # the premise
+    output = upscale(source, tmp_path / "rgb_x2.mp4")
+    assert probe(output).color_space == "bt709"
+    small, big = first_frame(source, "64x48"), first_frame(output, "128x96")
+    assert np.all(np.abs(small.reshape(-1, 3).mean(0) - big.reshape(-1, 3).mean(0)) < 40)

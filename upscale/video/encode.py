@@ -44,6 +44,10 @@ class EncoderSettings:
                                f"not {self.crf}")
 
 
+RGB_PIX_FMTS = ("gbr", "rgb", "bgr", "argb", "abgr", "0rgb", "0bgr")
+RGB_SOURCE_MATRIX = "bt709"  # what an RGB source gets when it is encoded as YUV
+
+
 def choose_pix_fmt(settings: EncoderSettings, info: VideoInfo) -> str:
     """``--pix-fmt``, else the source's if the encoder takes it, else 4:2:0 at the source depth."""
     if settings.pix_fmt:
@@ -108,6 +112,11 @@ class EncodePlan:
         deep = info.bit_depth > 8 and pix_fmt_depth(pix_fmt) > 8
         colour = {"color_range": info.color_range, "colorspace": info.color_space,
                   "color_primaries": info.color_primaries, "color_trc": info.color_transfer}
+        if info.color_space == "gbr" and not pix_fmt.startswith(RGB_PIX_FMTS):
+            # an RGB source (ffv1 bgr0, PNG or qtrle in a container) encoded as YUV: its frames
+            # are converted with a YUV matrix, and the tag must name that one ("gbr" is no
+            # matrix, and encoders refuse it)
+            colour["colorspace"] = RGB_SOURCE_MATRIX
         return cls(padded_w, padded_h, "rgb48le" if deep else "rgb24", pix_fmt, settings,
                    info.frame_rate, info.time_base, info.variable_rate, colour)
 
