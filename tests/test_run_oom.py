@@ -8,8 +8,8 @@ import torch
 from helpers import tiny_srvgg, wrapped
 from torch import nn
 
+from upscale import limits
 from upscale.errors import UpscaleError
-from upscale.run import frames as frames_module
 from upscale.run import prepare_network, run_frames, run_network
 
 
@@ -138,7 +138,7 @@ def test_the_tile_that_worked_is_kept_for_the_next_images(image):
 
 def test_the_frame_batch_that_worked_is_kept_for_the_next_batches(rng, monkeypatch):
     """As on a GPU, frames are batched (the CPU's limit of one frame is lifted here)."""
-    monkeypatch.setitem(frames_module.BATCH_LIMITS, "cpu", 8)
+    monkeypatch.setitem(limits.BATCH_LIMITS, "cpu", 8)
 
     class BatchOutOfMemory(RunsOutOfMemory):
         def forward(self, x):

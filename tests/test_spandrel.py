@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("spandrel", exc_type=ImportError)
+pytest.importorskip("spandrel", exc_type=ImportError,
+                    reason="needs the models extra: pip install -e \".[models,test]\" "
+                    "with a torch and torchvision that match (README: Which torch)")
 
 from helpers import run_main  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402 - after the skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UpscaleError
-from ..limits import BATCH_LIMITS, frames_per_batch  # noqa: F401 - the table tests lift
+from ..limits import frames_per_batch
 from .engine import bytes_per_pixel, network_facts, run_network
 from .forward import PrecisionSwitched, forward
 from .memory import MAX_ELEMENTS, memory_budget, unless_out_of_memory

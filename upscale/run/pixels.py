@@ -59,8 +59,8 @@ def from_network(tensor: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     One fp32 working copy, changed in place; then a single pass on the device
     both narrows it to the pixels' own width (uint16 as int16) and lays it out
     channel-last. Crossing channel-first would hand back a strided view, and
-    every paste of it would be an element-by-element copy on the host (about
-    60 times slower than a contiguous copy for an 8K frame, bench/paste.py).
+    every paste of it would be an element-by-element copy on the host (25 times
+    slower than a contiguous copy for an 8K frame: ``bench/gpu.py --stages paste``).
     """
     dtype = np.dtype(dtype)
     scale = MAX_VALUES[dtype]
