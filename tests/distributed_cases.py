@@ -122,6 +122,25 @@ def test_folder_with_bad_files_matches_a_local_run_and_resumes(cluster, tmp_path
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").rglob("*.png")} == stamps
 
 
+def test_a_video_on_ray_from_the_command_line_is_the_local_run(cluster, tmp_path, capsys):
+    """The command line's video road is the same with ``--ray``: the same frames, and an
+    existing output refused once, in one line, before anything runs."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1)
+    model = tmp_path / "tiny_x2.safetensors"
+    save_file(tiny_srvgg(2).state_dict(), str(model))
+    local_code, _ = run_cli(capsys, clip, "-m", model, "-o", tmp_path / "local.mp4", "-q")
+    code, text = run_cli(capsys, clip, "-m", model, "-o", tmp_path / "ray.mp4", "-q",
+                         "--ray", "local")
+    assert code == local_code == 0, text
+    assert decoded_frames(tmp_path / "ray.mp4") == decoded_frames(tmp_path / "local.mp4")
+    assert seconds(tmp_path / "ray.mp4") == seconds(clip)
+
+    code, text = run_cli(capsys, clip, "-m", model, "-o", tmp_path / "ray.mp4", "--ray", "local")
+    assert code == 2 and text.count("already exists") == 1, text
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "clip.mp4", "local.mp4", "ray.mp4", "tiny_x2.safetensors"]
+
+
 def busy_nodes() -> set[str]:
     """Nodes whose one CPU an actor holds (the state API would need the dashboard)."""
     from ray._private.state import available_resources_per_node
@@ -179,7 +198,7 @@ def test_video_through_ray_equals_local_resumes_and_survives_a_lost_node(cluster
     watcher.start()
     try:
         upscale_video_on_ray("local", clip, target, network=network, actors=2,
-                             segment_frames=SEGMENT_FRAMES, resume=True)
+                             segment_frames=SEGMENT_FRAMES)
     finally:
         finished.set()
         watcher.join(timeout=30)

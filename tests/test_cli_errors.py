@@ -405,6 +405,14 @@ def test_debug_shows_the_traceback_of_a_user_error_and_still_exits_2(photo, no_m
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_resume_says_it_is_no_longer_needed_and_the_run_goes_on(photo, model_file, capsys):
+    assert run_main(photo, "-m", model_file, "--resume") == 0
+    assert "--resume is no longer needed" in capsys.readouterr().err
+    assert (photo.parent / "photo_x2.png").is_file()
+    assert run_main(photo, "-m", model_file, "--resume", "--restart") == EXIT_USAGE
+    assert "contradict" in capsys.readouterr().err
+
+
 def test_the_help_says_what_every_option_does(capsys):
     assert run_main("run", "--help") == 0
     run_help = " ".join(capsys.readouterr().out.split())

@@ -30,6 +30,7 @@ REPO = TESTS.parent
 RAY_CASES = [
     "test_folder_with_bad_files_matches_a_local_run_and_resumes",
     "test_video_through_ray_equals_local_resumes_and_survives_a_lost_node",
+    "test_a_video_on_ray_from_the_command_line_is_the_local_run",
     "test_a_network_that_does_not_load_is_one_line_and_writes_nothing",
     "test_a_node_removed_mid_run_loses_nothing",
 ]

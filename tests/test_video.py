@@ -304,7 +304,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(clip, upscaled, tmp_path)
     assert (work_dir_for(output) / "seg_00000.nut").is_file()
 
     recorder = Recorder()
-    upscale(clip, output, recorder, segment_frames=20, resume=True)
+    upscale(clip, output, recorder, segment_frames=20)
     assert recorder.frames == 48 - 20  # the finished segment was not redone
     assert decoded_frames(output) == decoded_frames(upscaled)
     assert packets(output, "0:a") == packets(clip, "0:a")

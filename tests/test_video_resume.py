@@ -95,7 +95,7 @@ def test_resume_message_gives_the_real_frame_when_only_the_mux_was_left(clip, tm
     monkeypatch.setattr(job, "mux", real_mux)
     notices: list[str] = []
     recorder = Recorder()
-    upscale(clip, output, recorder, segment_frames=20, resume=True, notify=notices.append)
+    upscale(clip, output, recorder, segment_frames=20, notify=notices.append)
     assert recorder.frames == 0
     resumed = [n for n in notices if "resuming" in n]
     assert len(resumed) == 1 and "48" in resumed[0] and "60" not in resumed[0]

@@ -10,8 +10,9 @@ before it loads; an output is owned (its lock) and refused if it exists once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .outputs import (
     default_output,
     format_scale,
     output_scale,
+    output_size,
     place_output,
     refuse_existing,
     refuse_input_clash,
@@ -32,6 +34,7 @@ from .request import InputKind, Request
 
 if TYPE_CHECKING:
     from .model import ModelDescriptor
+    from .video.job import VideoEngine
 
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
@@ -51,13 +54,16 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
     # Before any model loads: the folder every kind of input writes into must be writable.
     check_writable_folder(_folder_of(request), str(request.output or request.input))
 
-    if request.ray is not None and not (request.dry_run and request.kind is InputKind.VIDEO):
-        from .distributed import run_with_ray  # Ray is optional and slow to import
+    if request.ray is not None:
+        from . import distributed  # Ray is optional and slow to import
 
-        if request.kind is InputKind.VIDEO and (target := _named_video_target(request)):
-            _check_video_target(request, target)  # as a local run does, before any loading
-            refuse_existing(target, request.overwrite)  # the driver's lock checks it again
-        return run_with_ray(request, network_loader, folder_options=_folder_options(request))
+        distributed.check_ray_request(request)
+        if distributed.is_client(request.ray):  # the whole run on the cluster, joining it
+            return distributed.run_on_cluster(request.ray, _execute_joined, request,
+                                              network_loader, report)
+        if request.kind is InputKind.FOLDER:
+            return distributed.run_folder_with_ray(request, network_loader,
+                                                   folder_options=_folder_options(request))
     if request.kind is InputKind.FOLDER:
         from .batch import upscale_folder
 
@@ -71,6 +77,14 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
     if wrote:
         report(f"{wrote} in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _execute_joined(address: str, request: Request,
+                    load_network: Callable[[], ModelDescriptor],
+                    report: Callable[[str], None]) -> int:
+    """:func:`execute` on a cluster node, joining the cluster at ``address`` (``auto``)."""
+    return execute(dataclasses.replace(request, ray=address), load_network=load_network,
+                   report=report)
 
 
 def _folder_options(request: Request) -> dict[str, Any]:
@@ -181,10 +195,10 @@ def _own(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
 
 
 def _run_video(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
-    """One video: its output checked and owned before the model loads, when it is named;
-    what was written ("" for a dry run)."""
-    from .run import prepare_network  # imports torch
-    from .video.file import upscale_video_file, video_target  # numpy, OpenCV
+    """One video, here or with its segments made on a Ray cluster: its output checked and
+    owned before the model loads, when it is named; what was written ("" for a dry run)."""
+    from .video import resume_key, run_video, weights_fingerprint  # numpy, OpenCV
+    from .video.file import FrameBar, video_target
 
     scale = request.known_scale()
     target = _named_video_target(request)
@@ -200,12 +214,36 @@ def _run_video(request: Request, network_loader: Callable[[], ModelDescriptor]) 
             _own_video_target(owned, request, target)
         if request.dry_run:
             return _say_plan(request, target, scale)
-        prepared = prepare_network(network, device=request.device, precision=request.precision)
-        upscale_video_file(request.input, target, prepared=prepared, scale=scale,
-                           tile=request.tile, tile_pad=request.tile_pad,
-                           settings=request.encoder, restart=request.restart,
-                           overwrite=request.overwrite, quiet=request.quiet)
+        engine = owned.enter_context(_video_engine(request, network, scale))
+        with FrameBar(request.input.name, request.quiet) as on_progress:
+            run_video(request.input, target, engine.upscale_frames,
+                      out_size=lambda w, h: output_size(w, h, scale), settings=request.encoder,
+                      restart=request.restart, overwrite=True,  # refused above, under the lock
+                      batch_size=engine.batch_size, encode=engine.encode,
+                      job_key=resume_key(weights_fingerprint(network), scale, request.tile),
+                      on_progress=on_progress, notify=(lambda message: None) if request.quiet
+                      else note)
     return f"wrote {target}"
+
+
+@contextlib.contextmanager
+def _video_engine(request: Request, network: ModelDescriptor, scale: float
+                  ) -> Iterator[VideoEngine]:
+    """Where the frames are made: on the cluster ``--ray`` names, or here."""
+    if request.ray is not None:
+        from .distributed import cluster_video_engine
+
+        with cluster_video_engine(request, network, scale) as engine:
+            yield engine
+        return
+    from .run import prepare_network  # imports torch
+    from .video import default_batch_size, frame_upscaler
+    from .video.job import VideoEngine
+
+    prepared = prepare_network(network, device=request.device, precision=request.precision)
+    yield VideoEngine(frame_upscaler(prepared, scale, tile=request.tile,
+                                     tile_pad=request.tile_pad),
+                      default_batch_size(str(prepared.device)))
 
 
 def _named_video_target(request: Request) -> Path | None:

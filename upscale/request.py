@@ -141,14 +141,14 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
                  quality: int | None = None, format: str = "png",  # noqa: A002
                  name_template: str | None = None, recursive: bool = False,
                  glob: tuple[str, ...] | list[str] = (), skip_existing: bool = True,
-                 overwrite: bool = False, restart: bool = False, resume: bool = False,
+                 overwrite: bool = False, restart: bool = False,
                  dry_run: bool = False, quiet: bool = False,
                  max_pixels: int = DEFAULT_MAX_PIXELS, codec: str = "libx264",
                  crf: int | None = None, preset: str | None = None,
                  pix_fmt: str | None = None, ray: str | None = None) -> Request:
     """The checked request for these options; :class:`UpscaleError` names the first problem.
 
-    ``resume`` is accepted for old scripts: unfinished video work is always continued.
+    Unfinished video work is always continued; ``restart`` discards it.
     """
     input_path = Path(input)
     if not input_path.exists():
@@ -159,8 +159,6 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
     check_tile_options(tile, tile_pad)
     check_quality(quality)
     check_max_pixels(max_pixels)
-    if resume and restart:
-        raise UpscaleError("--resume and --restart contradict each other: give one")
     from .batch.naming import FORMATS  # the batch package: numpy, OpenCV
 
     if format not in FORMATS:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import UpscaleError
 from ..execute import execute
 from ..limits import DEFAULT_MAX_PIXELS
 from ..loading import DEFAULT_MODEL
@@ -70,9 +71,7 @@ def run_command(
                                                show_default=False)] = None,
     pix_fmt: Annotated[str | None, typer.Option(
         help="Video: output pixel format (default: the source's).", show_default=False)] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Video: kept for old scripts; an interrupted run always continues "
-        "from its last finished segment (--restart starts over).", show_default=False)] = False,
+    resume: Annotated[bool, typer.Option("--resume", hidden=True)] = False,
     restart: Annotated[bool, typer.Option(
         help="Video: discard unfinished work of an earlier run and start over.")] = False,
     max_pixels: Annotated[int, typer.Option(
@@ -84,12 +83,17 @@ def run_command(
         "ray://HOST:PORT. Needs pip install \"upscale[ray]\".", show_default=False)] = None,
 ) -> int:
     """Upscale an image, every image and video of a folder, or a video."""
+    if resume:  # old scripts: said once, so nobody believes it changes anything
+        if restart:
+            raise UpscaleError("--resume and --restart contradict each other: give one")
+        print_note("--resume is no longer needed: every run continues an interrupted one "
+                   "(--restart starts over)")
     request = make_request(
         input, output=output, scale=scale, model=model, alpha=alpha, psnr_model=psnr_model,
         gan_model=gan_model, device=device, precision=precision, tile=tile, tile_pad=tile_pad,
         quality=quality, format=format, name_template=name_template, recursive=recursive,
         glob=glob or (), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
-        resume=resume, dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, codec=codec,
+        dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, codec=codec,
         crf=crf, preset=preset, pix_fmt=pix_fmt, ray=ray)
     return execute(request, load_network=lambda: load_network(request.network),
                    report=None if quiet else print_note)

@@ -23,18 +23,6 @@ from .session import worker_errors
 
 
 @dataclass(frozen=True)
-class NetworkOnly:
-    """What the video job reads from a prepared network, without preparing it here.
-
-    It needs only the model's facts (output scale, resume fingerprint) and where
-    the actors will run it (for the batch size).
-    """
-
-    model: Any  # a ModelDescriptor
-    device: str
-
-
-@dataclass(frozen=True)
 class DriverFacts:
     """What the driver needs to know about the model, learnt where it was loaded."""
 

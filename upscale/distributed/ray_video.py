@@ -21,6 +21,7 @@ import numpy as np
 
 from ..outputs import output_scale, output_size
 from ..video import EncoderSettings, default_batch_size, resume_key, run_video
+from ..video.job import Encode
 from ..video.transcode import TranscodeJob
 from .network import ClusterNetwork, put_network
 from .pool import ActorPool, plan_pool
@@ -45,20 +46,21 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: ClusterN
         batch_size = default_batch_size(pool.device)
     encode = cluster_encoder(ray, pool, network.ref, scale=scale, tile=tile, tile_pad=tile_pad,
                              precision=precision)
-    return run_video(source, target, _made_by_actors,
+    return run_video(source, target, made_by_actors,
                      out_size=lambda w, h: output_size(w, h, scale),
                      settings=settings or EncoderSettings(), batch_size=batch_size,
                      job_key=resume_key(network.facts.fingerprint, scale, tile),
                      encode=encode, **options)
 
 
-def _made_by_actors(frames: np.ndarray, source_bits: int) -> np.ndarray:
+def made_by_actors(frames: np.ndarray, source_bits: int) -> np.ndarray:
+    """The frame function of a cluster run: the actors upscale the frames, never the driver."""
     raise AssertionError("on a cluster the actors upscale the frames, never the driver")
 
 
 def cluster_encoder(ray: ModuleType, pool: ActorPool, network_ref: list, *, scale: float,
                     tile: int, tile_pad: int | None, precision: str
-                    ) -> Callable[[TranscodeJob, int], int]:
+                    ) -> Encode:
     """The ``encode`` step of ``run_video`` that makes segments on ``pool``."""
     worker_options = {"device": pool.device, "precision": precision, "threads": pool.threads,
                       "scale": scale, "tile": tile, "tile_pad": tile_pad}

@@ -17,7 +17,6 @@ import math
 from collections import deque
 
 import numpy as np
-import torch
 
 from ..errors import UpscaleError
 from ..limits import check_tile_options
@@ -30,7 +29,6 @@ from .memory import (
     enough_tile,
     largest_tile,
     memory_budget,
-    probe_network,
     unless_out_of_memory,
 )
 from .pixels import check_pixels, from_network, to_network
@@ -52,18 +50,8 @@ BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the conte
 
 
 def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
-    """Activation size, probed once per prepared network.
-
-    The probe runs the caller's plain network where it lives: its layers are
-    modules the hooks can see, which a fused fast module's may not be.
-    """
-    if "probe" not in prepared.facts:
-        network = prepared.model.module
-        weight = next(network.parameters(), None)
-        device = weight.device if weight is not None else torch.device("cpu")
-        dtype = weight.dtype if weight is not None else torch.float32
-        prepared.facts["probe"] = probe_network(prepared.model, device, dtype)
-    return prepared.facts["probe"]
+    """Activation size, probed once per prepared network."""
+    return prepared.memory_facts()
 
 
 def default_tile_pad(prepared: PreparedNetwork) -> int:

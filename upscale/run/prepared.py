@@ -26,7 +26,7 @@ from ..errors import UpscaleError
 from ..model import ModelDescriptor
 from .cpu import optimize_network
 from .device import resolve_device
-from .memory import is_out_of_memory
+from .memory import NetworkFacts, is_out_of_memory, probe_network
 from .precision import HALF_DTYPES, is_auto, resolve_precision
 
 # The deepest source (bits per channel) whose every level survives the round trip through a
@@ -80,11 +80,10 @@ class PreparedNetwork:
     device: torch.device
     dtype: torch.dtype
     module: nn.Module
-    facts: dict = field(default_factory=dict)  # measured once, e.g. memory per pixel
     auto_precision: bool = False  # dtype was chosen by "auto", not asked for
     tile_limit: int | None = None  # largest tile side that worked after out-of-memory
     batch_limit: int | None = None  # largest frame batch that worked after out-of-memory
-    overflowed: bool = False  # half precision overflowed once; now runs in fp32
+    _memory: NetworkFacts | None = field(default=None, repr=False)
     _fp32: nn.Module | None = field(default=None, repr=False)
     _wide: PreparedNetwork | None = field(default=None, repr=False)
 
@@ -95,6 +94,16 @@ class PreparedNetwork:
     @property
     def is_half(self) -> bool:
         return self.dtype in HALF_DTYPES
+
+    def memory_facts(self) -> NetworkFacts:
+        """The network's activation sizes, probed once (on the caller's plain module, whose
+        layers the probe's hooks can see, which a fused fast module's may not be)."""
+        if self._memory is None:
+            weight = next(self.model.module.parameters(), None)
+            device = weight.device if weight is not None else torch.device("cpu")
+            dtype = weight.dtype if weight is not None else torch.float32
+            self._memory = probe_network(self.model, device, dtype)
+        return self._memory
 
     def fp32_module(self) -> nn.Module:
         """The same network in fp32 on the same device, made on first use."""
@@ -110,7 +119,7 @@ class PreparedNetwork:
         """Run in fp32 from now on (half precision overflowed); learned sizes shrink to match."""
         if self.dtype == torch.float32:
             return
-        self.module, self.dtype, self.overflowed = self.fp32_module(), torch.float32, True
+        self.module, self.dtype = self.fp32_module(), torch.float32
         if self.tile_limit is not None:  # twice the bytes per pixel: 1/√2 the side
             self.tile_limit = max(1, int(self.tile_limit / math.sqrt(2)))
         if self.batch_limit is not None:
@@ -133,7 +142,7 @@ class PreparedNetwork:
         if self._wide is None:
             self._wide = PreparedNetwork(model=self.model, device=self.device,
                                          dtype=torch.float32, module=self.fp32_module(),
-                                         facts=self.facts)
+                                         _memory=self._memory)
         return self._wide
 
 

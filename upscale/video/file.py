@@ -1,25 +1,18 @@
-"""One video file in, one out, with what a terminal user sees: its name and a frames bar.
+"""A video file's output name, and what a terminal user sees while it is made: a frames bar.
 
-The command line, and the driver of a Ray run, call :func:`upscale_video_file`; the
-frames themselves go through :func:`upscale.video.upscale_video`.
+The command line's video road (:func:`upscale.execute.execute`, here or on Ray) uses both.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import TextColumn
 
-from ..notes import note
-from ..outputs import default_output, output_scale, place_output, refuse_input_clash
+from ..outputs import default_output, place_output
 from ..run.progress import counting_bar
-from . import output_suffix, upscale_video
-from .encode import EncoderSettings
-
-if TYPE_CHECKING:
-    from ..run import PreparedNetwork
+from . import output_suffix
 
 
 def default_video_output(input_path: Path, scale: float, codec: str = "libx264") -> Path:
@@ -30,28 +23,6 @@ def default_video_output(input_path: Path, scale: float, codec: str = "libx264")
 def video_target(input: Path, output: Path | None, scale: float, codec: str) -> Path:  # noqa: A002
     """Where INPUT's upscaled video goes (``-o`` a file, a folder, or nothing)."""
     return place_output(default_video_output(input, scale, codec), output)
-
-
-def upscale_video_file(input: Path, output: Path | None = None, *,  # noqa: A002
-                       prepared: PreparedNetwork, scale: float | None = None, tile: int = 0,
-                       tile_pad: int | None = None, settings: EncoderSettings | None = None,
-                       restart: bool = False, overwrite: bool = False,
-                       batch_size: int | None = None, quiet: bool = False, **options) -> Path:
-    """Upscale one video file with a frames bar on stderr; returns the output path.
-
-    Unfinished work of the same job is always continued; ``restart`` discards it.
-    ``options`` go to :func:`upscale.video.upscale_video`.
-    """
-    settings = settings or EncoderSettings()
-    scale = output_scale(scale, prepared.model)
-    target = video_target(input, output, scale, settings.codec)
-    refuse_input_clash(target, input)
-    with FrameBar(input.name, quiet) as on_progress:
-        upscale_video(prepared, input, target, scale=scale, tile=tile, tile_pad=tile_pad,
-                      overwrite=overwrite, settings=settings, restart=restart,
-                      batch_size=batch_size, on_progress=on_progress,
-                      notify=(lambda message: None) if quiet else note, **options)
-    return target
 
 
 class FrameBar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Interrupted, UpscaleError
@@ -22,7 +23,18 @@ from .segments import DEFAULT_SEGMENT_FRAMES, WorkDir, work_dir_for
 from .transcode import FrameFn, ProgressFn, TranscodeJob, encode_all, segment_starts
 
 Notify = Callable[[str], None]
+Encode = Callable[[TranscodeJob, int], int]
 DEFAULT_SETTINGS = EncoderSettings()
+
+
+@dataclass(frozen=True)
+class VideoEngine:
+    """What makes a video's frames: here (a frame function, segments encoded by
+    :func:`encode_all`) or on a cluster (its ``encode`` has actors make the segments)."""
+
+    upscale_frames: FrameFn
+    batch_size: int
+    encode: Encode = encode_all
 
 
 class VideoInterrupted(Interrupted):
@@ -39,17 +51,17 @@ class VideoInterrupted(Interrupted):
 def run_video(source: str | os.PathLike, output: str | os.PathLike, upscale_frames: FrameFn, *,
               out_size: Callable[[int, int], tuple[int, int]],
               settings: EncoderSettings = DEFAULT_SETTINGS, restart: bool = False,
-              resume: bool = True, overwrite: bool = False, batch_size: int = 1,
+              overwrite: bool = False, batch_size: int = 1,
               segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_key: dict | None = None,
               on_progress: ProgressFn | None = None, notify: Notify | None = None,
               info: VideoInfo | None = None,
-              encode: Callable[[TranscodeJob, int], int] = encode_all) -> Path:
+              encode: Encode = encode_all) -> Path:
     """Upscale every frame of ``source`` with ``upscale_frames`` and write ``output``.
 
     ``out_size(width, height)`` is the frame size ``upscale_frames`` returns;
     ``job_key`` identifies the network and scale, so a resumed run never mixes
     segments made with another one. Unfinished work of the same job is always
-    continued (``resume`` is accepted for compatibility); ``restart`` discards it.
+    continued; ``restart`` discards it.
     Ctrl-C raises :class:`VideoInterrupted`, leaving the work folder to continue from.
     ``encode(job, first_segment)`` makes the missing segments and returns the frames
     decoded (``upscale.distributed`` spreads them over a cluster); by default they are
@@ -83,7 +95,7 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
                 out_size: Callable[[int, int], tuple[int, int]], settings: EncoderSettings,
                 restart: bool, batch_size: int, segment_frames: int, job_key: dict | None,
                 on_progress: ProgressFn | None, notify: Notify, info: VideoInfo | None,
-                encode: Callable[[TranscodeJob, int], int] = encode_all) -> Path:
+                encode: Encode = encode_all) -> Path:
     info = info or probe(source)
     if missing := info.missing_seconds():
         raise UpscaleError(f"{source}: the last {missing:.2f} s of its declared "
