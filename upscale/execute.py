@@ -23,7 +23,6 @@ from .outputs import (
     check_destination,
     check_writable_folder,
     default_output,
-    format_scale,
     output_scale,
     output_size,
     place_output,
@@ -132,10 +131,15 @@ def _names_the_file(request: Request) -> bool:
 
 
 def _say_plan(request: Request, target: Path, scale: float) -> str:
-    """``--dry-run`` for one file: what would be written (on stdout), and nothing else."""
-    what = "replace" if target.exists() else "write"
-    print(f"{request.input}: would {what} {target} (×{format_scale(scale)}); "
-          "nothing was written (--dry-run)")
+    """``--dry-run`` for one file: the plan a folder prints, of one file (on stdout)."""
+    from rich.console import Console
+
+    from .batch.plan import Job, Kind
+    from .batch.report import plan_table
+
+    kind = Kind.VIDEO if request.kind is InputKind.VIDEO else Kind.IMAGE
+    job = Job(request.input, Path(request.input.name), kind, target, replace=target.exists())
+    Console().print(plan_table([job], target.parent, scale))
     return ""
 
 

@@ -136,7 +136,7 @@ def upscale_folder(
         note(f"{len(unsearched)} subfolder{'s' if len(unsearched) > 1 else ''} of {input_dir} "
              "not searched; add -r to include them")
     if dry_run:
-        stdout.print(plan_table(jobs, output_dir))
+        stdout.print(plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
     settings = JobSettings(device, precision, tile, tile_pad, quality, prefetch, quiet,
                            max_pixels)

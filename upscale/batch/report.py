@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UpscaleError
+from ..outputs import format_scale
 from ..run.progress import counting_bar
 from .plan import ALREADY_DONE, Action, Job, Status
 
@@ -138,9 +139,12 @@ def _short(reason: str) -> str:
     return reason.split(" (")[0] if reason.startswith("not an image or video") else reason
 
 
-def plan_table(jobs: list[Job], output_root: Path) -> Table:
-    """What --dry-run prints: each file, its output, and what would happen."""
-    table = Table(title="dry run: nothing was written", title_justify="left", show_edge=False)
+def plan_table(jobs: list[Job], output_root: Path, scale: float) -> Table:
+    """What --dry-run prints for any input (one image, a video, a folder, here or on Ray):
+    each file, its output, and what would happen."""
+    table = Table(title=f"dry run at ×{format_scale(scale)} into {output_root}: nothing was "
+                  "written",
+                  title_justify="left", show_edge=False)
     table.add_column("file", overflow="fold")
     table.add_column("output", overflow="fold")
     table.add_column("action", overflow="fold")
