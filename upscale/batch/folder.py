@@ -33,7 +33,15 @@ from .discover import find_files, subfolders
 from .naming import OutputNaming, make_output_folders
 from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
-from .report import Outcomes, failure_reason, file_progress, plan_table, summary_tables
+from .report import (
+    Outcomes,
+    failure_reason,
+    file_progress,
+    frame_progress,
+    plan_table,
+    progress_note,
+    summary_tables,
+)
 from .videos import VideoSupport, video_support
 
 if TYPE_CHECKING:
@@ -203,53 +211,60 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
               outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
               settings: JobSettings) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
-    tile, tile_pad, quality, quiet = (settings.tile, settings.tile_pad, settings.quality,
-                                      settings.quiet)
-    max_pixels, prefetch = settings.max_pixels, settings.prefetch
-
-    progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=quiet)
-    scale = naming.scale
-
-    def read(job: Job) -> Picture:
-        return read_picture(job.source, max_pixels=max_pixels)
+    progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
+    steps = ImageSteps(prepared, naming.output_dir, naming.scale, settings)
 
     def compute(job: Job, picture: Picture) -> Picture:
         progress.update(task, current=str(job.relative))
-        return upscale_picture(prepared, picture, scale=scale, tile=tile, tile_pad=tile_pad)
+        return steps.compute(job, picture)
 
     def write(job: Job, upscaled: Picture) -> None:
-        write_output(job, upscaled, naming.output_dir, quality=quality)
+        steps.write(job, upscaled)
         finished(job, Status.DONE)
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
         finished(job, Status.FAILED, failure_reason(job, error))
 
-    def frame_progress(job: Job) -> Callable[[int, int], None]:
-        def show(done: int, total: int) -> None:
-            progress.update(task, current=f"{job.relative} (frame {done}/{total})")
-        return show
-
-    def note(message: str) -> None:
-        if not quiet:
-            progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
-
     with progress:
         images = [job for job in todo if job.kind is Kind.IMAGE]
-        run_overlapped(images, read=read, compute=compute, write=write, on_failure=failed,
-                       depth=prefetch)
+        run_overlapped(images, read=steps.read, compute=compute, write=write,
+                       on_failure=failed, depth=settings.prefetch)
         for job in (job for job in todo if job.kind is Kind.VIDEO):
             assert video is not None and job.target is not None
             progress.update(task, current=str(job.relative))
             try:
                 make_output_folders(job.target, naming.output_dir)
-                video.upscale(prepared, job.source, job.target, scale=scale, tile=tile,
-                              tile_pad=tile_pad, overwrite=job.replace,
-                              on_progress=frame_progress(job), notify=note)
+                video.upscale(prepared, job.source, job.target, scale=naming.scale,
+                              tile=settings.tile, tile_pad=settings.tile_pad,
+                              overwrite=job.replace,
+                              on_progress=frame_progress(progress, task, job),
+                              notify=progress_note(progress, settings.quiet))
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:
                 finished(job, Status.DONE)
         progress.update(task, current="")
+
+
+@dataclass(frozen=True)
+class ImageSteps:
+    """Read, compute and write one image of a folder: the same steps here and in a Ray actor,
+    overlapped by :func:`~.prefetch.run_overlapped` in both."""
+
+    prepared: PreparedNetwork
+    output_dir: Path
+    scale: float
+    settings: JobSettings
+
+    def read(self, job: Job) -> Picture:
+        return read_picture(job.source, max_pixels=self.settings.max_pixels)
+
+    def compute(self, job: Job, picture: Picture) -> Picture:
+        return upscale_picture(self.prepared, picture, scale=self.scale, tile=self.settings.tile,
+                               tile_pad=self.settings.tile_pad)
+
+    def write(self, job: Job, picture: Picture) -> None:
+        write_output(job, picture, self.output_dir, quality=self.settings.quality)
 
 
 def write_output(job: Job, picture: Picture, output_dir: Path, *, quality: int | None) -> None:

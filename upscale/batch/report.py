@@ -155,3 +155,18 @@ def plan_table(jobs: list[Job], output_root: Path, scale: float) -> Table:
             action += f": {job.reason}"
         table.add_row(str(job.relative), target, Text(action, style=ACTION_STYLE[job.action]))
     return table
+
+
+def frame_progress(progress: Progress, task: TaskID, job: Job) -> Callable[[int, int], None]:
+    """A video's frames, shown on the batch's progress line."""
+    def show(done: int, total: int) -> None:
+        progress.update(task, current=f"{job.relative} (frame {done}/{total})")
+    return show
+
+
+def progress_note(progress: Progress, quiet: bool) -> Callable[[str], None]:
+    """A note printed above the batch's progress line (nothing when quiet)."""
+    def show(message: str) -> None:
+        if not quiet:
+            progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
+    return show

@@ -23,7 +23,7 @@ from ..batch import upscale_folder
 from ..batch.folder import JobSettings
 from ..batch.naming import OutputNaming, make_output_folders
 from ..batch.plan import Job, Kind, Status
-from ..batch.report import Outcomes, failure_reason, file_progress
+from ..batch.report import Outcomes, failure_reason, file_progress, frame_progress, progress_note
 from ..batch.videos import VideoSupport
 from ..outputs import output_scale
 from .network import ClusterNetwork, load_on_this_node
@@ -137,8 +137,8 @@ class ClusterExecutor:
                         self.ray, self.pool, network, job.source, job.target,
                         scale=naming.scale, tile=settings.tile, tile_pad=settings.tile_pad,
                         precision=settings.precision, overwrite=job.replace,
-                        on_progress=_frames(progress, task, job),
-                        notify=_note(progress, settings.quiet))
+                        on_progress=frame_progress(progress, task, job),
+                        notify=progress_note(progress, settings.quiet))
                 except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                     finished(job, Status.FAILED, failure_reason(job, exc))
                 else:
@@ -160,24 +160,11 @@ class ClusterExecutor:
             ImageWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref,),
             fn_constructor_kwargs={
-                "device": self.pool.device, "precision": settings.precision,
-                "threads": self.pool.threads, "output_dir": str(naming.output_dir),
-                "scale": naming.scale, "tile": settings.tile, "tile_pad": settings.tile_pad,
-                "quality": settings.quality, "max_pixels": settings.max_pixels},
+                "device": self.pool.device, "threads": self.pool.threads,
+                "output_dir": str(naming.output_dir), "scale": naming.scale,
+                "settings": settings},
             **self.pool.map_options(self.ray))
         with worker_errors():  # an actor that cannot start (no such device) is one line
             for row in results.iter_rows():
                 yield int(row["index"]), str(row["status"]), str(row["reason"])
 
-
-def _frames(progress, task, job: Job) -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        progress.update(task, current=f"{job.relative} (frame {done}/{total})")
-    return show
-
-
-def _note(progress, quiet: bool) -> Callable[[str], None]:
-    def note(message: str) -> None:
-        if not quiet:
-            progress.console.print(f"[dim]note:[/dim] {message}", highlight=False, soft_wrap=True)
-    return note

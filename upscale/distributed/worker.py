@@ -2,9 +2,10 @@
 
 The network arrives as one object in Ray's object store (put there once, by
 the driver or by the worker that loaded it), so no node downloads or converts
-weights again. Image workers take
-rows of file paths and return small status rows; segment workers take segment
-numbers of one video and return how many frames they encoded.
+weights again. Image workers take rows of file paths, run them through a local run's
+steps (:class:`~upscale.batch.folder.ImageSteps`, overlapped as there) and return
+small status rows; segment workers take segment numbers of one video and return
+how many frames they encoded.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch.folder import write_output
+from ..batch.folder import ImageSteps, JobSettings
 from ..batch.plan import Job, Kind, Status
+from ..batch.prefetch import run_overlapped
 from ..batch.report import failure_reason
-from ..files import read_picture, upscale_picture
+from ..files import Picture
 from ..video.frame_upscaler import frame_upscaler
 from .segment import encode_segment
 
@@ -47,45 +49,46 @@ class NetworkWorker:
 
 
 class ImageWorker(NetworkWorker):
-    """Upscale image files: read, run, write atomically, and say what happened."""
+    """Upscale image files with a local run's steps, and say what happened to each."""
 
-    def __init__(self, network_ref: list, *, device: str, precision: str, threads: int,
-                 output_dir: str, scale: float, tile: int, tile_pad: int | None,
-                 quality: int | None, max_pixels: int | None) -> None:
-        super().__init__(network_ref, device=device, precision=precision, threads=threads)
-        self.output_dir = Path(output_dir)
-        self.scale, self.tile, self.tile_pad, self.quality = scale, tile, tile_pad, quality
-        self.max_pixels = max_pixels
+    def __init__(self, network_ref: list, *, device: str, threads: int, output_dir: str,
+                 scale: float, settings: JobSettings) -> None:
+        super().__init__(network_ref, device=device, precision=settings.precision,
+                         threads=threads)
+        self.steps = None if self.prepared is None else ImageSteps(
+            self.prepared, Path(output_dir), scale, settings)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
-        if self.prepared is None:
+        if self.steps is None:
             # A failed load stops the driver at the first row, in the load's own words; a
             # copy lost on its way here fails these files, for a re-run to do.
             count = len(rows["index"])
             return {"index": list(rows["index"]), "status": [Status.FAILED.value] * count,
                     "reason": [self.missing_network] * count}
-        statuses, reasons = [], []
-        for source, relative, target, replace, stamp in zip(
-                rows["source"], rows["relative"], rows["target"], rows["replace"],
+        outcome: dict[int, tuple[str, str]] = {}
+        todo = []
+        for index, source, relative, target, replace, stamp in zip(
+                rows["index"], rows["source"], rows["relative"], rows["target"], rows["replace"],
                 rows["stamp"], strict=True):
             job = Job(Path(source), Path(relative), Kind.IMAGE, Path(target), replace=bool(replace))
-            status, reason = self.upscale(job, str(stamp))
-            statuses.append(status)
-            reasons.append(reason)
-        return {"index": list(rows["index"]), "status": statuses, "reason": reasons}
+            if written_by_this_run(Path(target), bool(replace), str(stamp)):
+                outcome[int(index)] = Status.DONE.value, ""  # a retried task's finished write
+            else:
+                todo.append((int(index), job))
 
-    def upscale(self, job: Job, stamp: str) -> tuple[str, str]:
-        assert job.target is not None
-        if written_by_this_run(job.target, job.replace, stamp):
-            return Status.DONE.value, ""  # a retried task whose first attempt finished the write
-        try:
-            picture = read_picture(job.source, max_pixels=self.max_pixels)
-            result = upscale_picture(self.prepared, picture, scale=self.scale, tile=self.tile,
-                                     tile_pad=self.tile_pad)
-            write_output(job, result, self.output_dir, quality=self.quality)
-        except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
-            return Status.FAILED.value, failure_reason(job, exc)
-        return Status.DONE.value, ""
+        def write(item: tuple[int, Job], picture: Picture) -> None:
+            self.steps.write(item[1], picture)
+            outcome[item[0]] = Status.DONE.value, ""
+
+        def failed(item: tuple[int, Job], stage: str, error: BaseException) -> None:
+            outcome[item[0]] = Status.FAILED.value, failure_reason(item[1], error)
+
+        run_overlapped(todo, read=lambda item: self.steps.read(item[1]),
+                       compute=lambda item, picture: self.steps.compute(item[1], picture),
+                       write=write, on_failure=failed, depth=min(len(todo) - 1, 2))
+        indices = sorted(outcome)
+        return {"index": indices, "status": [outcome[index][0] for index in indices],
+                "reason": [outcome[index][1] for index in indices]}
 
 
 def file_stamp(path: Path) -> str:
