@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import UpscaleError
-from ..limits import check_alpha
 from ..outputs import check_destination, refuse_existing
 from .console import print_note
 
@@ -62,7 +61,6 @@ def blend_command(
     """Blend two networks' weights, θ = (1−α)·θ_A + α·θ_B, into one checkpoint."""
     from ..loading.interpolation import blend_checkpoints, write_blend  # torch
 
-    alpha = check_alpha(alpha)
     if output.suffix.lower() != ".safetensors":
         raise UpscaleError(f"{output}: the blended checkpoint is written as .safetensors; "
                            "give a name ending in .safetensors")

@@ -154,7 +154,12 @@ def interpolate(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
     The sum is formed in float64 and rounded once, so α = 0.5 is exactly the
     correctly rounded mean of each pair of values.
     """
-    alpha = check_alpha(alpha)
+    return _mix(a, b, check_alpha(alpha))
+
+
+def _mix(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+         alpha: float) -> dict[str, torch.Tensor]:
+    """:func:`interpolate` for an α already checked."""
     out: dict[str, torch.Tensor] = {}
     for key, ta in a.items():
         tb = b[key]
@@ -177,13 +182,18 @@ def blend_state_dicts(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.
                       gan_name: str = "the GAN network",
                       act_type: str | None = None) -> Blend:
     """Check α, shapes and lineage, then blend; any key layout and architecture we know."""
-    alpha = check_alpha(alpha)
+    return _blend_states(psnr, gan, check_alpha(alpha), psnr_name, gan_name, act_type)
+
+
+def _blend_states(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.Tensor],
+                  alpha: float, psnr_name: str, gan_name: str, act_type: str | None) -> Blend:
+    """:func:`blend_state_dicts` for an α already checked."""
     canonical_psnr, model = canonical_state(psnr, source=psnr_name, act_type=act_type)
     canonical_gan, _ = canonical_state(gan, source=gan_name, act_type=act_type)
     check_same_architecture(canonical_psnr, canonical_gan, psnr_name, gan_name)
     distance = check_lineage(canonical_psnr, canonical_gan, psnr_name, gan_name)
     return Blend(
-        state=interpolate(canonical_psnr, canonical_gan, alpha),
+        state=_mix(canonical_psnr, canonical_gan, alpha),
         alpha=alpha,
         distance=distance,
         act_type=model.hyperparameters.get("act_type"),
@@ -229,7 +239,7 @@ def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
     """One name for one (A, B, α); α by its exact binary value, not a rounded print."""
-    text = f"{psnr_sha256}:{gan_sha256}:{check_alpha(alpha).hex()}"
+    text = f"{psnr_sha256}:{gan_sha256}:{float(alpha).hex()}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -283,9 +293,8 @@ def _read_pair(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
 
 def _blend_pair(pair: _Pair, alpha: float) -> tuple[Blend, dict[str, str]]:
     psnr_meta, gan_meta = pair.metadata
-    blend = blend_state_dicts(*pair.states, alpha, psnr_name=pair.names[0],
-                              gan_name=pair.names[1],
-                              act_type=psnr_meta.get("act_type") or gan_meta.get("act_type"))
+    blend = _blend_states(*pair.states, alpha, *pair.names,
+                          psnr_meta.get("act_type") or gan_meta.get("act_type"))
     metadata = blend_metadata(blend, psnr_sha256=pair.sha256[0], gan_sha256=pair.sha256[1],
                               psnr_source=psnr_meta.get("source", pair.specs[0]),
                               gan_source=gan_meta.get("source", pair.specs[1]))
