@@ -360,7 +360,7 @@ def stage_video(args: argparse.Namespace, report: Report, model: ModelDescriptor
 
     prepared = prepare(model, args.device, args.precisions[0])
     batch = default_batch_size(str(prepared.device))
-    upscale_frames = frame_upscaler(prepared)
+    upscale_frames = frame_upscaler(prepared, prepared.model.output_scale)
     size = parse_size(args.clip)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "clip.mp4"

@@ -7,24 +7,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..imaging.resize import resize_to
-from ..outputs import output_scale, output_size
+from ..outputs import output_size
 
 if TYPE_CHECKING:
     from ..run import PreparedNetwork
 
 
-def frame_upscaler(prepared: PreparedNetwork, scale: float | None = None, *, tile: int = 0,
+def frame_upscaler(prepared: PreparedNetwork, scale: float, *, tile: int = 0,
                    tile_pad: int | None = None):
     """``frames (N,H,W,3) -> (N,H*s,W*s,3)``, batched through ``run_frames`` when untiled.
 
-    A scale other than the network's resizes the network output (area
-    averaging when shrinking), exactly as for images.
+    ``scale`` is the run's output scale (:func:`upscale.outputs.output_scale`); one other
+    than the network's resizes the network output (area averaging when shrinking),
+    exactly as for images.
     """
     # Imported here: upscale.run loads torch, and importing upscale.video (a batch asks
     # it which files are videos) must not.
     from .. import run
-
-    scale = output_scale(scale, prepared.model)
 
     def upscale_frames(frames: np.ndarray, source_bits: int | None = None) -> np.ndarray:
         """``source_bits``: the video's depth, which decides fp16 or fp32 under ``auto``."""
