@@ -251,12 +251,13 @@ def measure_image(prepared: PreparedNetwork, model: str, image: np.ndarray, prec
                   repeats: int) -> Row:
     """One (model, size, precision) cell of the fps table."""
     height, width = image.shape[:2]
+    started_in = prepared.dtype
     run_network(prepared, image)  # warm-up: probe, cuDNN's algorithm choice, any OOM learning
     tile = tile_side(prepared.for_pixels(image.dtype), 0, height, width,
                      default_tile_pad(prepared))
     with peak_memory(prepared.device) as peak:
         seconds = best_seconds(lambda: run_network(prepared, image), repeats, prepared.device)
-    note = "overflowed: fell back to fp32" if prepared.overflowed else ""
+    note = "overflowed: fell back to fp32" if prepared.dtype != started_in else ""
     if prepared.tile_limit is not None:
         note += f" out of memory once: tiles now <= {prepared.tile_limit}"
     return Row(model, (width, height), precision, 1.0 / seconds, tile,
