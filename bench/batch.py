@@ -71,12 +71,15 @@ def time_folder(src: Path, out: Path, network, device: str, prefetch: int) -> fl
     from rich.console import Console
 
     from upscale.batch import upscale_folder
+    from upscale.request import make_request
 
     shutil.rmtree(out, ignore_errors=True)
     quiet = Console(file=io.StringIO())
     started = time.perf_counter()
-    code = upscale_folder(src, out, load_network=lambda: network, device=device,
-                          prefetch=prefetch, quiet=True, stdout=quiet, stderr=quiet)
+    request = make_request(src, output=out, model="the bench's network", device=device,
+                           quiet=True)
+    code = upscale_folder(request, load_network=lambda: network, prefetch=prefetch,
+                          stdout=quiet, stderr=quiet)
     elapsed = time.perf_counter() - started
     assert code == 0, "the folder run failed"
     return elapsed

@@ -99,6 +99,7 @@ def measure(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from upscale.batch import upscale_folder
     from upscale.distributed import upscale_folder_on_ray, upscale_video_on_ray
+    from upscale.request import make_request
     from upscale.video import upscale_video
 
     if args.what == "folder" and args.actors:
@@ -116,12 +117,13 @@ def measure(args: argparse.Namespace) -> None:
     # The output scale, known without loading the network, as the CLI knows a registry
     # model's: the Ray run then starts its actors while the network loads.
     scale = NET_SCALES[args.net]
+    if args.what == "folder":
+        request = make_request(args.src, output=out, model=args.net, scale=scale, device="cpu",
+                               quiet=True, ray="local" if args.actors else None)
     if args.what == "folder" and args.actors == 0:
-        code = upscale_folder(args.src, out, load_network=load_network, device="cpu", quiet=True,
-                              scale=scale)
+        code = upscale_folder(request, load_network=load_network)
     elif args.what == "folder":
-        code = upscale_folder_on_ray("local", args.src, out, actors=args.actors, scale=scale,
-                                     load_network=load_network, device="cpu", quiet=True)
+        code = upscale_folder_on_ray(request, actors=args.actors, load_network=load_network)
     elif args.actors == 0:
         from upscale.run import prepare_network  # here: it imports torch
 

@@ -31,6 +31,7 @@ from upscale.distributed import upscale_folder_on_ray, upscale_video_on_ray
 from upscale.errors import UpscaleError
 from upscale.imaging import read_image, write_image
 from upscale.loading import load_model
+from upscale.request import make_request
 from upscale.run import prepare_network
 from upscale.video import probe, upscale_video
 from upscale.video.segments import work_dir_for
@@ -220,8 +221,9 @@ def test_a_network_that_does_not_load_is_one_line_and_writes_nothing(cluster, tm
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint" * 20)
     with pytest.raises(UpscaleError, match="broken.pth: not a PyTorch checkpoint"):
-        upscale_folder_on_ray("auto", source, tmp_path / "ray", scale=2.0, actors=1, quiet=True,
-                              load_network=functools.partial(load_model, broken))
+        upscale_folder_on_ray(make_request(source, output=tmp_path / "ray", model=str(broken),
+                                           scale=2.0, quiet=True, ray="auto"),
+                              actors=1, load_network=functools.partial(load_model, broken))
     assert not list((tmp_path / "ray").rglob("*.png"))
 
 
@@ -246,8 +248,9 @@ def test_a_node_removed_mid_run_loses_nothing(cluster, tmp_path):
     killer = threading.Thread(target=remove_a_busy_node, daemon=True)
     killer.start()
     try:
-        code = upscale_folder_on_ray("auto", source, tmp_path / "ray", actors=2,
-                                     load_network=lambda: network, recursive=True, quiet=True)
+        request = make_request(source, output=tmp_path / "ray", model="the test's own network",
+                               recursive=True, quiet=True, ray="auto")
+        code = upscale_folder_on_ray(request, actors=2, load_network=lambda: network)
     finally:
         killer.join(timeout=30)
     assert removed, "the node was not removed while the run was going"

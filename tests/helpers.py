@@ -72,3 +72,25 @@ def run_main(*args) -> int:
     except SystemExit as exited:
         return exited.code
     return 0
+
+
+def folder_request(src, out, **options):
+    """A folder run's request from ``upscale_folder``'s old keywords (a single ``glob``
+    string is one pattern), and the keywords that stay the call's own."""
+    from upscale.request import make_request
+
+    call = {key: options.pop(key) for key in list(options)
+            if key in ("load_network", "prefetch", "stdout", "stderr", "videos", "executor")}
+    if isinstance(options.get("glob"), str):
+        options["glob"] = (options["glob"],)
+    if "load_network" in call:  # a name no registry knows: the scale comes from the network
+        options.setdefault("model", "the test's own network")
+    return make_request(src, output=out, **options), call
+
+
+def run_folder(src, out, **options) -> int:
+    """``upscale_folder`` on the request these options make."""
+    from upscale.batch import upscale_folder
+
+    request, call = folder_request(src, out, **options)
+    return upscale_folder(request, **call)

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import nearest_upsampler
+from helpers import nearest_upsampler, run_folder
 from PIL import Image, ImageCms
 from rich.console import Console
 
 from upscale.archs import describe
-from upscale.batch import upscale_folder
 from upscale.imaging import read_image, write_image
 from upscale.imaging.metadata import read_metadata
 
@@ -96,7 +95,7 @@ class Run:
 
         stdout, stderr = io.StringIO(), io.StringIO()
         options.setdefault("recursive", True)
-        self.code = upscale_folder(
+        self.code = run_folder(
             src, out, load_network=load, device="cpu", precision="fp32",
             stdout=Console(file=stdout, width=240, color_system=None),
             stderr=Console(file=stderr, width=240, color_system=None), **options)
@@ -271,9 +270,9 @@ def test_without_recursion_only_the_top_folder_is_read(photos, tmp_path):
 def test_a_missing_input_folder_is_a_one_line_error(tmp_path):
     from upscale.errors import InputError
 
-    with pytest.raises(InputError, match="no such folder"):
-        upscale_folder(tmp_path / "nope", tmp_path / "out",
-                       load_network=lambda: describe(nearest_upsampler()))
+    with pytest.raises(InputError, match="nope: no such file or folder"):
+        run_folder(tmp_path / "nope", tmp_path / "out",
+                   load_network=lambda: describe(nearest_upsampler()))
 
 
 def test_videos_without_a_video_engine_are_skipped_with_the_reason(photos, tmp_path):

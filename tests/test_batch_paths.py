@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import nearest_upsampler
+from helpers import nearest_upsampler, run_folder
 from rich.console import Console
 
 from upscale.archs import describe
-from upscale.batch import upscale_folder
 from upscale.errors import UpscaleError
 from upscale.imaging import read_image, write_image
 
@@ -20,7 +19,7 @@ def run(src: Path, out: Path, **options) -> tuple[int, str]:
     stdout = io.StringIO()
     options.setdefault("recursive", True)
     options.setdefault("quiet", True)
-    code = upscale_folder(src, out, load_network=lambda: describe(nearest_upsampler(2)),
+    code = run_folder(src, out, load_network=lambda: describe(nearest_upsampler(2)),
                           device="cpu",
                           precision="fp32", stderr=Console(file=io.StringIO()),
                           stdout=Console(file=stdout, width=240, color_system=None), **options)

@@ -258,13 +258,14 @@ def test_an_empty_folder_is_an_error_that_says_so(tmp_path, model_file, capsys):
 def test_a_folder_of_a_x2_export_is_named_like_the_single_file(tmp_path, rng):
     """A model whose own default output scale differs from its network scale (an ncnn x2
     export of a x4 network) names folder outputs as the single-file run does."""
+    from helpers import run_folder
+
     from upscale.archs import describe
-    from upscale.batch import upscale_folder
 
     network = dataclasses.replace(describe(tiny_srvgg(4)), output_scale=2.0)
     photos = tmp_path / "photos"
     write_image(photos / "a.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
-    assert upscale_folder(photos, None, load_network=lambda: network, quiet=True) == 0
+    assert run_folder(photos, None, load_network=lambda: network, quiet=True) == 0
     assert read_image(tmp_path / "photos_x2" / "a_x2.png").shape == (12, 12, 3)
 
 

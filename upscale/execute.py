@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .notes import note
 from .outputs import (
@@ -61,16 +61,11 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
             return distributed.run_on_cluster(request.ray, _execute_joined, request,
                                               network_loader, report)
         if request.kind is InputKind.FOLDER:
-            return distributed.run_folder_with_ray(request, network_loader,
-                                                   folder_options=_folder_options(request))
+            return distributed.upscale_folder_on_ray(request, load_network=network_loader)
     if request.kind is InputKind.FOLDER:
         from .batch import upscale_folder
 
-        return upscale_folder(request.input, request.output, load_network=network_loader,
-                              scale=request.known_scale(), device=request.device,
-                              precision=request.precision, tile=request.tile,
-                              tile_pad=request.tile_pad, quiet=request.quiet,
-                              **_folder_options(request))
+        return upscale_folder(request, load_network=network_loader)
     run = _run_video if request.kind is InputKind.VIDEO else _run_image
     wrote = run(request, network_loader)
     if wrote:
@@ -84,14 +79,6 @@ def _execute_joined(address: str, request: Request,
     """:func:`execute` on a cluster node, joining the cluster at ``address`` (``auto``)."""
     return execute(dataclasses.replace(request, ray=address), load_network=load_network,
                    report=report)
-
-
-def _folder_options(request: Request) -> dict[str, Any]:
-    """What a folder run takes beyond the network and the tiles, local or on Ray."""
-    return dict(recursive=request.recursive, glob=request.glob, format=request.format,
-                quality=request.quality, skip_existing=request.skip_existing,
-                name_template=request.name_template, overwrite=request.overwrite,
-                dry_run=request.dry_run, max_pixels=request.max_pixels)
 
 
 def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:

@@ -8,9 +8,8 @@ summary closes the run. Exit code 1 when any file failed.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,12 +18,10 @@ from rich.console import Console
 
 from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, read_picture, upscale_picture, write_picture
-from ..limits import DEFAULT_MAX_PIXELS, check_quality
+from ..limits import DEFAULT_MAX_PIXELS
 from ..notes import note
 from ..outputs import (
-    DEFAULT_NAME_TEMPLATE,
     OutputLock,
-    check_scale,
     default_output_dir,
     output_scale,
     partial_files,
@@ -45,8 +42,8 @@ from .report import (
 from .videos import VideoSupport, video_support
 
 if TYPE_CHECKING:
-
     from ..model import ModelDescriptor
+    from ..request import Request
     from ..run import PreparedNetwork
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -75,79 +72,55 @@ class Executor(Protocol):
                  settings: JobSettings) -> None: ...
 
 
-def upscale_folder(
-    input_dir: str | os.PathLike,
-    output_dir: str | os.PathLike | None,
-    *,
-    load_network: Callable[[], ModelDescriptor],
-    scale: float | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    recursive: bool = False,
-    glob: str | Sequence[str] = (),
-    format: str = "png",  # noqa: A002 - the CLI option's name
-    quality: int | None = None,
-    name_template: str = DEFAULT_NAME_TEMPLATE,
-    skip_existing: bool = True,
-    overwrite: bool = False,
-    dry_run: bool = False,
-    tile: int = 0,
-    tile_pad: int | None = None,
-    prefetch: int = 2,
-    quiet: bool = False,
-    stdout: Console | None = None,
-    stderr: Console | None = None,
-    videos: VideoSupport | None | bool = True,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    executor: Executor | None = None,
-) -> int:
-    """Upscale every image (and video) of ``input_dir`` into ``output_dir``; the exit code.
+def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescriptor] | None = None,
+                   prefetch: int = 2, stdout: Console | None = None,
+                   stderr: Console | None = None, videos: VideoSupport | None | bool = True,
+                   executor: Executor | None = None) -> int:
+    """Upscale every image (and video) of the request's folder; the exit code.
 
-    ``load_network`` is called at most once, and only if there is work (or the
-    scale must come from the network). ``prefetch`` is how many decoded inputs
-    and finished outputs may wait in each queue; 0 runs one file at a time.
-    ``videos``: True uses ``upscale.video``, False/None skips videos.
-    ``max_pixels`` refuses larger images from their header, before decoding them.
-    ``executor`` runs the planned work elsewhere (``upscale.distributed``); by
-    default it runs here.
+    ``load_network`` loads what ``request.network`` names (by default, as it says; the
+    CLI's adds notes); it is called at most once, and only if there is work (or the
+    scale must come from the network). ``prefetch``
+    is how many decoded inputs and finished outputs may wait in each queue; 0 runs one
+    file at a time. ``videos``: True uses ``upscale.video``, False/None skips videos.
+    ``executor`` runs the planned work elsewhere (``upscale.distributed``); by default
+    it runs here.
     """
-    input_dir = Path(input_dir)
+    input_dir = request.input
     if not input_dir.is_dir():
         raise InputError(f"{input_dir}: no such folder")
-    check_quality(quality)
+    load_network = load_network or request.network.load
     stdout = stdout or Console()
     stderr = stderr or Console(stderr=True)
 
     network = None
-    check_scale(scale)
+    scale = request.known_scale()
     if scale is None:
         network = load_network()
-        scale = output_scale(scale, network)
-    if output_dir is None:
-        output_dir = default_output_dir(input_dir, scale)
-    output_dir = Path(output_dir)
+        scale = output_scale(None, network)
+    output_dir = request.output or default_output_dir(input_dir, scale)
     if output_dir.exists() and not output_dir.is_dir():
         raise UpscaleError(f"{output_dir}: exists and is not a folder")
-    naming = OutputNaming(output_dir, scale, format, name_template)
+    naming = OutputNaming(output_dir, scale, request.format, request.name_template)
     video = video_support() if videos is True else (videos or None)
 
-    patterns = [glob] if isinstance(glob, str) else list(glob)
-    files = find_files(input_dir, recursive=recursive, patterns=patterns, exclude=[output_dir])
-    unsearched = [] if recursive else subfolders(input_dir, exclude=[output_dir])
+    files = find_files(input_dir, recursive=request.recursive, patterns=list(request.glob),
+                       exclude=[output_dir])
+    unsearched = [] if request.recursive else subfolders(input_dir, exclude=[output_dir])
     jobs = make_plan(files, input_dir, naming,
                      video_suffix=video.output_suffix if video else None,
-                     skip_existing=skip_existing, overwrite=overwrite)
+                     skip_existing=request.skip_existing, overwrite=request.overwrite)
     if not any(job.kind for job in jobs):
         hint = f" ({len(unsearched)} subfolders not searched: add -r)" if unsearched else ""
         raise InputError(f"{input_dir}: no images or videos to upscale{hint}")
-    if unsearched and not quiet:
+    if unsearched and not request.quiet:
         note(f"{len(unsearched)} subfolder{'s' if len(unsearched) > 1 else ''} of {input_dir} "
              "not searched; add -r to include them")
-    if dry_run:
+    if request.dry_run:
         stdout.print(plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
-    settings = JobSettings(device, precision, tile, tile_pad, quality, prefetch, quiet,
-                           max_pixels)
+    settings = JobSettings(request.device, request.precision, request.tile, request.tile_pad,
+                           request.quality, prefetch, request.quiet, request.max_pixels)
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
                          settings, executor)

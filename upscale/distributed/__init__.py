@@ -11,11 +11,10 @@ never imports torch either.
 
 from __future__ import annotations
 
-from .command import check_ray_request, cluster_video_engine, run_folder_with_ray
+from .command import check_ray_request, cluster_video_engine
 from .ray_folder import upscale_folder_on_ray
 from .ray_video import upscale_video_on_ray
 from .session import INSTALL_HINT, is_client, run_on_cluster
 
 __all__ = ["INSTALL_HINT", "check_ray_request", "cluster_video_engine", "is_client",
-           "run_folder_with_ray", "run_on_cluster", "upscale_folder_on_ray",
-           "upscale_video_on_ray"]
+           "run_on_cluster", "upscale_folder_on_ray", "upscale_video_on_ray"]

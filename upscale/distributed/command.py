@@ -9,15 +9,14 @@ cluster (:func:`run_on_cluster`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import UpscaleError
 from ..request import InputKind
 from ..video import default_batch_size
 from ..video.job import VideoEngine
 from .pool import plan_pool
-from .ray_folder import upscale_folder_on_ray
 from .ray_video import cluster_encoder, made_by_actors
 from .session import check_address, import_ray, ray_session
 
@@ -34,22 +33,6 @@ def check_ray_request(request: Request) -> None:
                            "without it")
     check_address(request.ray)
     import_ray()
-
-
-def run_folder_with_ray(request: Request, load_network: Callable[[], Any], *,
-                        folder_options: dict[str, Any], actors: int | None = None) -> int:
-    """The request's folder on the cluster at ``request.ray``; the exit code.
-
-    ``folder_options`` are ``upscale_folder``'s, as a local run passes them. A folder
-    whose output scale is known without the network (a registry model's) names its
-    outputs, and skips finished ones, without loading it.
-    """
-    assert request.ray is not None
-    return upscale_folder_on_ray(request.ray, request.input, request.output, actors=actors,
-                                 load_network=load_network, scale=request.known_scale(),
-                                 device=request.device, precision=request.precision,
-                                 tile=request.tile, tile_pad=request.tile_pad,
-                                 quiet=request.quiet, **folder_options)
 
 
 @contextlib.contextmanager

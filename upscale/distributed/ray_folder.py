@@ -11,11 +11,11 @@ by the driver (:mod:`.network`), so the driver never imports torch.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -32,39 +32,40 @@ from .ray_video import upscale_video_on_cluster
 from .session import (
     check_address,
     import_ray,
-    is_client,
     ray_session,
-    run_on_cluster,
     worker_errors,
 )
 from .worker import ImageWorker, file_stamp
+
+if TYPE_CHECKING:
+    from ..request import Request
 
 ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one
 MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
 
 
-def upscale_folder_on_ray(address: str, input_dir: str | os.PathLike,
-                          output_dir: str | os.PathLike | None = None, *,
-                          load_network: Callable[[], Any], scale: float | None = None,
+def upscale_folder_on_ray(request: Request, *, load_network: Callable[[], Any] | None = None,
                           actors: int | None = None, **options: Any) -> int:
-    """``upscale_folder`` with the files upscaled on the cluster at ``address``; the exit code.
+    """``upscale_folder`` with the files upscaled on the cluster at ``request.ray``; the exit
+    code.
 
-    ``options`` are ``upscale.batch.upscale_folder``'s. ``load_network`` runs
-    once, in a Ray worker on this node (it is pickled there; a closure over a
-    network object is fine), and only when there is work or the output scale
-    must come from the network. ``actors`` overrides the pool size (default:
-    one per GPU, or one per node).
+    ``options`` are ``upscale.batch.upscale_folder``'s. ``load_network`` (default: what
+    ``request.network`` names) runs once, in a Ray worker on this node (it is pickled
+    there; a closure over a network object is fine), and only when there is work or the
+    output scale must come from the network. ``actors`` overrides the pool size
+    (default: one per GPU, or one per node). A ``ray://`` address runs the whole request
+    on the cluster (:func:`upscale.execute.execute`).
     """
-    check_address(address)
+    assert request.ray is not None
+    check_address(request.ray)
     import_ray()
-    if is_client(address):
-        return run_on_cluster(address, upscale_folder_on_ray, input_dir, output_dir,
-                              load_network=load_network, scale=scale, actors=actors, **options)
-    with ClusterExecutor(address, actors, load_network) as executor:
-        if scale is None:  # the output names need it: the network's, learnt where it loads
-            scale = output_scale(None, executor.network())
-        return upscale_folder(input_dir, output_dir, load_network=executor.network, scale=scale,
-                              executor=executor, **options)
+    load_network = load_network or request.network.load
+    with ClusterExecutor(request.ray, actors, load_network) as executor:
+        if request.known_scale() is None:  # the output names need it: learnt where it loads
+            request = dataclasses.replace(request,
+                                          scale=output_scale(None, executor.network()))
+        return upscale_folder(request, load_network=executor.network, executor=executor,
+                              **options)
 
 
 class ClusterExecutor:
