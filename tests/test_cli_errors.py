@@ -60,7 +60,7 @@ def test_a_bad_number_names_its_option(photo, capsys):
 def test_ctrl_c_says_what_was_kept_and_exits_130(photo, model_file, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(upscale.execute, "_run_image", interrupted)
+    monkeypatch.setattr(upscale.execute, "_run_file", interrupted)
     assert run_main(photo, "-m", model_file) == EXIT_INTERRUPTED
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1

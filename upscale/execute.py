@@ -13,8 +13,9 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .notes import note
 from .outputs import (
@@ -66,8 +67,7 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
         from .batch import upscale_folder
 
         return upscale_folder(request, load_network=network_loader)
-    run = _run_video if request.kind is InputKind.VIDEO else _run_image
-    wrote = run(request, network_loader)
+    wrote = _run_file(request, network_loader)
     if wrote:
         report(f"{wrote} in {time.perf_counter() - started:.1f} s")
     return 0
@@ -130,91 +130,116 @@ def _say_plan(request: Request, target: Path, scale: float) -> str:
     return ""
 
 
-def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
-    """One image: every check that needs no network first, then load, run, write; what
-    was written ("" for a dry run).
+@dataclass(frozen=True)
+class _FileRoad:
+    """What differs between one image and one video; :func:`_run_file` does the rest."""
 
-    The output is owned (its lock) and checked once, before the model loads, whenever its
-    name is known without the network; else right after it loads.
+    target: Callable[[Request, float], Path]  # the output, for the scale in its name
+    check: Callable[[Request, Path], None]  # before the lock: can it be written here?
+    read: Callable[[Request], Any]  # before the network loads: a bad input fails fast
+    run: Callable[[Request, ModelDescriptor, float, Path, Any], str]  # what was written
+
+
+def _run_file(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
+    """One image or one video: every check that needs no network first, then load, run,
+    write; what was written ("" for a dry run).
+
+    The output is owned (its lock) and refused if it exists once, before the model
+    loads whenever its name is known without the network; else right after it loads.
     """
-    from .files import read_picture, upscale_file
-
+    road = _VIDEO if request.kind is InputKind.VIDEO else _IMAGE
     scale = request.known_scale()
     named = 1.0 if _names_the_file(request) else scale  # the scale in the name, if any
-    target = None if named is None else resolve_output(
-        request.input, request.output, request.output_is_folder, named)
+    target = None if named is None else road.target(request, named)
     with contextlib.ExitStack() as owned:
         if target is not None:
-            _own_image_target(owned, request, target)
-        picture = read_picture(request.input, max_pixels=request.max_pixels)
+            _own(owned, request, target, road)
+        source = road.read(request)
         if request.dry_run and target is not None and scale is not None:
             return _say_plan(request, target, scale)
         network = network_loader()
         scale = output_scale(request.scale, network)
         if target is None:
-            target = resolve_output(request.input, request.output, request.output_is_folder,
-                                    scale)
-            _own_image_target(owned, request, target)
+            target = road.target(request, scale)
+            _own(owned, request, target, road)
         if request.dry_run:
             return _say_plan(request, target, scale)
-
-        from .run import prepare_network  # imports torch
-
-        prepared = prepare_network(network, device=request.device, precision=request.precision)
-        note_small_tile(prepared, request.tile, request.tile_pad)
-        result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
-                              tile_pad=request.tile_pad, quality=request.quality,
-                              overwrite=True,  # refused above, once, while holding the lock
-                              progress=not request.quiet, picture=picture)
-    h, w = result.pixels.shape[:2]
-    return f"wrote {target} ({w}×{h})"
+        return road.run(request, network, scale, target, source)
 
 
-def _own_image_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """An image output that can be written, owned by this run."""
-    check_destination(target, source=request.input)
-    _own(owned, request, target)
-
-
-def _own(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """The output's lock, taken for the rest of the run, refusing an existing output once,
-    under the lock (a dry run takes no lock, and only refuses)."""
+def _own(owned: contextlib.ExitStack, request: Request, target: Path, road: _FileRoad) -> None:
+    """The output checked, then its lock taken for the rest of the run, refusing an
+    existing output once, under the lock (a dry run takes no lock, and only refuses)."""
+    road.check(request, target)
     if request.dry_run:
         refuse_existing(target, request.overwrite)
     else:
         owned.enter_context(OutputLock.for_file(target, overwrite=request.overwrite))
 
 
-def _run_video(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
-    """One video, here or with its segments made on a Ray cluster: its output checked and
-    owned before the model loads, when it is named; what was written ("" for a dry run)."""
-    from .video import resume_key, run_video, weights_fingerprint  # numpy, OpenCV
-    from .video.file import FrameBar, video_target
+def _image_target(request: Request, scale: float) -> Path:
+    return resolve_output(request.input, request.output, request.output_is_folder, scale)
 
-    scale = request.known_scale()
-    target = _named_video_target(request)
-    with contextlib.ExitStack() as owned:
-        if target is not None:
-            _own_video_target(owned, request, target)
-            if request.dry_run and scale is not None:
-                return _say_plan(request, target, scale)
-        network = network_loader()
-        scale = output_scale(request.scale, network)
-        if target is None:
-            target = video_target(request.input, request.output, scale, request.encoder.codec)
-            _own_video_target(owned, request, target)
-        if request.dry_run:
-            return _say_plan(request, target, scale)
-        engine = owned.enter_context(_video_engine(request, network, scale))
-        with FrameBar(request.input.name, request.quiet) as on_progress:
-            run_video(request.input, target, engine.upscale_frames,
-                      out_size=lambda w, h: output_size(w, h, scale), settings=request.encoder,
-                      restart=request.restart, overwrite=True,  # refused above, under the lock
-                      batch_size=engine.batch_size, encode=engine.encode,
-                      job_key=resume_key(weights_fingerprint(network), scale, request.tile),
-                      on_progress=on_progress, notify=(lambda message: None) if request.quiet
-                      else note)
+
+def _check_image_target(request: Request, target: Path) -> None:
+    check_destination(target, source=request.input)
+
+
+def _read_image(request: Request) -> Any:
+    from .files import read_picture  # numpy, OpenCV
+
+    return read_picture(request.input, max_pixels=request.max_pixels)
+
+
+def _upscale_image(request: Request, network: ModelDescriptor, scale: float, target: Path,
+                   picture: Any) -> str:
+    from .files import upscale_file
+    from .run import prepare_network  # imports torch
+
+    prepared = prepare_network(network, device=request.device, precision=request.precision)
+    note_small_tile(prepared, request.tile, request.tile_pad)
+    result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
+                          tile_pad=request.tile_pad, quality=request.quality,
+                          overwrite=True,  # refused once, under the lock
+                          progress=not request.quiet, picture=picture)
+    h, w = result.pixels.shape[:2]
+    return f"wrote {target} ({w}×{h})"
+
+
+def _video_target(request: Request, scale: float) -> Path:
+    from .video.file import video_target  # numpy, OpenCV
+
+    return video_target(request.input, request.output, scale, request.encoder.codec)
+
+
+def _check_video_target(request: Request, target: Path) -> None:
+    """A video output that is not the input and is a video name the encoder can write."""
+    from .video.job import check_video_output  # numpy, OpenCV
+
+    refuse_input_clash(target, request.input)
+    check_video_output(target, request.encoder)
+
+
+def _upscale_video(request: Request, network: ModelDescriptor, scale: float, target: Path,
+                   source: Any) -> str:
+    """Here, or with the segments made on a Ray cluster (``--ray``)."""
+    from .video import resume_key, run_video, weights_fingerprint  # numpy, OpenCV
+    from .video.file import FrameBar
+
+    with _video_engine(request, network, scale) as engine, \
+            FrameBar(request.input.name, request.quiet) as on_progress:
+        run_video(request.input, target, engine.upscale_frames,
+                  out_size=lambda w, h: output_size(w, h, scale), settings=request.encoder,
+                  restart=request.restart, overwrite=True,  # refused once, under the lock
+                  batch_size=engine.batch_size, encode=engine.encode,
+                  job_key=resume_key(weights_fingerprint(network), scale, request.tile),
+                  on_progress=on_progress,
+                  notify=(lambda message: None) if request.quiet else note)
     return f"wrote {target}"
+
+
+_IMAGE = _FileRoad(_image_target, _check_image_target, _read_image, _upscale_image)
+_VIDEO = _FileRoad(_video_target, _check_video_target, lambda request: None, _upscale_video)
 
 
 @contextlib.contextmanager
@@ -235,28 +260,3 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
     yield VideoEngine(frame_upscaler(prepared, scale, tile=request.tile,
                                      tile_pad=request.tile_pad),
                       default_batch_size(str(prepared.device)))
-
-
-def _named_video_target(request: Request) -> Path | None:
-    """A video's output path, when it is known before the network loads."""
-    from .video.file import video_target  # numpy, OpenCV
-
-    named = 1.0 if _names_the_file(request) else request.known_scale()
-    if named is None:
-        return None
-    return video_target(request.input, request.output, named, request.encoder.codec)
-
-
-def _check_video_target(request: Request, target: Path) -> None:
-    """A video output that is not the input and is a video name the encoder can write."""
-    from .video.job import check_video_output  # numpy, OpenCV
-
-    refuse_input_clash(target, request.input)
-    check_video_output(target, request.encoder)
-
-
-def _own_video_target(owned: contextlib.ExitStack, request: Request, target: Path) -> None:
-    """A video output that can be written, owned by this run (the video engine enters the
-    same lock again, and does not check twice)."""
-    _check_video_target(request, target)
-    _own(owned, request, target)
