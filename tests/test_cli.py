@@ -152,7 +152,7 @@ def test_ctrl_c_during_a_video_says_what_was_kept_and_the_same_command_continues
         tmp_path, model_file, monkeypatch, capsys):
     from test_video import make_clip
 
-    import upscale.video
+    import upscale.execute
     from upscale.cli import main
 
     clip = make_clip(tmp_path / "clip.mp4", seconds=0.5, audio=False)
@@ -164,7 +164,7 @@ def test_ctrl_c_during_a_video_says_what_was_kept_and_the_same_command_continues
         return upscale_frames
 
     with monkeypatch.context() as patched:
-        patched.setattr(upscale.video, "frame_upscaler", ctrl_c_upscaler)
+        patched.setattr(upscale.execute, "frame_upscaler", ctrl_c_upscaler)
         with pytest.raises(SystemExit) as exited:
             main(args)
     assert exited.value.code == 130

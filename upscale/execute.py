@@ -17,6 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
+
+from . import distributed
+from .batch import upscale_folder
+from .batch.plan import Job, Kind
+from .batch.report import plan_table
+from .files import read_picture, upscale_file
+from .imaging import IMAGE_SUFFIXES
 from .notes import note
 from .outputs import (
     DestinationError,
@@ -31,10 +39,12 @@ from .outputs import (
     refuse_input_clash,
 )
 from .request import InputKind, Request
+from .video import default_batch_size, frame_upscaler, resume_key, run_video, weights_fingerprint
+from .video.file import FrameBar, video_target
+from .video.job import VideoEngine, check_video_output
 
 if TYPE_CHECKING:
     from .model import ModelDescriptor
-    from .video.job import VideoEngine
 
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
@@ -55,8 +65,6 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
     check_writable_folder(_folder_of(request), str(request.output or request.input))
 
     if request.ray is not None:
-        from . import distributed  # Ray is optional and slow to import
-
         distributed.check_ray_request(request)
         if distributed.is_client(request.ray):  # the whole run on the cluster, joining it
             return distributed.run_on_cluster(request.ray, _execute_joined, request,
@@ -64,8 +72,6 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
         if request.kind is InputKind.FOLDER:
             return distributed.upscale_folder_on_ray(request, load_network=network_loader)
     if request.kind is InputKind.FOLDER:
-        from .batch import upscale_folder
-
         return upscale_folder(request, load_network=network_loader)
     wrote = _run_file(request, network_loader)
     if wrote:
@@ -83,8 +89,6 @@ def _execute_joined(address: str, request: Request,
 
 def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale: float) -> Path:
     """Where the result goes: ``-o`` as a file, ``-o`` as a folder, or beside the input."""
-    from .imaging import IMAGE_SUFFIXES  # OpenCV: `upscale --help` stays instant
-
     target = place_output(default_output(input_path, scale), output, as_folder=as_folder)
     if target == output and output.suffix.lower() not in IMAGE_SUFFIXES:
         raise DestinationError(f"{output}: cannot write {output.suffix or 'suffix-less'} "
@@ -96,7 +100,7 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
     """A tile much smaller than its context spends most of its time on the context."""
     if tile <= 0:
         return
-    from .run import default_tile_pad  # imports torch
+    from .run import default_tile_pad
 
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     overhead = ((tile + 2 * pad) / tile) ** 2
@@ -119,11 +123,6 @@ def _names_the_file(request: Request) -> bool:
 
 def _say_plan(request: Request, target: Path, scale: float) -> str:
     """``--dry-run`` for one file: the plan a folder prints, of one file (on stdout)."""
-    from rich.console import Console
-
-    from .batch.plan import Job, Kind
-    from .batch.report import plan_table
-
     kind = Kind.VIDEO if request.kind is InputKind.VIDEO else Kind.IMAGE
     job = Job(request.input, Path(request.input.name), kind, target, replace=target.exists())
     Console().print(plan_table([job], target.parent, scale))
@@ -186,15 +185,12 @@ def _check_image_target(request: Request, target: Path) -> None:
 
 
 def _read_image(request: Request) -> Any:
-    from .files import read_picture  # numpy, OpenCV
-
     return read_picture(request.input, max_pixels=request.max_pixels)
 
 
 def _upscale_image(request: Request, network: ModelDescriptor, scale: float, target: Path,
                    picture: Any) -> str:
-    from .files import upscale_file
-    from .run import prepare_network  # imports torch
+    from .run import prepare_network
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
     note_small_tile(prepared, request.tile, request.tile_pad)
@@ -207,15 +203,11 @@ def _upscale_image(request: Request, network: ModelDescriptor, scale: float, tar
 
 
 def _video_target(request: Request, scale: float) -> Path:
-    from .video.file import video_target  # numpy, OpenCV
-
     return video_target(request.input, request.output, scale, request.encoder.codec)
 
 
 def _check_video_target(request: Request, target: Path) -> None:
     """A video output that is not the input and is a video name the encoder can write."""
-    from .video.job import check_video_output  # numpy, OpenCV
-
     refuse_input_clash(target, request.input)
     check_video_output(target, request.encoder)
 
@@ -223,9 +215,6 @@ def _check_video_target(request: Request, target: Path) -> None:
 def _upscale_video(request: Request, network: ModelDescriptor, scale: float, target: Path,
                    source: Any) -> str:
     """Here, or with the segments made on a Ray cluster (``--ray``)."""
-    from .video import resume_key, run_video, weights_fingerprint  # numpy, OpenCV
-    from .video.file import FrameBar
-
     with _video_engine(request, network, scale) as engine, \
             FrameBar(request.input.name, request.quiet) as on_progress:
         run_video(request.input, target, engine.upscale_frames,
@@ -247,14 +236,10 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
                   ) -> Iterator[VideoEngine]:
     """Where the frames are made: on the cluster ``--ray`` names, or here."""
     if request.ray is not None:
-        from .distributed import cluster_video_engine
-
-        with cluster_video_engine(request, network, scale) as engine:
+        with distributed.cluster_video_engine(request, network, scale) as engine:
             yield engine
         return
-    from .run import prepare_network  # imports torch
-    from .video import default_batch_size, frame_upscaler
-    from .video.job import VideoEngine
+    from .run import prepare_network
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
     yield VideoEngine(frame_upscaler(prepared, scale, tile=request.tile,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .batch.naming import FORMATS
 from .errors import InputError, UpscaleError
 from .limits import (
     DEFAULT_MAX_PIXELS,
@@ -28,11 +29,12 @@ from .loading import DEFAULT_MODEL, load_model
 from .loading.families import families, family_of
 from .loading.registry import find_model
 from .outputs import DEFAULT_NAME_TEMPLATE, check_scale
+from .video import media_kind
+from .video.encode import EncoderSettings
 
 if TYPE_CHECKING:
     from .loading.families import Family
     from .model import ModelDescriptor
-    from .video.encode import EncoderSettings
 
 
 class InputKind(enum.Enum):
@@ -88,7 +90,7 @@ class NetworkChoice:
 
     def load(self) -> ModelDescriptor:
         """The network itself (a blend warns, as LineageWarning, of an unrelated pair)."""
-        from .loading.interpolation import load_blended_model  # imports torch
+        from .loading.interpolation import load_blended_model
 
         if self.alpha is None:
             return load_model(self.model)  # a family's PSNR member too: that network
@@ -159,14 +161,10 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
     check_tile_options(tile, tile_pad)
     check_quality(quality)
     check_max_pixels(max_pixels)
-    from .batch.naming import FORMATS  # the batch package: numpy, OpenCV
-
     if format not in FORMATS:
         raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     network = NetworkChoice(model, alpha, psnr_model, gan_model)
     network.check()
-    from .video.encode import EncoderSettings  # numpy: `upscale --help` stays instant
-
     encoder = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     text = None if output is None else os.fspath(output)
     return Request(
@@ -183,8 +181,6 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
 
 def input_kind(path: Path) -> InputKind:
     """A folder, a video (by content, as ffmpeg sees it) or an image."""
-    from .video import media_kind  # numpy and OpenCV: `upscale --help` stays instant
-
     if path.is_dir():
         return InputKind.FOLDER
     kind = media_kind(path)

@@ -47,7 +47,7 @@ def library() -> ModuleType | None:
     if not installed():
         return None
     try:
-        import spandrel  # imports torchvision, which must match torch's build
+        import spandrel
     except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(

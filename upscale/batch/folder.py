@@ -168,7 +168,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
 def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
     """The default executor: the network prepared on this machine now (on the settings'
     device and precision), then every job here."""
-    from ..run import prepare_network  # torch
+    from ..run import prepare_network
 
     prepared = prepare_network(network, device=settings.device, precision=settings.precision)
 

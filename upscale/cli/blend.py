@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @contextmanager
 def lineage_warnings_as_notes() -> Iterator[None]:
     """Show the library's LineageWarning as an ``upscale: warning:`` line, once each."""
-    from ..loading.interpolation import LineageWarning  # torch
+    from ..loading.interpolation import LineageWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LineageWarning)
@@ -59,7 +59,7 @@ def blend_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
 ) -> None:
     """Blend two networks' weights, θ = (1−α)·θ_A + α·θ_B, into one checkpoint."""
-    from ..loading.interpolation import blend_checkpoints, write_blend  # torch
+    from ..loading.interpolation import blend_checkpoints, write_blend
 
     if output.suffix.lower() != ".safetensors":
         raise UpscaleError(f"{output}: the blended checkpoint is written as .safetensors; "

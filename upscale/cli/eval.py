@@ -77,7 +77,7 @@ def eval_command(
 
     if json_path is not None:  # before the work: a report that cannot be written is lost
         check_writable_folder(json_path.parent, str(json_path))
-    from ..eval import protocol  # imports torch
+    from ..eval import protocol
     from ..eval.results import format_psnr, print_report, write_json
 
     images = protocol.dataset_images(dataset_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from ..errors import UpscaleError
 from ..loading import default_model_name, list_models
 from .console import stdout
 
@@ -33,7 +34,7 @@ def _size(count: int) -> str:
 
 def models_command() -> None:
     """List the known models and where they come from."""
-    from ..loading import availability  # its module reads checkpoints: torch
+    from ..loading import availability
 
     default = default_model_name()
     table = Table(title="upscale models", title_justify="left")
@@ -55,8 +56,7 @@ def models_command() -> None:
 
 def loadable_architectures() -> str:
     """Which architectures a checkpoint file may have, here: ours, and spandrel's if installed."""
-    from ..archs import spandrel  # lazy: the CLI starts without torch
-    from ..errors import UpscaleError
+    from ..archs import spandrel
 
     ours = "RRDBNet (ESRGAN, Real-ESRGAN) and SRVGGNetCompact, with our fast CPU kernels"
     try:

@@ -66,7 +66,7 @@ class ClusterNetwork:
 
 def put_network(ray: ModuleType, network: Any) -> ClusterNetwork:
     """A network this process already holds, into the object store once."""
-    from ..archs import as_model  # a Python caller's network: torch is loaded already
+    from ..archs import as_model
 
     model = as_model(network)
     return ClusterNetwork([ray.put(model)], driver_facts(model))
@@ -99,7 +99,7 @@ def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> Clust
 
 
 def _load_with_facts(load_network: Callable[[], Any]) -> tuple[Any, DriverFacts]:
-    from ..archs import as_model  # in the loading worker, which runs the network's code
+    from ..archs import as_model
 
     model = as_model(load_network())
     return model, driver_facts(model)

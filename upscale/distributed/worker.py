@@ -116,7 +116,7 @@ class SegmentWorker(NetworkWorker):
 
     def __init__(self, network_ref: list, job_ref: list, *, device: str, precision: str,
                  threads: int, scale: float, tile: int, tile_pad: int | None) -> None:
-        import ray  # an optional extra: imported when an actor starts, not with this module
+        import ray
 
         super().__init__(network_ref, device=device, precision=precision, threads=threads)
         if self.prepared is None:  # a video starts only after its network loaded: a lost copy

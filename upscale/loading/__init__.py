@@ -33,13 +33,13 @@ Spec = str | os.PathLike
 
 def resolve_weights(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Resolved:
     """The local file behind a spec (``.path``), its display name and registry entry."""
-    from .sources import resolve  # lazy: the registry reads without torch
+    from .sources import resolve
 
     return resolve(spec, offline=offline)
 
 
 def _read(resolved: Resolved) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from .formats import read_checkpoint  # lazy: the registry reads without torch
+    from .formats import read_checkpoint
 
     state, metadata = read_checkpoint(resolved.path)
     metadata = {"source": resolved.display, **metadata}
@@ -68,11 +68,11 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
     ``metadata``). An ncnn export that ends in a downscale (realesr-animevideov3's
     x2/x3 files) has the ``output_scale`` that export produced.
     """
-    from ..archs import build_model  # imports torch: the CLI names outputs before it is needed
+    from ..archs import build_model
 
     resolved = resolve_weights(spec, offline=offline)
     if resolved.path.suffix.lower() == ".onnx":
-        from .onnx import load_onnx  # imports OpenVINO: only for ONNX files
+        from .onnx import load_onnx
 
         return dataclasses.replace(load_onnx(resolved.path), source=resolved.display,
                                    source_path=resolved.path,

@@ -48,7 +48,7 @@ def hub_cache_dir() -> Path:
 
 def cached(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
     """The file if the Hub cache already holds it, without touching the network."""
-    from huggingface_hub import try_to_load_from_cache  # lazy: ~0.3 s, only hf:// specs need it
+    from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir(),
                                    revision=revision)
@@ -89,7 +89,7 @@ def _hub_warnings_silenced() -> Iterator[None]:
 
 
 def _one(repo_id: str, filename: str, revision: str | None, offline: bool) -> Path:
-    from huggingface_hub import hf_hub_download  # lazy: ~0.3 s, only hf:// specs need it
+    from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,

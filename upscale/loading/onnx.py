@@ -35,7 +35,7 @@ class OnnxNetwork(torch.nn.Module):
 
     def __init__(self, path: Path, digest: str, half_input: bool = False) -> None:
         super().__init__()
-        from ..run.cpu.openvino import OpenVINONetwork  # imports OpenVINO only when used
+        from ..run.cpu.openvino import OpenVINONetwork
 
         self.path, self.digest, self.half_input = Path(path), digest, half_input
         self.engine = OpenVINONetwork(self.path)
@@ -63,7 +63,7 @@ def _refuse(path: Path, why: str) -> UnsupportedModelError:
 def _check_graph(path: Path) -> tuple[int, bool]:
     """The input channels of a one-image-in, one-image-out graph and whether it takes fp16;
     a one-line refusal otherwise."""
-    import openvino as ov  # ~0.3 s, and only for ONNX files
+    import openvino as ov
 
     try:
         graph = ov.Core().read_model(str(path))
@@ -87,7 +87,7 @@ def _check_graph(path: Path) -> tuple[int, bool]:
 
 def load_onnx(path: Path) -> ModelDescriptor:
     """The descriptor of an ONNX upscaler: facts from its graph and one probe run."""
-    from ..archs.receptive import measured_radius  # imports the run layer: only when used
+    from ..archs.receptive import measured_radius
 
     path = Path(path)
     channels, half_input = _check_graph(path)

@@ -21,18 +21,16 @@ def frame_upscaler(prepared: PreparedNetwork, scale: float, *, tile: int = 0,
     than the network's resizes the network output (area averaging when shrinking),
     exactly as for images.
     """
-    # Imported here: upscale.run loads torch, and importing upscale.video (a batch asks
-    # it which files are videos) must not.
-    from .. import run
+    from ..run import run_frames, run_network
 
     def upscale_frames(frames: np.ndarray, source_bits: int | None = None) -> np.ndarray:
         """``source_bits``: the video's depth, which decides fp16 or fp32 under ``auto``."""
         height, width = frames.shape[1:3]
         target = output_size(width, height, scale)
         if tile == 0:
-            raw = run.run_frames(prepared, frames, source_bits=source_bits)
+            raw = run_frames(prepared, frames, source_bits=source_bits)
         else:
-            raw = [run.run_network(prepared, frame, tile=tile, tile_pad=tile_pad,
+            raw = [run_network(prepared, frame, tile=tile, tile_pad=tile_pad,
                                    source_bits=source_bits) for frame in frames]
         return np.stack([resize_to(frame, *target) for frame in raw])
 

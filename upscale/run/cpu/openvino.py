@@ -65,7 +65,7 @@ def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path) -> P
     The ``.bin`` is moved into place before the ``.xml``, so an ``.xml`` that
     exists always has its weights.
     """
-    import openvino as ov  # ~0.3 s, and optional: only when a network is converted
+    import openvino as ov
 
     height, width = model.size.fit_shape(*EXAMPLE_SHAPE)
     channels = model.in_channels
@@ -103,7 +103,7 @@ class OpenVINONetwork(nn.Module):
 
     def __init__(self, xml: Path, shapes: str = "static") -> None:
         super().__init__()
-        import openvino as ov  # ~0.3 s, and optional: only when this engine runs
+        import openvino as ov
 
         self.xml, self.shapes = xml, shapes
         self._core = ov.Core()

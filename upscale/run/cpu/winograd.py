@@ -50,7 +50,7 @@ def kernels():  # noqa: ANN201 - the module, or None
     another engine (OpenVINO) is used instead of failing mid-image.
     """
     try:
-        from . import winograd_kernels as k  # lazy: numba compiles (or loads) on import
+        from . import winograd_kernels as k
 
         image = torch.zeros(1, TILE + 2, TILE + 2, 1).numpy()
         transformed = torch.zeros(POSITIONS, 1, 1).numpy()
@@ -70,7 +70,7 @@ def available(device: torch.device, dtype: torch.dtype) -> bool:
 
 def match_threads() -> None:
     """Give numba's pool as many threads as PyTorch's (numba defaults to every CPU it sees)."""
-    import numba  # lazy: numba is optional and compiles on import
+    import numba
 
     wanted = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if numba.get_num_threads() != wanted:
