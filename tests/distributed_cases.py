@@ -126,7 +126,7 @@ def test_folder_with_bad_files_matches_a_local_run_and_resumes(cluster, tmp_path
 def test_a_video_on_ray_from_the_command_line_is_the_local_run(cluster, tmp_path, capsys):
     """The command line's video road is the same with ``--ray``: the same frames, and an
     existing output refused once, in one line, before anything runs."""
-    clip = make_clip(tmp_path / "clip.mp4", seconds=1)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5)
     model = tmp_path / "tiny_x2.safetensors"
     save_file(tiny_srvgg(2).state_dict(), str(model))
     local_code, _ = run_cli(capsys, clip, "-m", model, "-o", tmp_path / "local.mp4", "-q")
