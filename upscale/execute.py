@@ -33,13 +33,12 @@ from .outputs import (
     check_writable_folder,
     default_output,
     output_scale,
-    output_size,
     place_output,
     refuse_existing,
     refuse_input_clash,
 )
 from .request import InputKind, Request
-from .video import default_batch_size, frame_upscaler, resume_key, run_video, weights_fingerprint
+from .video import default_batch_size, frame_upscaler, run_engine, weights_fingerprint
 from .video.file import FrameBar, video_target
 from .video.job import VideoEngine, check_video_output
 
@@ -217,13 +216,11 @@ def _upscale_video(request: Request, network: ModelDescriptor, scale: float, tar
     """Here, or with the segments made on a Ray cluster (``--ray``)."""
     with _video_engine(request, network, scale) as engine, \
             FrameBar(request.input.name, request.quiet) as on_progress:
-        run_video(request.input, target, engine.upscale_frames,
-                  out_size=lambda w, h: output_size(w, h, scale), settings=request.encoder,
-                  restart=request.restart, overwrite=True,  # refused once, under the lock
-                  batch_size=engine.batch_size, encode=engine.encode,
-                  job_key=resume_key(weights_fingerprint(network), scale, request.tile),
-                  on_progress=on_progress,
-                  notify=(lambda message: None) if request.quiet else note)
+        run_engine(engine, request.input, target, scale=scale, tile=request.tile,
+                   fingerprint=weights_fingerprint(network), settings=request.encoder,
+                   restart=request.restart, overwrite=True,  # refused once, under the lock
+                   on_progress=on_progress,
+                   notify=(lambda message: None) if request.quiet else note)
     return f"wrote {target}"
 
 

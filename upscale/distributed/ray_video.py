@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..outputs import output_scale, output_size
-from ..video import EncoderSettings, default_batch_size, resume_key, run_video
+from ..outputs import output_scale
+from ..video import VideoEngine, default_batch_size, run_engine
 from ..video.job import Encode
 from ..video.transcode import TranscodeJob
 from .network import ClusterNetwork, put_network
@@ -34,23 +34,15 @@ def upscale_video_on_cluster(ray: ModuleType, pool: ActorPool, network: ClusterN
                              source: str | os.PathLike, target: str | os.PathLike, *,
                              scale: float | None = None, tile: int = 0,
                              tile_pad: int | None = None, precision: str = "auto",
-                             settings: EncoderSettings | None = None,
                              batch_size: int | None = None, **options: Any) -> Path:
-    """``upscale_video`` with each segment made by an actor of ``pool``.
-
-    The job key and batch size are ``upscale_video``'s, so a local run and a
-    cluster run resume each other's segments.
-    """
+    """``upscale_video`` with each segment made by an actor of ``pool``: the same last step
+    (:func:`upscale.video.run_engine`), so local and cluster runs resume each other."""
     scale = output_scale(scale, network)
-    if batch_size is None:
-        batch_size = default_batch_size(pool.device)
     encode = cluster_encoder(ray, pool, network.ref, scale=scale, tile=tile, tile_pad=tile_pad,
                              precision=precision)
-    return run_video(source, target, made_by_actors,
-                     out_size=lambda w, h: output_size(w, h, scale),
-                     settings=settings or EncoderSettings(), batch_size=batch_size,
-                     job_key=resume_key(network.facts.fingerprint, scale, tile),
-                     encode=encode, **options)
+    engine = VideoEngine(made_by_actors, batch_size or default_batch_size(pool.device), encode)
+    return run_engine(engine, source, target, scale=scale, tile=tile,
+                      fingerprint=network.facts.fingerprint, **options)
 
 
 def made_by_actors(frames: np.ndarray, source_bits: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from ..limits import frames_per_batch
 from ..outputs import output_scale, output_size
 from .encode import EncoderSettings
 from .frame_upscaler import frame_upscaler
-from .job import VideoInterrupted, run_video
+from .job import VideoEngine, VideoInterrupted, run_video
 from .probe import VideoInfo, probe
 from .sniff import media_kind
 
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ..model import ModelDescriptor
     from ..run import PreparedNetwork
 
-__all__ = ["EncoderSettings", "VideoInfo", "VideoInterrupted", "frame_upscaler",
-           "media_kind", "output_suffix", "probe", "run_video", "upscale_video"]
+__all__ = ["EncoderSettings", "VideoEngine", "VideoInfo", "VideoInterrupted", "frame_upscaler",
+           "media_kind", "output_suffix", "probe", "run_engine", "run_video", "upscale_video"]
 
 _KEEP_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v"}
 
@@ -55,19 +55,29 @@ def default_batch_size(device: str) -> int:
 
 def upscale_video(prepared: PreparedNetwork, source: str | os.PathLike,
                   target: str | os.PathLike, *, scale: float | None = None, tile: int = 0,
-                  tile_pad: int | None = None, overwrite: bool = False,
-                  settings: EncoderSettings | None = None, restart: bool = False,
-                  batch_size: int | None = None, **options) -> Path:
-    """Upscale a video file with a prepared network (the batch and CLI entry point).
+                  tile_pad: int | None = None, batch_size: int | None = None,
+                  **options) -> Path:
+    """Upscale a video file with a prepared network (a folder's videos, Python callers).
 
-    Unfinished work for the same job is continued; ``restart`` discards it.
+    Unfinished work for the same job is continued; ``restart=True`` discards it.
+    ``options`` are :func:`run_engine`'s.
     """
     scale = output_scale(scale, prepared.model)
-    if batch_size is None:
-        batch_size = default_batch_size(str(prepared.device))
-    return run_video(
-        source, target, frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
-        out_size=lambda w, h: output_size(w, h, scale), settings=settings or EncoderSettings(),
-        restart=restart, overwrite=overwrite, batch_size=batch_size,
-        job_key=resume_key(weights_fingerprint(prepared.model), scale, tile),
-        **options)
+    engine = VideoEngine(frame_upscaler(prepared, scale, tile=tile, tile_pad=tile_pad),
+                         batch_size or default_batch_size(str(prepared.device)))
+    return run_engine(engine, source, target, scale=scale, tile=tile,
+                      fingerprint=weights_fingerprint(prepared.model), **options)
+
+
+def run_engine(engine: VideoEngine, source: str | os.PathLike, target: str | os.PathLike, *,
+               scale: float, tile: int, fingerprint: str,
+               settings: EncoderSettings | None = None, **options) -> Path:
+    """Every video road's last step (here, a folder's, a cluster's): ``engine`` makes the
+    frames at ``scale``; the network's ``fingerprint``, the scale and the tile are the
+    resume key, so runs of any kind continue each other's segments. ``options`` are
+    :func:`run_video`'s (``restart``, ``overwrite``, ``on_progress``, ``notify``, ...)."""
+    return run_video(source, target, engine.upscale_frames,
+                     out_size=lambda w, h: output_size(w, h, scale),
+                     settings=settings or EncoderSettings(), batch_size=engine.batch_size,
+                     job_key=resume_key(fingerprint, scale, tile), encode=engine.encode,
+                     **options)
