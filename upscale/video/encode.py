@@ -20,7 +20,8 @@ from ..errors import UpscaleError
 from .ffmpeg.binary import encoder_pix_fmts
 from .probe import VideoInfo, pix_fmt_depth
 
-DEFAULT_CRF = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 30, "libaom-av1": 30, "libsvtav1": 30}
+DEFAULT_CRF = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 30,
+               "libaom-av1": 30, "libsvtav1": 30}
 
 
 # The CRF scale of each encoder (x264/x265 count to 51, VP9 and AV1 encoders to 63).
