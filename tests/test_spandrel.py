@@ -118,6 +118,17 @@ def test_descriptor_carries_spandrel_facts(tmp_path):
     assert "measured" in model.hyperparameters["receptive_radius"]
 
 
+def test_spandrel_tiling_advice_is_weighed_against_the_measured_radius(tmp_path, image, capsys):
+    """spandrel discourages tiling SwinIR; its window-aligned tiles are measured exact here,
+    so --tile runs without a warning (and within a level of the whole, as tested above)."""
+    weights = save(tiny("SwinIR"), tmp_path / "swinir.safetensors")
+    assert load_model(weights).tiling == "discouraged"
+    assert load_model(save(tiny("SPAN"), tmp_path / "span.safetensors")).tiling == "supported"
+    source = write_image(tmp_path / "in.png", image)
+    assert run_main(source, "-m", weights, "-o", tmp_path / "tiled.png", "--tile", "16") == 0
+    assert "discourage" not in capsys.readouterr().err
+
+
 def test_alpha_half_between_two_checkpoints_is_the_network_of_averaged_weights(image, tmp_path):
     first, second = tiny("SPAN", seed=1), tiny("SPAN", seed=2)
     a = save(first, tmp_path / "a.pth")

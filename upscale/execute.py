@@ -105,6 +105,18 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
 
 
+def _advised_tile(prepared, request: Request, image_side: int | None = None) -> int:
+    """The tile side to run with (:mod:`upscale.run.advice`), with one note when the
+    user's tiles go against the architecture's own advice."""
+    from .run import default_tile_pad  # imports torch
+    from .run.advice import advised_tile, tiling_advice
+
+    pad = default_tile_pad(prepared) if request.tile_pad is None else request.tile_pad
+    if advice := tiling_advice(prepared.model, request.tile, pad, image_side):
+        note(advice)
+    return advised_tile(prepared.model, request.tile)
+
+
 def _folder_of(request: Request) -> Path:
     """The folder an output of the request goes to, as far as the options tell."""
     as_folder = request.output_is_folder or request.kind is InputKind.FOLDER
@@ -156,8 +168,9 @@ def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) 
         from .run import prepare_network  # imports torch
 
         prepared = prepare_network(network, device=request.device, precision=request.precision)
-        note_small_tile(prepared, request.tile, request.tile_pad)
-        result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
+        tile = _advised_tile(prepared, request, max(picture.pixels.shape[:2]))
+        note_small_tile(prepared, tile, request.tile_pad)
+        result = upscale_file(prepared, request.input, target, scale=scale, tile=tile,
                               tile_pad=request.tile_pad, quality=request.quality,
                               overwrite=True,  # refused above, once, while holding the lock
                               progress=not request.quiet, picture=picture)
@@ -202,7 +215,7 @@ def _run_video(request: Request, network_loader: Callable[[], ModelDescriptor]) 
             return _say_plan(request, target, scale)
         prepared = prepare_network(network, device=request.device, precision=request.precision)
         upscale_video_file(request.input, target, prepared=prepared, scale=scale,
-                           tile=request.tile, tile_pad=request.tile_pad,
+                           tile=_advised_tile(prepared, request), tile_pad=request.tile_pad,
                            settings=request.encoder, restart=request.restart,
                            overwrite=request.overwrite, quiet=request.quiet)
     return f"wrote {target}"

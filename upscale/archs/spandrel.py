@@ -168,15 +168,14 @@ def describe(net: SpandrelNetwork) -> ModelDescriptor:
     if radius.alignment > size.multiple_of:  # we pad to its windows, so tiles align with them
         size = SizeRequirements(multiple_of=radius.alignment, minimum=size.minimum,
                                 square=size.square)
-    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags",
-                                                   "tiling")}
+    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags")}
     hyperparameters["receptive_radius"] = radius.describe()
     return ModelDescriptor(
         module=net, architecture=str(facts["architecture"]), scale=int(facts["scale"]),
         in_channels=int(facts["in_channels"]), out_channels=int(facts["out_channels"]),
         size=size, receptive_radius=radius.pixels, hyperparameters=hyperparameters,
         supports_half=bool(facts["supports_half"]),
-        supports_bfloat16=bool(facts["supports_bfloat16"]))
+        supports_bfloat16=bool(facts["supports_bfloat16"]), tiling=facts["tiling"])
 
 
 NETWORK = SpandrelNetwork
