@@ -69,6 +69,7 @@ class ModelDescriptor:
     supports_half: bool = True
     supports_bfloat16: bool = True
     tiling: Tiling = "supported"
+    cpu_only: bool = False  # runs on the CPU whatever the device (an ONNX graph, by OpenVINO)
     output_scale: float = 0.0  # 0: the same as ``scale``
     source: str = ""  # display name: registry name, file name or blend formula
     source_path: Path | None = None
