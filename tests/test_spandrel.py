@@ -25,7 +25,7 @@ pytest.importorskip("spandrel", exc_type=ImportError,
 
 from helpers import run_main  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402 - after the skip
-from spandrel_nets import ARCHITECTURES, SCALE, spandrel_call, tiny  # noqa: E402
+from spandrel_nets import ARCHITECTURES, SCALE, spandrel_call, tiny, tiny_srformer  # noqa: E402
 
 from upscale.imaging import read_image, write_image  # noqa: E402
 from upscale.loading import load_model  # noqa: E402
@@ -79,6 +79,23 @@ def test_each_architecture_runs_like_spandrel_whole_and_tiled(name, suffix, imag
     blended = "beyond" in load_model(weights).hyperparameters["receptive_radius"]
     assert level_difference(read_image(tmp_path / "tiled.png"), reference) <= (2 if blended
                                                                                  else 1)
+
+
+def test_an_extra_architecture_runs_like_spandrel_whole_and_tiled(image, tmp_path, capsys):
+    """With spandrel-extra-arches installed (``upscale[models-extra]``), its architectures
+    load like spandrel's own: SRFormer here, registered by upscale, not by the test."""
+    pytest.importorskip("spandrel_extra_arches", reason="needs upscale[models-extra]")
+    network = tiny_srformer()
+    weights = save(network, tmp_path / "srformer.pth")
+    source = write_image(tmp_path / "in.png", image)
+    assert run_main(source, "-m", weights, "-o", tmp_path / "whole.png", "-q") == 0
+    reference = expected(network.state_dict(), image)  # spandrel knows SRFormer from here on
+    assert level_difference(read_image(tmp_path / "whole.png"), reference) <= 1
+    assert run_main(source, "-m", weights, "-o", tmp_path / "tiled.png", "--tile", "16",
+                    "-q") == 0
+    assert level_difference(read_image(tmp_path / "tiled.png"), reference) <= 1
+    assert run_main("models") == 0
+    assert "SRFormer" in capsys.readouterr().out
 
 
 def frames_of(path: Path, width: int, height: int) -> np.ndarray:
