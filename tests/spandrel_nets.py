@@ -49,6 +49,15 @@ def tiny(name: str, seed: int = 0) -> nn.Module:
     return _builders()[name]().eval()
 
 
+def tiny_srformer(seed: int = 0) -> nn.Module:
+    """A ×2 SRFormer (spandrel-extra-arches, non-commercial licence) with random weights."""
+    from spandrel_extra_arches.architectures.SRFormer import SRFormer
+
+    torch.manual_seed(seed)
+    return SRFormer(embed_dim=12, depths=[1], num_heads=[2], window_size=4, upscale=2,
+                    img_size=16, mlp_ratio=2.0, upsampler="pixelshuffledirect").eval()
+
+
 def spandrel_call(state: dict[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
     """What spandrel's own model call gives for ``image`` (1×C×H×W in [0, 1])."""
     from spandrel import ModelLoader

@@ -4,6 +4,7 @@ receptive radius and window alignment, and the measured choice of CPU engine."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -19,8 +20,11 @@ from upscale.archs import build_model
 from upscale.archs import spandrel as spandrel_arch
 from upscale.archs.receptive import alignment, measure
 from upscale.errors import UnsupportedModelError
-from upscale.imaging import write_image
+from upscale.execute import execute
+from upscale.imaging import read_image, write_image
 from upscale.model import ModelDescriptor, SizeRequirements
+from upscale.request import make_request
+from upscale.run.advice import tiling_advice
 from upscale.run.cpu import choice
 
 UNKNOWN = {"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}
@@ -144,3 +148,56 @@ def test_an_openvino_crash_costs_only_the_measurement(tmp_path, monkeypatch):
     verdict = choice.choose(model, model.module)
     assert verdict.engine == choice.PYTORCH and "died" in verdict.reason
     assert choice.fastest(model, model.module) is model.module
+
+
+# --- the architecture's own tiling advice ------------------------------------------------
+
+
+def advised(network: nn.Module, tiling: str, radius: float) -> ModelDescriptor:
+    return dataclasses.replace(custom_model(network), tiling=tiling, receptive_radius=radius)
+
+
+def test_discouraged_tiling_is_noted_only_where_our_tiles_are_not_exact():
+    """spandrel discourages tiling SwinIR, whose window-aligned tiles we measure to be exact:
+    only tiles whose context falls short of what the network sees earn the note."""
+    reaches_far = advised(GlobalMean(), "discouraged", radius=200.0)
+    message = tiling_advice(reaches_far, tile=64, pad=40)
+    assert message is not None and "ConvStack" in message and "--tile 0" in message
+    assert tiling_advice(advised(conv_stack(3), "discouraged", radius=3.0), 64, pad=3) is None
+    assert tiling_advice(reaches_far, tile=0, pad=40) is None  # automatic: whole when it fits
+    assert tiling_advice(reaches_far, tile=64, pad=40, image_side=64) is None  # nothing cut
+    assert tiling_advice(advised(GlobalMean(), "supported", 200.0), 64, pad=40) is None
+
+
+def test_a_network_that_tiles_itself_is_noted_when_tiles_are_asked_for():
+    message = tiling_advice(advised(GlobalMean(), "internal", 200.0), tile=64, pad=40)
+    assert message is not None and "tiles the image itself" in message
+
+
+def test_a_descriptor_refuses_tiling_advice_it_does_not_know():
+    with pytest.raises(ValueError, match="tiling"):
+        advised(conv_stack(2), "sometimes", 3.0)
+
+
+@pytest.mark.parametrize("tiling", ["internal", "supported"])
+def test_a_network_that_tiles_itself_runs_whole_when_tiles_are_automatic(tiling, tmp_path,
+                                                                         monkeypatch, rng):
+    """The memory estimate (here: one that asks for 32 px tiles) cannot see a network's own
+    tiling; one that tiles itself gets the whole image, as its own call would."""
+    from upscale.run import engine
+
+    monkeypatch.setattr(engine, "auto_tile", lambda *args: 32)
+    model = advised(GlobalMean(), tiling, radius=200.0)
+    image = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)
+    source = write_image(tmp_path / "in.png", image)
+    request = make_request(source, output=tmp_path / "out.png", device="cpu", precision="fp32",
+                           quiet=True)
+    assert execute(request, load_network=lambda: model) == 0
+    with torch.no_grad():
+        whole = GlobalMean()(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255)
+    whole = np.rint(whole[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255)
+    difference = np.abs(read_image(tmp_path / "out.png").astype(float) - whole).max()
+    if tiling == "internal":
+        assert difference <= 1
+    else:  # the premise: 32 px tiles of this network are not the whole image's result
+        assert difference > 1

@@ -72,3 +72,29 @@ def test_alpha_with_an_onnx_graph_is_one_line(tmp_path, capsys, rng):
                     "-o", tmp_path / "out.png") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "ONNX" in err
+
+
+def test_a_gpu_named_for_an_onnx_graph_is_refused_in_one_line(tmp_path, capsys, rng):
+    """OpenVINO runs the graph on the CPU: a user who asked for the GPU hears it, and how to
+    get the CPU run, rather than waiting on a CPU run that says nothing."""
+    graph = export(tiny_srvgg(2), tmp_path / "tiny.onnx")
+    source = write_image(tmp_path / "in.png", rng.integers(0, 256, (20, 18, 3), dtype=np.uint8))
+    output = tmp_path / "out.png"
+    assert run_main(source, "-m", graph, "--device", "cuda", "-o", output) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "tiny.onnx" in err and "--device cpu" in err
+    assert not output.exists()
+
+
+def test_an_onnx_graph_on_auto_runs_on_the_cpu_with_a_note_beside_a_gpu(tmp_path, capsys, rng,
+                                                                      monkeypatch):
+    network = tiny_srvgg(2, seed=3)
+    graph = export(network, tmp_path / "tiny.onnx")
+    image = rng.integers(0, 256, (20, 18, 3), dtype=np.uint8)
+    source = write_image(tmp_path / "in.png", image)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a card is visible
+    assert run_main(source, "-m", graph, "-o", tmp_path / "out.png") == 0
+    assert "tiny.onnx: an ONNX graph runs on the CPU" in capsys.readouterr().err
+    expected = run_network(prepare_network(network, "cpu", "fp32", optimize=False), image)
+    assert np.abs(read_image(tmp_path / "out.png").astype(int) - expected).max() <= 1

@@ -22,6 +22,7 @@ from helpers import tiny_srvgg
 from upscale.errors import UpscaleError
 from upscale.outputs import output_size, partial_files
 from upscale.video import EncoderSettings, media_kind, probe, run_video
+from upscale.video.encode import is_rgb
 from upscale.video.segments import work_dir_for
 
 SUBTITLES = "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n2\n00:00:01,000 --> 00:00:01,900\nworld\n"
@@ -321,3 +322,44 @@ def test_an_rgb_source_is_encoded_as_yuv_with_a_real_matrix(tmp_path):
     assert probe(output).color_space == "bt709"
     small, big = first_frame(source, "64x48"), first_frame(output, "128x96")
     assert np.all(np.abs(small.reshape(-1, 3).mean(0) - big.reshape(-1, 3).mean(0)) < 40)
+
+
+class Doubler:
+    """Each pixel as a 2×2 block: a frame function whose exact output is known."""
+
+    def __call__(self, frames: np.ndarray, source_bits: int = 8) -> np.ndarray:
+        return frames.repeat(2, axis=1).repeat(2, axis=2)
+
+    @staticmethod
+    def out_size(width: int, height: int) -> tuple[int, int]:
+        return 2 * width, 2 * height
+
+
+def every_frame(path: Path, width: int, height: int) -> np.ndarray:
+    """All frames as 8-bit RGB, decoded by ffmpeg itself."""
+    raw = subprocess.run([FIXTURE_FFMPEG, "-v", "error", "-i", str(path), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+@pytest.mark.parametrize(("source_pix_fmt", "settings"), [
+    ("bgr0", EncoderSettings(codec="ffv1")),  # an RGB source stays RGB
+    ("yuv444p", EncoderSettings(codec="ffv1", pix_fmt="bgr0")),
+    ("yuv444p", EncoderSettings(codec="libx264rgb", crf=0)),
+], ids=["rgb-source-ffv1", "ffv1-bgr0", "libx264rgb-crf0"])
+def test_a_lossless_rgb_master_holds_exactly_the_upscaled_frames(tmp_path, source_pix_fmt,
+                                                                 settings):
+    """An archivist's master: the network's RGB frames stored as they are, no YUV matrix,
+    no chroma subsampling. H.264 carries colour tags in its stream: RGB at full range (the
+    encoders' -colorspace spells it "rgb", ffmpeg reports "gbr"); ffv1 has no such field."""
+    source = make_clip(tmp_path / "source.mkv", seconds=0.25, audio=False,
+                       video_codec=("-c:v", "ffv1", "-pix_fmt", source_pix_fmt))
+    output = run_video(source, tmp_path / "master.mkv", Doubler(), out_size=Doubler.out_size,
+                       settings=settings)
+    made = probe(output)
+    assert is_rgb(made.pix_fmt)
+    if settings.codec == "libx264rgb":
+        assert (made.color_space, made.color_range) == ("gbr", "pc")
+    given = every_frame(source, 64, 48)
+    assert len(given) == 6
+    np.testing.assert_array_equal(every_frame(output, 128, 96), Doubler()(given))

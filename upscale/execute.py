@@ -108,6 +108,18 @@ def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
 
 
+def _advised_tile(prepared, request: Request, image_side: int | None = None) -> int:
+    """The tile side to run with (:mod:`upscale.run.advice`), with one note when the
+    user's tiles go against the architecture's own advice."""
+    from .run import default_tile_pad
+    from .run.advice import advised_tile, tiling_advice
+
+    pad = default_tile_pad(prepared) if request.tile_pad is None else request.tile_pad
+    if advice := tiling_advice(prepared.model, request.tile, pad, image_side):
+        note(advice)
+    return advised_tile(prepared.model, request.tile)
+
+
 def _folder_of(request: Request) -> Path:
     """The folder an output of the request goes to, as far as the options tell."""
     as_folder = request.output_is_folder or request.kind is InputKind.FOLDER
@@ -192,8 +204,9 @@ def _upscale_image(request: Request, network: ModelDescriptor, scale: float, tar
     from .run import prepare_network
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    note_small_tile(prepared, request.tile, request.tile_pad)
-    result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
+    tile = _advised_tile(prepared, request, max(picture.pixels.shape[:2]))
+    note_small_tile(prepared, tile, request.tile_pad)
+    result = upscale_file(prepared, request.input, target, scale=scale, tile=tile,
                           tile_pad=request.tile_pad, quality=request.quality,
                           overwrite=True,  # refused once, under the lock
                           progress=not request.quiet, picture=picture)
@@ -239,6 +252,6 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
     from .run import prepare_network
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    yield VideoEngine(frame_upscaler(prepared, scale, tile=request.tile,
+    yield VideoEngine(frame_upscaler(prepared, scale, tile=_advised_tile(prepared, request),
                                      tile_pad=request.tile_pad),
                       default_batch_size(str(prepared.device)))

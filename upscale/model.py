@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -42,6 +42,13 @@ class SizeRequirements:
         return height, width
 
 
+Tiling = Literal["supported", "discouraged", "internal"]
+"""An architecture's own advice on cutting its input into tiles (spandrel's ``ModelTiling``):
+``discouraged`` when it relies on the whole image, ``internal`` when it tiles (or resizes)
+the image itself, so that tiles cut before it change what it computes."""
+TILING_ADVICE: tuple[Tiling, ...] = ("supported", "discouraged", "internal")
+
+
 @dataclass(frozen=True, eq=False)  # identity: it holds a module
 class ModelDescriptor:
     """A network and the facts about it that callers need.
@@ -61,12 +68,17 @@ class ModelDescriptor:
     hyperparameters: Mapping[str, Any]
     supports_half: bool = True
     supports_bfloat16: bool = True
+    tiling: Tiling = "supported"
+    cpu_only: bool = False  # runs on the CPU whatever the device (an ONNX graph, by OpenVINO)
     output_scale: float = 0.0  # 0: the same as ``scale``
     source: str = ""  # display name: registry name, file name or blend formula
     source_path: Path | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.tiling not in TILING_ADVICE:
+            raise ValueError(f"tiling must be one of {', '.join(TILING_ADVICE)}, "
+                             f"not {self.tiling!r}")
         if not self.output_scale:
             object.__setattr__(self, "output_scale", float(self.scale))
         if not self.source:
@@ -97,4 +109,4 @@ def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["ModelDescriptor", "SizeRequirements", "weights_sha256"]
+__all__ = ["TILING_ADVICE", "ModelDescriptor", "SizeRequirements", "Tiling", "weights_sha256"]

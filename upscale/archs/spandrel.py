@@ -13,6 +13,7 @@ measured on the network itself (:mod:`upscale.archs.receptive`).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -27,6 +28,11 @@ from .receptive import measured_radius
 ARCH_NAME = "spandrel"  # the family; each network's own name is its spandrel architecture
 EXTRA = "upscale[models]"
 INSTALL_HINT = f'pip install "{EXTRA}"'
+# spandrel-extra-arches (``upscale[models-extra]``): the architectures whose code is licensed
+# for non-commercial use only (SRFormer, CodeFormer, Restormer, DDColor, ...), which spandrel
+# keeps out of its own package. When it is installed they join spandrel's registry.
+EXTRA_ARCHES = "spandrel_extra_arches"
+EXTRA_INSTALL_HINT = 'pip install "upscale[models-extra]"'
 TORCHVISION_HINT = (
     "install the torchvision built for your torch: PyPI's torchvision goes with PyPI's torch; "
     "with torch from https://download.pytorch.org/whl/cpu, run pip install torchvision "
@@ -53,7 +59,29 @@ def library() -> ModuleType | None:
         raise UnsupportedModelError(
             f"spandrel is installed but cannot be imported ({first[:160]}); "
             f"{TORCHVISION_HINT}") from exc
+    _add_extra_arches()
     return spandrel
+
+
+def extra_arches_installed() -> bool:
+    """Whether spandrel-extra-arches (the ``upscale[models-extra]`` extra) is installed."""
+    return importlib.util.find_spec(EXTRA_ARCHES) is not None
+
+
+@functools.cache
+def _add_extra_arches() -> None:
+    """spandrel-extra-arches' architectures in spandrel's registry, once per process, when
+    it is installed (a broken install is one line, as a broken spandrel is)."""
+    if not extra_arches_installed():
+        return
+    try:
+        import spandrel_extra_arches
+    except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(
+            f"spandrel-extra-arches is installed but cannot be imported ({first[:160]})"
+        ) from exc
+    spandrel_extra_arches.install(ignore_duplicates=True)  # a caller may have added them
 
 
 def architecture_names() -> list[str]:
@@ -168,15 +196,14 @@ def describe(net: SpandrelNetwork) -> ModelDescriptor:
     if radius.alignment > size.multiple_of:  # we pad to its windows, so tiles align with them
         size = SizeRequirements(multiple_of=radius.alignment, minimum=size.minimum,
                                 square=size.square)
-    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags",
-                                                   "tiling")}
+    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags")}
     hyperparameters["receptive_radius"] = radius.describe()
     return ModelDescriptor(
         module=net, architecture=str(facts["architecture"]), scale=int(facts["scale"]),
         in_channels=int(facts["in_channels"]), out_channels=int(facts["out_channels"]),
         size=size, receptive_radius=radius.pixels, hyperparameters=hyperparameters,
         supports_half=bool(facts["supports_half"]),
-        supports_bfloat16=bool(facts["supports_bfloat16"]))
+        supports_bfloat16=bool(facts["supports_bfloat16"]), tiling=facts["tiling"])
 
 
 NETWORK = SpandrelNetwork

@@ -66,4 +66,8 @@ def loadable_architectures() -> str:
     if not names:
         return (f"Architectures: {ours}. {spandrel.INSTALL_HINT} adds SPAN, DAT, HAT, SwinIR, "
                 "OmniSR, RealPLKSR, RealCUGAN, Swin2SR and the rest of spandrel's.")
-    return f"Architectures: {ours}; through spandrel: {', '.join(names)}."
+    listed = f"Architectures: {ours}; through spandrel: {', '.join(names)}."
+    if not spandrel.extra_arches_installed():
+        listed += (f" {spandrel.EXTRA_INSTALL_HINT} adds SRFormer, CodeFormer, Restormer, DDColor "
+                   "and more, whose code is licensed for non-commercial use only.")
+    return listed

@@ -1,7 +1,8 @@
 """ONNX files (``-m model.onnx``): OpenModelDB publishes many models this way.
 
 The graph is read and run by OpenVINO on the CPU (it reads ONNX directly, and
-``bench/archs.py`` measured it against onnxruntime). Its facts come from the
+``bench/archs.py`` measured it against onnxruntime); nothing here runs it on a GPU, so
+``--device cuda`` is refused in one line rather than quietly run on the CPU. Its facts come from the
 graph: channels from the input's shape, the scale from one probe run (exported
 graphs leave height and width symbolic), and the receptive radius measured
 like any other network's. A graph that does not take one N×C×H×W image and
@@ -112,4 +113,4 @@ def load_onnx(path: Path) -> ModelDescriptor:
         module=network, architecture=ARCH_NAME, scale=scale, in_channels=channels,
         out_channels=channels, size=size, receptive_radius=radius.pixels,
         hyperparameters={"receptive_radius": radius.describe(), "file": path.name},
-        supports_half=False, supports_bfloat16=False)
+        supports_half=False, supports_bfloat16=False, cpu_only=True)

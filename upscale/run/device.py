@@ -14,11 +14,15 @@ and a card named by the user is one line.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import UpscaleError
 from ..notes import note
+
+if TYPE_CHECKING:
+    from ..model import ModelDescriptor
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([a-z]?)$")  # sm_86, sm_90a, compute_120
@@ -119,3 +123,25 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
             raise UpscaleError(f"device {spec}: {reason}; use --device cpu")
         return torch.device("cuda", index)
     raise UpscaleError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
+
+
+def device_for(model: ModelDescriptor, spec: str | torch.device | None = "auto") -> torch.device:
+    """:func:`resolve_device`, for a network that may run on the CPU only (an ONNX graph).
+
+    Such a network on ``auto`` runs on the CPU, with a note where a GPU would otherwise have
+    been used; a GPU the user names is refused in one line: running there quietly on the
+    CPU would be tens of times slower than asked for, and say nothing.
+    """
+    if not model.cpu_only:
+        return resolve_device(spec)
+    name = str(spec or "auto").strip().lower()
+    if name == "cpu":
+        return torch.device("cpu")
+    if name != "auto":
+        raise UpscaleError(f"{model.source}: an {model.architecture} graph runs on the CPU "
+                           f"(OpenVINO), not on {spec}; use --device cpu, or the model's "
+                           ".pth or .safetensors to run it on a GPU")
+    if torch.cuda.is_available() or _mps_available():
+        note(f"{model.source}: an {model.architecture} graph runs on the CPU (OpenVINO), "
+             "not on the GPU; the model's .pth or .safetensors runs on the GPU")
+    return torch.device("cpu")

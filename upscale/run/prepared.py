@@ -25,7 +25,7 @@ from ..archs import as_model
 from ..errors import UpscaleError
 from ..model import ModelDescriptor
 from .cpu import optimize_network
-from .device import resolve_device
+from .device import device_for
 from .memory import NetworkFacts, is_out_of_memory, probe_network
 from .precision import HALF_DTYPES, is_auto, resolve_precision
 
@@ -156,7 +156,7 @@ def prepare_network(model: ModelDescriptor | nn.Module, device: str | torch.devi
     module for the device (:mod:`.cpu`; the network itself elsewhere).
     """
     model = as_model(model)
-    where = resolve_device(device)
+    where = device_for(model, device)
     dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half, model=model)
     module = convert(model.module, where, dtype)
     if optimize:

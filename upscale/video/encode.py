@@ -20,11 +20,12 @@ from ..errors import UpscaleError
 from .ffmpeg.binary import encoder_pix_fmts
 from .probe import VideoInfo, pix_fmt_depth
 
-DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libaom-av1": 30, "libsvtav1": 30}
+DEFAULT_CRF = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 30,
+               "libaom-av1": 30, "libsvtav1": 30}
 
 
 # The CRF scale of each encoder (x264/x265 count to 51, VP9 and AV1 encoders to 63).
-CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51)}
+CRF_RANGE = {"libx264": (0, 51), "libx264rgb": (0, 51), "libx265": (0, 51)}
 OTHER_CRF_RANGE = (0, 63)
 
 
@@ -46,6 +47,11 @@ class EncoderSettings:
 
 RGB_PIX_FMTS = ("gbr", "rgb", "bgr", "argb", "abgr", "0rgb", "0bgr")
 RGB_SOURCE_MATRIX = "bt709"  # what an RGB source gets when it is encoded as YUV
+
+
+def is_rgb(pix_fmt: str) -> bool:
+    """Whether frames of ``pix_fmt`` are stored as RGB (no YUV matrix, no rounding to it)."""
+    return pix_fmt.startswith(RGB_PIX_FMTS)
 
 
 def choose_pix_fmt(settings: EncoderSettings, info: VideoInfo) -> str:
@@ -112,7 +118,11 @@ class EncodePlan:
         deep = info.bit_depth > 8 and pix_fmt_depth(pix_fmt) > 8
         colour = {"color_range": info.color_range, "colorspace": info.color_space,
                   "color_primaries": info.color_primaries, "color_trc": info.color_transfer}
-        if info.color_space == "gbr" and not pix_fmt.startswith(RGB_PIX_FMTS):
+        if is_rgb(pix_fmt):
+            # stored as RGB (a lossless master: ffv1 bgr0, libx264rgb --crf 0): our RGB frames
+            # go in untouched, full range, whatever the source's matrix was
+            colour.update(color_range="pc", colorspace="gbr")
+        elif info.color_space == "gbr":
             # an RGB source (ffv1 bgr0, PNG or qtrle in a container) encoded as YUV: its frames
             # are converted with a YUV matrix, and the tag must name that one ("gbr" is no
             # matrix, and encoders refuse it)

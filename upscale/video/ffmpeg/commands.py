@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 # What each name in a source's colour tags means to the scale filter's matrix option.
 SCALE_MATRIX = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "fcc": "fcc",
                 "smpte240m": "smpte240m", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
+# The encoders' -colorspace option spells RGB "rgb"; the name ffmpeg reports (and the
+# setparams filter takes) is "gbr".
+ENCODER_COLORSPACE = {"gbr": "rgb"}
 
 Options = Mapping[str, object]
 
@@ -77,8 +80,10 @@ def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) ->
     if tags:  # on the frames too: newer ffmpeg takes the encoder's tags from them
         filters.append(("setparams", {"range" if name == "color_range" else name: value
                                       for name, value in tags.items()}))
+    encoder_tags = {name: ENCODER_COLORSPACE.get(value, value) if name == "colorspace" else value
+                    for name, value in tags.items()}
     options: dict[str, object] = {
-        **tags, **passthrough_option(), "vcodec": plan.settings.codec,
+        **encoder_tags, **passthrough_option(), "vcodec": plan.settings.codec,
         "enc_time_base": plan.time_base if pts is not None else 1 / plan.rate}
     if plan.crf is not None:
         options["crf"] = plan.crf

@@ -1,0 +1,45 @@
+"""An architecture's own advice on tiling (spandrel's ``ModelTiling``), weighed against ours.
+
+Our tiles are exact wherever the context covers the measured receptive radius
+(:mod:`upscale.archs.receptive`), so "discouraged" only matters where they are not:
+SwinIR is discouraged by spandrel, yet its window-aligned tiles reproduce the whole
+image, and it gets no warning. A network that tiles or resizes the image itself
+("internal", e.g. DDColor) computes something else on a tile, so it runs whole unless
+the user asks for tiles or memory runs out.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..model import ModelDescriptor
+
+WHOLE_IMAGE = 1 << 30  # a tile side no image reaches: one tile, split only if memory runs out
+
+
+def advised_tile(model: ModelDescriptor, tile: int) -> int:
+    """The tile side to run with: the user's, or for ``tile=0`` (automatic) the whole image
+    when the network tiles the image itself (our memory estimate, probed on a small
+    input, cannot see that it needs little for a large one)."""
+    if tile == 0 and model.tiling == "internal":
+        return WHOLE_IMAGE
+    return tile
+
+
+def tiling_advice(model: ModelDescriptor, tile: int, pad: int,
+                  image_side: int | None = None) -> str | None:
+    """One line when the tiles asked for go against the architecture's advice, else None.
+
+    ``pad`` is the context around each tile; ``image_side`` the image's longer side,
+    when known (a tile at least that big cuts nothing).
+    """
+    if tile <= 0 or model.tiling == "supported" or tile >= (image_side or math.inf):
+        return None
+    if model.tiling == "internal":
+        return (f"{model.architecture} tiles the image itself; --tile {tile} cuts it first, "
+                "which changes what it computes; --tile 0 runs it whole")
+    if pad >= math.ceil(model.receptive_radius):
+        return None  # measured: these tiles see all the network sees
+    return (f"{model.architecture} relies on the whole image and its authors discourage tiling "
+            f"it; --tile {tile} with {pad} px of context blends the seams, not exact; "
+            "--tile 0 runs it whole when it fits in memory")
