@@ -165,9 +165,14 @@ def test_max_pixels_lets_a_user_lower_the_limit(photo, no_model_load, capsys):
 
 # --- notes: nothing done differently from what was asked without a word ---
 
-def test_a_tiny_tile_gets_a_note(photo, model_file, capsys):
-    assert run_main(photo, "-m", model_file, "--tile", "1", "--tile-pad", "4") == 0
-    assert "--tile 1" in capsys.readouterr().err
+@pytest.mark.parametrize("road", ["image", "folder", "video"])
+def test_a_tiny_tile_gets_a_note_on_every_road(road, photo, model_file, capsys):
+    from test_video import make_clip
+
+    source = {"image": photo, "folder": photo.parent, "video": make_clip(
+        photo.parent / "clip.mp4", size="16x12", seconds=0.1, audio=False)}[road]
+    assert run_main(source, "-m", model_file, "--tile", "4", "--tile-pad", "4") == 0
+    assert "--tile 4 with 4 px of context" in capsys.readouterr().err
 
 
 def test_quality_for_png_gets_a_note(photo, model_file, capsys):

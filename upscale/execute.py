@@ -45,9 +45,6 @@ from .video.job import VideoEngine, check_video_output
 if TYPE_CHECKING:
     from .model import ModelDescriptor
 
-# Above this many times the work of the pixels kept, a tile is mostly context.
-SMALL_TILE_OVERHEAD = 4.0
-
 
 def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | None = None,
             report: Callable[[str], None] | None = None) -> int:
@@ -93,31 +90,6 @@ def resolve_output(input_path: Path, output: Path | None, as_folder: bool, scale
         raise DestinationError(f"{output}: cannot write {output.suffix or 'suffix-less'} "
                                f"images; end the name with one of {', '.join(IMAGE_SUFFIXES)}")
     return target
-
-
-def note_small_tile(prepared, tile: int, tile_pad: int | None) -> None:
-    """A tile much smaller than its context spends most of its time on the context."""
-    if tile <= 0:
-        return
-    from .run import default_tile_pad
-
-    pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
-    overhead = ((tile + 2 * pad) / tile) ** 2
-    if overhead >= SMALL_TILE_OVERHEAD:
-        note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
-             "the work of untiled; --tile 0 picks the largest tile that fits in memory")
-
-
-def _advised_tile(prepared, request: Request, image_side: int | None = None) -> int:
-    """The tile side to run with (:mod:`upscale.run.advice`), with one note when the
-    user's tiles go against the architecture's own advice."""
-    from .run import default_tile_pad
-    from .run.advice import advised_tile, tiling_advice
-
-    pad = default_tile_pad(prepared) if request.tile_pad is None else request.tile_pad
-    if advice := tiling_advice(prepared.model, request.tile, pad, image_side):
-        note(advice)
-    return advised_tile(prepared.model, request.tile)
 
 
 def _folder_of(request: Request) -> Path:
@@ -202,10 +174,11 @@ def _read_image(request: Request) -> Any:
 def _upscale_image(request: Request, network: ModelDescriptor, scale: float, target: Path,
                    picture: Any) -> str:
     from .run import prepare_network
+    from .run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    tile = _advised_tile(prepared, request, max(picture.pixels.shape[:2]))
-    note_small_tile(prepared, tile, request.tile_pad)
+    tile = note_tile_choice(prepared, request.tile, request.tile_pad,
+                            max(picture.pixels.shape[:2]))
     result = upscale_file(prepared, request.input, target, scale=scale, tile=tile,
                           tile_pad=request.tile_pad, quality=request.quality,
                           overwrite=True,  # refused once, under the lock
@@ -250,8 +223,10 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
             yield engine
         return
     from .run import prepare_network
+    from .run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    yield VideoEngine(frame_upscaler(prepared, scale, tile=_advised_tile(prepared, request),
+    tile = note_tile_choice(prepared, request.tile, request.tile_pad)
+    yield VideoEngine(frame_upscaler(prepared, scale, tile=tile,
                                      tile_pad=request.tile_pad),
                       default_batch_size(str(prepared.device)))

@@ -8,6 +8,7 @@ summary closes the run. Exit code 1 when any file failed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,13 +170,16 @@ def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
     """The default executor: the network prepared on this machine now (on the settings'
     device and precision), then every job here."""
     from ..run import prepare_network
+    from ..run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=settings.device, precision=settings.precision)
+    tile = note_tile_choice(prepared, settings.tile, settings.tile_pad)
 
     def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
             outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
             settings: JobSettings) -> None:
-        _run_jobs(todo, prepared, naming, outcomes, video, stderr, settings)
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr,
+                  dataclasses.replace(settings, tile=tile))
 
     return run
 

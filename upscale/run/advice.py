@@ -13,6 +13,12 @@ from __future__ import annotations
 import math
 
 from ..model import ModelDescriptor
+from ..notes import note
+from .engine import default_tile_pad
+from .prepared import PreparedNetwork
+
+# Above this many times the work of the pixels kept, a tile is mostly context.
+SMALL_TILE_OVERHEAD = 4.0
 
 WHOLE_IMAGE = 1 << 30  # a tile side no image reaches: one tile, split only if memory runs out
 
@@ -43,3 +49,17 @@ def tiling_advice(model: ModelDescriptor, tile: int, pad: int,
     return (f"{model.architecture} relies on the whole image and its authors discourage tiling "
             f"it; --tile {tile} with {pad} px of context blends the seams, not exact; "
             "--tile 0 runs it whole when it fits in memory")
+
+
+def note_tile_choice(prepared: PreparedNetwork, tile: int, tile_pad: int | None,
+                     image_side: int | None = None) -> int:
+    """The tile side a run uses (:func:`advised_tile`), with a note where the user's
+    ``--tile`` goes against the architecture's advice or is mostly context; every road
+    (one image, a video, a folder) asks here once."""
+    pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
+    if advice := tiling_advice(prepared.model, tile, pad, image_side):
+        note(advice)
+    if tile > 0 and (overhead := ((tile + 2 * pad) / tile) ** 2) >= SMALL_TILE_OVERHEAD:
+        note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
+             "the work of untiled; --tile 0 picks the largest tile that fits in memory")
+    return advised_tile(prepared.model, tile)
