@@ -350,16 +350,26 @@ def every_frame(path: Path, width: int, height: int) -> np.ndarray:
 def test_a_lossless_rgb_master_holds_exactly_the_upscaled_frames(tmp_path, source_pix_fmt,
                                                                  settings):
     """An archivist's master: the network's RGB frames stored as they are, no YUV matrix,
-    no chroma subsampling. H.264 carries colour tags in its stream: RGB at full range (the
-    encoders' -colorspace spells it "rgb", ffmpeg reports "gbr"); ffv1 has no such field."""
+    no chroma subsampling, tagged RGB at full range (the encoders' -colorspace spells it
+    "rgb", ffmpeg reports "gbr")."""
     source = make_clip(tmp_path / "source.mkv", seconds=0.25, audio=False,
                        video_codec=("-c:v", "ffv1", "-pix_fmt", source_pix_fmt))
     output = run_video(source, tmp_path / "master.mkv", Doubler(), out_size=Doubler.out_size,
                        settings=settings)
     made = probe(output)
-    assert is_rgb(made.pix_fmt)
-    if settings.codec == "libx264rgb":
-        assert (made.color_space, made.color_range) == ("gbr", "pc")
+    assert is_rgb(made.pix_fmt) and (made.color_space, made.color_range) == ("gbr", "pc")
     given = every_frame(source, 64, 48)
     assert len(given) == 6
     np.testing.assert_array_equal(every_frame(output, 128, 96), Doubler()(given))
+
+
+def test_colour_tags_survive_a_codec_that_keeps_none_in_its_stream(tmp_path):
+    """ffv1 stores no colour tags of its own, and the segments' container (nut) none either:
+    the final file gets them from the plan, as an H.264 output gets them from its stream."""
+    source = make_clip(tmp_path / "bt709.mkv", seconds=0.25, audio=False, extra=(
+        "-vf", "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"),
+        video_codec=("-c:v", "ffv1", "-pix_fmt", "yuv420p"))
+    output = upscale(source, tmp_path / "bt709_x2.mkv", settings=EncoderSettings(codec="ffv1"))
+    made = probe(output)
+    assert (made.color_space, made.color_primaries, made.color_transfer, made.color_range) == (
+        "bt709", "bt709", "bt709", "tv")

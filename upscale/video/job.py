@@ -107,7 +107,7 @@ def _run_locked(source: Path, output: Path, upscale_frames: FrameFn,
                f"{plan.width}×{plan.height} by repeating the last pixel row/column")
     if info.variable_rate:
         notify(f"{source.name} has a variable frame rate; every frame keeps its timestamp")
-    streams = plan_streams(info, container_for(output))
+    streams = plan_streams(info, container_for(output), plan.colour)
     for message in streams.notices:
         notify(message)
 

@@ -33,6 +33,9 @@ class MuxPlan:
     copied: list[Stream] = field(default_factory=list)
     converted: dict[int, str] = field(default_factory=dict)  # source index -> encoder
     notices: list[str] = field(default_factory=list)
+    # the video's colour tags (EncodePlan.colour), set again on the copied video: a codec
+    # that keeps none in its stream (ffv1) would otherwise lose them in the segments
+    colour: dict[str, str | None] = field(default_factory=dict)
 
 
 def container_for(output: Path) -> str | None:
@@ -46,8 +49,9 @@ def check_codec_fits(codec: str, output: Path) -> None:
                            "libvpx-vp9, or an .mp4/.mkv output")
 
 
-def plan_streams(info: VideoInfo, container: str | None) -> MuxPlan:
-    plan = MuxPlan()
+def plan_streams(info: VideoInfo, container: str | None,
+                 colour: dict[str, str | None] | None = None) -> MuxPlan:
+    plan = MuxPlan(colour=dict(colour or {}))
     for stream in info.others():
         decision = _decide(stream, container)
         label = f"stream {stream.index} ({stream.kind} {stream.codec})"

@@ -80,10 +80,8 @@ def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) ->
     if tags:  # on the frames too: newer ffmpeg takes the encoder's tags from them
         filters.append(("setparams", {"range" if name == "color_range" else name: value
                                       for name, value in tags.items()}))
-    encoder_tags = {name: ENCODER_COLORSPACE.get(value, value) if name == "colorspace" else value
-                    for name, value in tags.items()}
     options: dict[str, object] = {
-        **encoder_tags, **passthrough_option(), "vcodec": plan.settings.codec,
+        **encoder_colour(tags), **passthrough_option(), "vcodec": plan.settings.codec,
         "enc_time_base": plan.time_base if pts is not None else 1 / plan.rate}
     if plan.crf is not None:
         options["crf"] = plan.crf
@@ -112,6 +110,8 @@ def mux_command(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan,
     for stream in plan.copied:
         args += ["-map", f"1:{stream.index}"]
     args += ["-c", "copy", "-map_metadata", "1", "-map_chapters", "1"]
+    for name, value in sorted(encoder_colour(plan.colour).items()):  # on output stream 0
+        args += [f"-{name}:0", str(value)]
     for position, stream in enumerate(plan.copied, start=1):
         if stream.index in plan.converted:
             args += [f"-c:{position}", plan.converted[stream.index]]
@@ -123,6 +123,12 @@ def mux_command(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan,
     if container in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
     return ffmpeg_args(["-y", *args, str(target)])
+
+
+def encoder_colour(tags: Mapping[str, str | None]) -> dict[str, str]:
+    """Colour tags as the -color_range, -colorspace, ... options spell them (set ones only)."""
+    return {name: ENCODER_COLORSPACE.get(value, value) if name == "colorspace" else value
+            for name, value in tags.items() if value}
 
 
 def pts_expression(pts: list[int]) -> str:
