@@ -32,7 +32,9 @@ from .ray_video import upscale_video_on_cluster
 from .session import (
     check_address,
     import_ray,
+    is_client,
     ray_session,
+    run_on_cluster,
     worker_errors,
 )
 from .worker import ImageWorker, file_stamp
@@ -54,18 +56,26 @@ def upscale_folder_on_ray(request: Request, *, load_network: Callable[[], Any] |
     there; a closure over a network object is fine), and only when there is work or the
     output scale must come from the network. ``actors`` overrides the pool size
     (default: one per GPU, or one per node). A ``ray://`` address runs the whole request
-    on the cluster (:func:`upscale.execute.execute`).
+    on the cluster, as one task (its ``options`` stay here).
     """
     assert request.ray is not None
     check_address(request.ray)
     import_ray()
     load_network = load_network or request.network.load
+    if is_client(request.ray):  # Ray Data cannot run from a client: the driver goes there
+        return run_on_cluster(request.ray, _joined, request, load_network, actors)
     with ClusterExecutor(request.ray, actors, load_network) as executor:
         if request.known_scale() is None:  # the output names need it: learnt where it loads
             request = dataclasses.replace(request,
                                           scale=output_scale(None, executor.network()))
         return upscale_folder(request, load_network=executor.network, executor=executor,
                               **options)
+
+
+def _joined(address: str, request: Request, load_network: Callable[[], Any],
+            actors: int | None) -> int:
+    return upscale_folder_on_ray(dataclasses.replace(request, ray=address),
+                                 load_network=load_network, actors=actors)
 
 
 class ClusterExecutor:
