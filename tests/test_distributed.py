@@ -120,3 +120,31 @@ def test_a_local_run_never_imports_ray(small_folder, tmp_path):
                      "print('ray' in sys.modules)", folder, "-m", model, "-q")
     assert run.stdout.strip() == "False", run.stderr
     assert (tmp_path / "in_x2" / "a_x2.png").is_file()
+
+
+@pytest.mark.parametrize("what", ["folder", "video"])
+def test_a_ray_client_address_sends_the_whole_run_to_the_cluster(what, small_folder, tmp_path,
+                                                                 monkeypatch, capsys):
+    """Through Ray Client (``ray://``) Ray Data cannot drive a dataset, so the request itself
+    is run there, joining the cluster as ``auto``: here, the cluster's task runs in this
+    process, as a dry run, which needs no Ray runtime."""
+    from test_video import make_clip
+
+    import upscale.distributed as distributed
+    from upscale.execute import execute
+    from upscale.request import make_request
+
+    folder, model = small_folder
+    source = folder if what == "folder" else make_clip(tmp_path / "clip.mp4", seconds=0.1)
+    sent = []
+
+    def on_the_cluster(address, function, *args, **kwargs):
+        sent.append(address)
+        return function("auto", *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "run_on_cluster", on_the_cluster)
+    request = make_request(source, model=str(model), scale=2, dry_run=True,
+                           ray="ray://head.example:10001")
+    assert execute(request) == 0
+    assert sent == ["ray://head.example:10001"]
+    assert "dry run at ×2" in " ".join(capsys.readouterr().out.split())
