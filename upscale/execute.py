@@ -179,7 +179,7 @@ def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) 
                               tile_pad=request.tile_pad, quality=request.quality,
                               overwrite=True,  # refused above, once, while holding the lock
                               progress=not request.quiet, picture=picture)
-    h, w = result.pixels.shape[:2]
+    w, h = result.size
     return f"wrote {target} ({w}×{h})"
 
 
