@@ -150,14 +150,20 @@ def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) 
     The output is owned (its lock) and checked once, before the model loads, whenever its
     name is known without the network; else right after it loads.
     """
-    from .files import read_picture, upscale_file
+    from .files import check_output, read_picture, upscale_file
 
     scale = request.known_scale()
     named = 1.0 if _names_the_file(request) else scale  # the scale in the name, if any
     target = None if named is None else resolve_output(
         request.input, request.output, request.output_is_folder, named)
+    owned_target = target is not None
+    checked = owned_target and scale is not None  # what the output can be, before its lock
     with contextlib.ExitStack() as owned:
         if target is not None:
+            if checked:
+                check_destination(target, source=request.input)
+                check_output(request.input, target, scale, max_pixels=request.max_pixels,
+                             max_output_pixels=request.max_output_pixels)
             _own_image_target(owned, request, target)
         picture = read_picture(request.input, max_pixels=request.max_pixels)
         if request.dry_run and target is not None and scale is not None:
@@ -167,6 +173,11 @@ def _run_image(request: Request, network_loader: Callable[[], ModelDescriptor]) 
         if target is None:
             target = resolve_output(request.input, request.output, request.output_is_folder,
                                     scale)
+        if not checked:
+            check_destination(target, source=request.input)
+            check_output(request.input, target, scale, max_pixels=request.max_pixels,
+                         max_output_pixels=request.max_output_pixels)
+        if not owned_target:
             _own_image_target(owned, request, target)
         if request.dry_run:
             return _say_plan(request, target, scale)

@@ -22,8 +22,8 @@ import numpy as np
 
 from .imaging import read_image, write_image
 from .imaging.metadata import ImageMetadata, read_metadata
-from .imaging.read import header_size
-from .limits import DEFAULT_MAX_PIXELS
+from .imaging.read import check_pixel_count, header_layout, header_size
+from .limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, check_output_image
 from .outputs import output_scale, output_size, write_atomically
 from .pipeline import Progress, upscale_image
 
@@ -160,15 +160,35 @@ def write_picture(target: str | os.PathLike, picture: Picture | StreamedPicture,
     from .imaging.stream_write import streams_to, write_bands
 
     target = Path(target)
+    width, height = picture.size
+    source = picture.picture.source
+    check_output_image(target, width, height, channels=source.channels,  # before the work
+                       sample_bytes=source.dtype.itemsize, source=source.path)
     if not streams_to(target.suffix):  # a format libvips does not write: whole, as before
         pixels = np.concatenate(list(picture.bands()))
         pixels = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
         return write_image(target, pixels, quality=quality, overwrite=overwrite,
                            metadata=picture.metadata)
-    width, height = picture.size
     return write_atomically(target, lambda temporary: write_bands(
         temporary, picture.bands(), width, height, quality=quality, metadata=picture.metadata),
         overwrite=overwrite)
+
+
+def check_output(source: str | os.PathLike, target: str | os.PathLike, scale: float, *,
+                 max_output_pixels: int | None = DEFAULT_MAX_OUTPUT_PIXELS,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse, from ``source``'s header and before any work, an input over ``max_pixels``,
+    or an output at ``scale`` that its format cannot hold, over ``max_output_pixels``, or
+    too large for its disk."""
+    if Path(source).is_file():
+        check_pixel_count(Path(source), max_pixels)
+    layout = header_layout(Path(source))
+    if layout is None:
+        return  # decoded whole, and checked by what decodes it
+    width, height, channels, sample_bytes = layout
+    out_w, out_h = output_size(width, height, scale)
+    check_output_image(Path(target), out_w, out_h, channels=channels, sample_bytes=sample_bytes,
+                       max_output_pixels=max_output_pixels, source=Path(source))
 
 
 def upscale_file(prepared: PreparedNetwork, source: str | os.PathLike,
@@ -190,5 +210,5 @@ def upscale_file(prepared: PreparedNetwork, source: str | os.PathLike,
     return result
 
 
-__all__ = ["FilePicture", "Picture", "StreamedPicture", "read_picture", "upscale_file",
-           "upscale_picture", "write_picture"]
+__all__ = ["FilePicture", "Picture", "StreamedPicture", "check_output", "read_picture",
+           "upscale_file", "upscale_picture", "write_picture"]
