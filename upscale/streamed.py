@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 # 2⁸ rows pairs them as the whole picture does for its first eight levels, and a margin
 # as deep keeps the coarser levels' difference in transparent areas far from any edge.
 BLEED_ALIGN = 256
+# What a tile's activations may take on a CPU when streaming: a streamed image holds
+# little else, so its tiles set its peak. realesr-animevideov3 ×4 on a 3000 px wide input:
+# 430 px tiles (2.8 % more context than the 512 px of the in-memory road) and a peak under
+# 0.8 GB, a third of it torch itself (bench/bigimage.py).
+STREAMED_TILE_BYTES = 256 << 20
 
 
 def area_factor(network_scale: int, width: int, height: int, scale: float) -> int | None:
@@ -142,7 +147,7 @@ def stream_image(prepared: PreparedNetwork, source: RowSource, window: RowWindow
         colour = shared.reader(0, lambda rows: fit(bleed_rows(rows)), BLEED_ALIGN + pad)
     else:
         colour = shared.reader(0, lambda rows: fit(rows[:, :, :colour_channels]))
-    run_options = dict(tile=tile, tile_pad=tile_pad)
+    run_options = dict(tile=tile, tile_pad=tile_pad, cpu_budget=STREAMED_TILE_BYTES)
     colour_bands = _plane_bands(prepared, colour, shape, dtype, gray, factor,
                                 progress=progress, **run_options)
     if not has_alpha:

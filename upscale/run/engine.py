@@ -40,6 +40,7 @@ from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
 from .progress import Progress, TileProgress
 from .tiles import Region, Tile, plan_tiles
+from .trim import give_back_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,13 @@ def bytes_per_pixel(prepared: PreparedNetwork) -> float:
                                                    prepared.scale)
 
 
-def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int) -> int:
-    """The tile side for ``tile=0``: the whole image if it fits, else the largest that fits."""
+def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int,
+              cpu_budget: int | None = None) -> int:
+    """The tile side for ``tile=0``: the whole image if it fits, else the largest that fits
+    (in ``cpu_budget`` bytes too, on a CPU, where one is given)."""
     budget = memory_budget(prepared.device)
+    if cpu_budget is not None and prepared.device.type == "cpu":
+        budget = min(budget, cpu_budget)
     per_pixel = bytes_per_pixel(prepared)
     if height * width * per_pixel <= budget:
         return _within_elements(prepared, max(height, width), height, width, pad)
@@ -97,11 +102,12 @@ def _within_elements(prepared: PreparedNetwork, size: int, height: int, width: i
     return min(size, max(MIN_TILE, element_cap_side(facts.elements_per_pixel, pad, multiple)))
 
 
-def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad: int) -> int:
+def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad: int,
+              cpu_budget: int | None = None) -> int:
     """The tile side to start an image with: the user's (or the automatic) one, no larger than
     what worked after running out of memory, and small enough that no activation of a tile
     exceeds :data:`~.memory.MAX_ELEMENTS`, whatever the memory."""
-    size = tile or auto_tile(prepared, height, width, pad)
+    size = tile or auto_tile(prepared, height, width, pad, cpu_budget)
     if prepared.tile_limit is not None:
         size = min(size, prepared.tile_limit)
     return _within_elements(prepared, size, height, width, pad)
@@ -133,13 +139,16 @@ def tile_rows(tiles: list[Tile]) -> list[list[Tile]]:
 def stream_network(prepared: PreparedNetwork, reader: RowReader,
                    shape: tuple[int, int, int], dtype: np.dtype, *, tile: int = 0,
                    tile_pad: int | None = None, progress: Progress = False,
-                   source_bits: int | None = None) -> Iterator[np.ndarray]:
+                   source_bits: int | None = None,
+                   cpu_budget: int | None = None) -> Iterator[np.ndarray]:
     """Upscale an H×W×C image of ``dtype`` read through ``reader``, a row of tiles at a
     time; yields its output rows, top to bottom, in bands ((rows·s)×(W·s)×C of ``dtype``).
 
     Only the input rows the current row of tiles sees, and the output rows it (and the
     blend it shares with the next row) writes, are held: memory grows with the tile size
-    and the width, not the height. Options as :func:`run_network`.
+    and the width, not the height. Options as :func:`run_network`; ``cpu_budget`` caps the
+    bytes an automatic tile may take on a CPU (where the tiles share the host's memory with
+    everything else a streamed image holds).
     """
     height, width, channels = shape
     dtype = np.dtype(dtype)
@@ -147,7 +156,7 @@ def stream_network(prepared: PreparedNetwork, reader: RowReader,
     check_tile_options(tile, tile_pad)
     s = prepared.scale
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
-    size = tile_side(prepared, tile, height, width, pad)
+    size = tile_side(prepared, tile, height, width, pad, cpu_budget)
     multiple = prepared.model.size.multiple_of
     band = blend_band(prepared, pad)
     output = OutputBand(width * s, channels, dtype, blended=band > 0)
@@ -159,18 +168,18 @@ def stream_network(prepared: PreparedNetwork, reader: RowReader,
             later -= len(row)
             reader.release(min(t.context.y0 for t in row))
             output.extend_to(max(t.kept.y1 for t in row) * s)
-            size = _run_row(prepared, reader, output, deque(row), size, tile, pad, band,
-                            shape, bar, later)
+            size = _run_row(prepared, reader, output, deque(row), size, (tile, cpu_budget),
+                            pad, band, shape, bar, later)
             finished = (height if index == len(rows) - 1
                         else min(t.kept.y0 for t in rows[index + 1])) * s
             yield output.take(finished)
 
 
 def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
-             pending: deque[Tile], size: int, tile: int, pad: int, band: int,
-             shape: tuple[int, int, int], bar: TileProgress, later: int) -> int:
+             pending: deque[Tile], size: int, asked: tuple[int, int | None], pad: int,
+             band: int, shape: tuple[int, int, int], bar: TileProgress, later: int) -> int:
     """Run and paste one row's tiles (split smaller after running out of memory); the tile
-    side that worked."""
+    side that worked. ``asked``: the tile and CPU budget the run was given."""
     height, width, _ = shape
     multiple = prepared.model.size.multiple_of
     while pending:
@@ -184,7 +193,7 @@ def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
             result, failure = unless_out_of_memory(prepared.device, _run_tile, prepared,
                                                    reader, current, output.store)
         except PrecisionSwitched:  # now fp32: twice the bytes, so size the tiles again
-            size = min(size, tile_side(prepared, tile, height, width, pad))
+            size = min(size, tile_side(prepared, asked[0], height, width, pad, asked[1]))
             pending.appendleft(current)
             continue
         if failure:
@@ -193,6 +202,8 @@ def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
             pending.appendleft(current)
             continue
         output.paste(current, result, prepared.scale)
+        del result
+        give_back_freed_memory()  # the tile's buffers, before the next tile's are made
         bar.advance(len(pending) + later)
     return size
 
