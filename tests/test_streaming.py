@@ -193,6 +193,18 @@ def test_blended_seams_are_rounded_once(rng):
                                       run_network(agreeing, image))
 
 
+def test_a_picture_opened_once_can_be_upscaled_twice(streamed, tmp_path, rng):
+    source = write_image(tmp_path / "in.png", photo_like(rng, 60, 40))
+    prepared = prepare_network(tiny_srvgg(2), "cpu", "fp32")
+    picture = files.read_picture(source)
+    assert isinstance(picture, files.FilePicture)
+    for name in ("one.png", "two.png"):
+        files.write_picture(tmp_path / name, files.upscale_picture(prepared, picture, tile=16))
+    first = read_image(tmp_path / "one.png")
+    assert first.shape == (80, 120, 3)
+    np.testing.assert_array_equal(read_image(tmp_path / "two.png"), first)
+
+
 def test_a_folder_streams_its_large_images_with_the_same_pixels(tmp_path, rng, monkeypatch,
                                                                model_file):
     import upscale.imaging.stream_write as stream_write
@@ -288,8 +300,9 @@ CHILD = textwrap.dedent("""
     torch.manual_seed(0)
     network = SRVGGNetCompact(in_channels=1, out_channels=1, num_feat=4, num_conv=1, scale=2)
     prepared = prepare_network(network.eval(), "cpu", "fp32")
-    upscale_file(prepared, sys.argv[1], sys.argv[2], max_pixels=None)
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    result = upscale_file(prepared, sys.argv[1], sys.argv[2], max_pixels=None)
+    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "road": type(result).__name__}))
 """)
 
 
@@ -301,8 +314,9 @@ def test_a_16000_square_input_is_upscaled_in_bounded_memory(tmp_path):
     done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(target)], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    peak = json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
-    assert peak < MEMORY_CAP_MB, f"peak RSS {peak:.0f} MB"
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["road"] == "StreamedPicture"
+    assert measured["peak_mb"] < MEMORY_CAP_MB, f"peak RSS {measured['peak_mb']:.0f} MB"
 
     out = pyvips.Image.new_from_file(str(target), access="sequential")
     assert (out.width, out.height, out.bands) == (2 * BIG_SIDE, 2 * BIG_SIDE, 1)

@@ -14,12 +14,14 @@ same pixels as the in-memory one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import InputError
 from .imaging import read_image, write_image
 from .imaging.metadata import ImageMetadata, read_metadata
 from .imaging.read import check_pixel_count, header_layout, header_size
@@ -87,20 +89,21 @@ class StreamedPicture:
     def metadata(self) -> ImageMetadata:
         return self.picture.metadata
 
-    def bands(self):
-        """The output rows, top to bottom (reads, runs the network, as they are asked for)."""
-        from .imaging.stream_read import alpha_is_opaque
+    def bands(self) -> Iterator[np.ndarray]:
+        """The output rows, top to bottom (reads, runs the network, as they are asked for);
+        the file is read afresh each time."""
+        from .imaging.stream_read import alpha_is_opaque, open_rows
         from .run.bands import RowWindow
         from .streamed import stream_image
 
-        source = self.picture.source
+        path = self.picture.source.path
+        source = open_rows(path, max_pixels=None)
+        if source is None or (source.width, source.height) != self.picture.size:
+            raise InputError(f"{path}: changed while it was being upscaled")
         opaque = source.channels == 4 and alpha_is_opaque(source.path)
         window = RowWindow(source.read_next, source.height)
         return stream_image(self.prepared, source, window, factor=self.factor,
                             opaque_alpha=opaque, **self.options)
-
-
-AnyPicture = Picture | FilePicture | StreamedPicture
 
 
 def read_picture(source: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -117,7 +120,7 @@ def read_picture(source: str | os.PathLike, *, max_pixels: int | None = DEFAULT_
     return Picture(read_image(source, max_pixels=max_pixels), read_metadata(source))
 
 
-def upscale_picture(prepared: PreparedNetwork, picture: AnyPicture, *,
+def upscale_picture(prepared: PreparedNetwork, picture: Picture | FilePicture, *,
                     scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
                     progress: Progress = False) -> Picture | StreamedPicture:
     """The upscaled picture (default scale: the model's output scale); metadata kept.
