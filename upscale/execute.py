@@ -23,7 +23,7 @@ from . import distributed
 from .batch import upscale_folder
 from .batch.plan import Job, Kind
 from .batch.report import plan_table
-from .files import read_picture, upscale_file
+from .files import check_output, read_picture, upscale_file
 from .imaging import IMAGE_SUFFIXES
 from .notes import note
 from .outputs import (
@@ -118,6 +118,7 @@ class _FileRoad:
 
     target: Callable[[Request, float], Path]  # the output, for the scale in its name
     check: Callable[[Request, Path], None]  # before the lock: can it be written here?
+    limits: Callable[[Request, Path, float], None]  # its size: format, pixels, free space
     read: Callable[[Request], Any]  # before the network loads: a bad input fails fast
     run: Callable[[Request, ModelDescriptor, float, Path, Any], str]  # what was written
 
@@ -135,24 +136,30 @@ def _run_file(request: Request, network_loader: Callable[[], ModelDescriptor]) -
     target = None if named is None else road.target(request, named)
     with contextlib.ExitStack() as owned:
         if target is not None:
-            _own(owned, request, target, road)
+            _own(owned, request, target, road, scale)
         source = road.read(request)
         if request.dry_run and target is not None and scale is not None:
             return _say_plan(request, target, scale)
         network = network_loader()
+        if target is not None and scale is None:  # its size is known only now
+            road.limits(request, target, output_scale(request.scale, network))
         scale = output_scale(request.scale, network)
         if target is None:
             target = road.target(request, scale)
-            _own(owned, request, target, road)
+            _own(owned, request, target, road, scale)
         if request.dry_run:
             return _say_plan(request, target, scale)
         return road.run(request, network, scale, target, source)
 
 
-def _own(owned: contextlib.ExitStack, request: Request, target: Path, road: _FileRoad) -> None:
-    """The output checked, then its lock taken for the rest of the run, refusing an
-    existing output once, under the lock (a dry run takes no lock, and only refuses)."""
+def _own(owned: contextlib.ExitStack, request: Request, target: Path, road: _FileRoad,
+         scale: float | None) -> None:
+    """The output checked (its size too, when the scale is known), then its lock taken for
+    the rest of the run, refusing an existing output once, under the lock (a dry run takes
+    no lock, and only refuses). A refusal before the lock leaves nothing behind."""
     road.check(request, target)
+    if scale is not None:
+        road.limits(request, target, scale)
     if request.dry_run:
         refuse_existing(target, request.overwrite)
     else:
@@ -167,6 +174,11 @@ def _check_image_target(request: Request, target: Path) -> None:
     check_destination(target, source=request.input)
 
 
+def _image_limits(request: Request, target: Path, scale: float) -> None:
+    check_output(request.input, target, scale, max_pixels=request.max_pixels,
+                 max_output_pixels=request.max_output_pixels)
+
+
 def _read_image(request: Request) -> Any:
     return read_picture(request.input, max_pixels=request.max_pixels)
 
@@ -177,13 +189,12 @@ def _upscale_image(request: Request, network: ModelDescriptor, scale: float, tar
     from .run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    tile = note_tile_choice(prepared, request.tile, request.tile_pad,
-                            max(picture.pixels.shape[:2]))
-    result = upscale_file(prepared, request.input, target, scale=scale, tile=tile,
+    note_tile_choice(prepared, request.tile, request.tile_pad, max(picture.size))
+    result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
                           tile_pad=request.tile_pad, quality=request.quality,
                           overwrite=True,  # refused once, under the lock
                           progress=not request.quiet, picture=picture)
-    h, w = result.pixels.shape[:2]
+    w, h = result.size
     return f"wrote {target} ({w}×{h})"
 
 
@@ -210,8 +221,10 @@ def _upscale_video(request: Request, network: ModelDescriptor, scale: float, tar
     return f"wrote {target}"
 
 
-_IMAGE = _FileRoad(_image_target, _check_image_target, _read_image, _upscale_image)
-_VIDEO = _FileRoad(_video_target, _check_video_target, lambda request: None, _upscale_video)
+_IMAGE = _FileRoad(_image_target, _check_image_target, _image_limits, _read_image,
+                   _upscale_image)
+_VIDEO = _FileRoad(_video_target, _check_video_target, lambda request, target, scale: None,
+                   lambda request: None, _upscale_video)
 
 
 @contextlib.contextmanager
@@ -226,7 +239,7 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
     from .run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=request.device, precision=request.precision)
-    tile = note_tile_choice(prepared, request.tile, request.tile_pad)
-    yield VideoEngine(frame_upscaler(prepared, scale, tile=tile,
+    note_tile_choice(prepared, request.tile, request.tile_pad)
+    yield VideoEngine(frame_upscaler(prepared, scale, tile=request.tile,
                                      tile_pad=request.tile_pad),
                       default_batch_size(str(prepared.device)))

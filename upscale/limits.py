@@ -2,8 +2,14 @@
 
 An image's decoded size is known from its header; above ``DEFAULT_MAX_PIXELS`` input
 pixels (200 MP, a ×4 result of 3.2 gigapixels) it is refused before any large allocation,
-and ``--max-pixels`` raises the limit for a machine that has the memory.
+and ``--max-pixels`` raises the limit for a machine that has the memory. Outputs are
+checked too (:func:`check_output_image`): their format's largest side, an output-pixel
+limit (``--max-output-pixels``), and the free space on their disk.
 """
+
+import os
+import shutil
+from pathlib import Path
 
 from .errors import UpscaleError
 
@@ -49,3 +55,66 @@ MAX_GPU_BATCH = 8
 def frames_per_batch(device_type: str) -> int:
     """The most frames one forward pass takes on this kind of device."""
     return BATCH_LIMITS.get(device_type, MAX_GPU_BATCH)
+
+
+# Above this many output pixels a run is refused unless --max-output-pixels raises it. A
+# large image streams in bounded memory, so the limit is not about memory but about a typo
+# or a huge input costing hours of compute and tens of GB of disk: 2 gigapixels is a 100 MP
+# scan at ×4 (about half an hour on a CPU), while 14000×14000 at ×4 (3.1 GP) is refused.
+DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000
+
+# The largest side each output format can hold (WebP's 14-bit fields, JPEG's 16-bit ones;
+# PNG's are 31-bit, TIFF's 32-bit).
+MAX_OUTPUT_SIDE = {".webp": 16383, ".jpg": 65535, ".jpeg": 65535, ".png": 2**31 - 1,
+                   ".bmp": 2**31 - 1, ".tif": 2**32 - 1, ".tiff": 2**32 - 1}
+# Encoded bytes per raw byte of an upscaled photo, to compare with the free disk space
+# (a 12000×8000 upscale: PNG 0.51, LZW TIFF 0.60, JPEG q95 0.074). Upscaled images are
+# smooth and compress well; a refusal means the file would not fit even so.
+COMPRESSED_FRACTION = {".webp": 0.3, ".jpg": 0.07, ".jpeg": 0.07, ".png": 0.5, ".bmp": 1.0,
+                       ".tif": 0.6, ".tiff": 0.6}
+
+
+def check_max_output_pixels(max_output_pixels: int | None) -> None:
+    """``--max-output-pixels`` is a number of pixels: at least one."""
+    if max_output_pixels is not None and max_output_pixels < 1:
+        raise UpscaleError("--max-output-pixels must be a positive number of pixels, not "
+                           f"{max_output_pixels}")
+
+
+def check_output_image(target: Path, width: int, height: int, *, channels: int = 3,
+                       sample_bytes: int = 1, max_output_pixels: int | None = None,
+                       source: Path | None = None) -> None:
+    """Refuse, before any work, an output the format cannot hold, larger than
+    ``max_output_pixels``, or that would not fit in the free space of its disk."""
+    what = f"{source}: its output {target.name}" if source is not None else str(target)
+    size = f"{width}×{height}"
+    if max_output_pixels and width * height > max_output_pixels:
+        raise UpscaleError(
+            f"{what} would be {size} ({width * height / 1e6:.0f} MP), over the "
+            f"{max_output_pixels / 1e6:g} MP output limit; use a smaller -s, or raise the "
+            "limit with --max-output-pixels")
+    suffix = target.suffix.lower()
+    side = MAX_OUTPUT_SIDE.get(suffix)
+    if side is not None and max(width, height) > side:
+        raise UpscaleError(
+            f"{what} would be {size}, and {suffix.lstrip('.').upper()} holds at most "
+            f"{side}×{side}; write PNG or TIFF, or use a smaller -s")
+    raw = width * height * channels * sample_bytes
+    needed = raw * COMPRESSED_FRACTION.get(suffix, 1.0)
+    free = _free_space(target.parent)
+    if free is not None and needed > free:
+        raise UpscaleError(
+            f"{what} would be {size}, about {needed / 1e9:.1f} GB, and {target.parent} has "
+            f"{free / 1e9:.1f} GB free; free some space, or write it elsewhere with -o")
+
+
+def _free_space(folder: Path) -> int | None:
+    """Bytes free where ``folder`` is (or would be created); None where it cannot be known."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return None
+    return usage.free if usage.total else None  # /proc and kin report no size at all

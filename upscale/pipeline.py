@@ -37,11 +37,15 @@ def _run_colour(prepared: PreparedNetwork, colour: np.ndarray, **run_options) ->
         if in_channels == 1:
             return run_network(prepared, colour[:, :, None], **run_options)[:, :, 0]
         return rgb_to_gray(run_network(prepared, gray_to_rgb(colour), **run_options))
-    if colour.shape[2] != in_channels:
-        raise InputError(
-            f"the image has {colour.shape[2]} colour channels but the network takes {in_channels}"
-        )
+    check_colour_channels(colour.shape[2], in_channels)
     return run_network(prepared, colour, **run_options)
+
+
+def check_colour_channels(channels: int, in_channels: int) -> None:
+    """An image's colour channels are what the network takes (gray is expanded before)."""
+    if channels != in_channels:
+        raise InputError(
+            f"the image has {channels} colour channels but the network takes {in_channels}")
 
 
 def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float | None = None,

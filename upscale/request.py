@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from .batch.naming import FORMATS
 from .errors import InputError, UpscaleError
 from .limits import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
     DEFAULT_MAX_PIXELS,
     check_alpha,
+    check_max_output_pixels,
     check_max_pixels,
     check_quality,
     check_tile_options,
@@ -129,6 +131,7 @@ class Request:
     max_pixels: int
     encoder: EncoderSettings
     ray: str | None
+    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
 
     def known_scale(self) -> float | None:
         """The output scale when it is known before the network loads."""
@@ -147,7 +150,8 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
                  dry_run: bool = False, quiet: bool = False,
                  max_pixels: int = DEFAULT_MAX_PIXELS, codec: str = "libx264",
                  crf: int | None = None, preset: str | None = None,
-                 pix_fmt: str | None = None, ray: str | None = None) -> Request:
+                 pix_fmt: str | None = None, ray: str | None = None,
+                 max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS) -> Request:
     """The checked request for these options; :class:`UpscaleError` names the first problem.
 
     Unfinished video work is always continued; ``restart`` discards it.
@@ -161,6 +165,7 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
     check_tile_options(tile, tile_pad)
     check_quality(quality)
     check_max_pixels(max_pixels)
+    check_max_output_pixels(max_output_pixels)
     if format not in FORMATS:
         raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     network = NetworkChoice(model, alpha, psnr_model, gan_model)
@@ -176,7 +181,7 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
         name_template=name_template or DEFAULT_NAME_TEMPLATE, recursive=recursive,
         glob=tuple(glob), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
         dry_run=dry_run, quiet=quiet, max_pixels=max_pixels,
-        encoder=encoder, ray=ray)
+        encoder=encoder, ray=ray, max_output_pixels=max_output_pixels)
 
 
 def input_kind(path: Path) -> InputKind:

@@ -8,7 +8,6 @@ summary closes the run. Exit code 1 when any file failed.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,13 +172,12 @@ def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
     from ..run.advice import note_tile_choice
 
     prepared = prepare_network(network, device=settings.device, precision=settings.precision)
-    tile = note_tile_choice(prepared, settings.tile, settings.tile_pad)
+    note_tile_choice(prepared, settings.tile, settings.tile_pad)
 
     def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
             outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
             settings: JobSettings) -> None:
-        _run_jobs(todo, prepared, naming, outcomes, video, stderr,
-                  dataclasses.replace(settings, tile=tile))
+        _run_jobs(todo, prepared, naming, outcomes, video, stderr, settings)
 
     return run
 

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UpscaleError
 from ..execute import execute
-from ..limits import DEFAULT_MAX_PIXELS
+from ..limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS
 from ..loading import DEFAULT_MODEL
 from ..request import make_request
 from .blend import load_network
@@ -77,6 +77,9 @@ def run_command(
     max_pixels: Annotated[int, typer.Option(
         help="Refuse input images with more pixels than this (read from the file's header, "
         "before decoding).")] = DEFAULT_MAX_PIXELS,
+    max_output_pixels: Annotated[int, typer.Option(
+        help="Refuse to make images with more pixels than this (large images stream in "
+        "bounded memory; this guards time and disk).")] = DEFAULT_MAX_OUTPUT_PIXELS,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or notes.")] = False,
     ray: Annotated[str | None, typer.Option(
         "--ray", help="Folders and videos: run on Ray: local, auto (the running cluster) or "
@@ -94,6 +97,6 @@ def run_command(
         quality=quality, format=format, name_template=name_template, recursive=recursive,
         glob=glob or (), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
         dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, codec=codec,
-        crf=crf, preset=preset, pix_fmt=pix_fmt, ray=ray)
+        crf=crf, preset=preset, pix_fmt=pix_fmt, ray=ray, max_output_pixels=max_output_pixels)
     return execute(request, load_network=lambda: load_network(request.network),
                    report=None if quiet else print_note)

@@ -29,6 +29,9 @@ EXIF_IFD = 0x8769
 PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
 
 
+WHOLE_FILE_BYTES = 64 << 20  # files read whole for their metadata, at most
+
+
 @dataclass(frozen=True)
 class ImageMetadata:
     """What an image file carries besides pixels (None where it carries nothing)."""
@@ -49,12 +52,17 @@ class ImageMetadata:
 def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
     """ICC profile and EXIF of an image file or its bytes; empty when unreadable.
 
-    Missing or broken metadata never stops an upscale: the pixels are what matter.
+    Missing or broken metadata never stops an upscale: the pixels are what matter. A file
+    over :data:`WHOLE_FILE_BYTES` is not read whole (it may be streamed in bounded memory):
+    its headers are, and a PNG's eXIf chunk placed after the pixels is not looked for.
     """
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
-
+    if not isinstance(source, bytes) and Path(source).stat().st_size > WHOLE_FILE_BYTES:
+        opened, data = Path(source), b""
+    else:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        opened = BytesIO(data)
     try:
-        with Image.open(BytesIO(data)) as img:
+        with Image.open(opened) as img:
             icc = img.info.get("icc_profile") or None
             exif = img.info.get("exif")
             if exif is None and data.startswith(PNG_SIGNATURE) and b"eXIf" in data:

@@ -75,6 +75,26 @@ def header_size(path: Path) -> tuple[int, int] | None:
             Image.MAX_IMAGE_PIXELS = saved
 
 
+def header_layout(path: Path) -> tuple[int, int, int, int] | None:
+    """(width, height, channels, bytes per sample) of the picture as it will be upscaled
+    (turned upright), from the file's header alone; None where Pillow cannot parse it."""
+    with _pil_limit_lock:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+                channels = len(img.getbands())
+                sample_bytes = 2 if img.mode.startswith("I") or "16" in img.mode else 1
+                turned = int(img.getexif().get(0x0112, 1)) in (5, 6, 7, 8)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    if turned:
+        width, height = height, width
+    return width, height, max(channels, 3) if channels != 1 else 1, sample_bytes
+
+
 def check_pixel_count(path: Path, max_pixels: int | None) -> None:
     """Refuse, from the header alone, an image too large to upscale in this memory."""
     if not max_pixels:

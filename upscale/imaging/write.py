@@ -38,13 +38,10 @@ def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
     return np.clip(flat + 0.5, 0, top).astype(image.dtype)
 
 
-def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) -> bytes:
-    """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
+def fit_to_format(image: np.ndarray, suffix: str) -> np.ndarray:
+    """Pixels the format named by ``suffix`` holds: float to 16 bits, 16 bits to 8 where
+    only 8 are kept, alpha flattened where there is none (any rows of a picture alike)."""
     suffix = suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        known = ", ".join(IMAGE_SUFFIXES)
-        raise UpscaleError(f"cannot write {suffix!r} images; use one of {known}")
-    image = array
     if image.dtype == np.float32:
         image = np.clip(image, 0.0, 1.0)
         image = (image * 65535.0 + 0.5).astype(np.uint16)
@@ -52,6 +49,16 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and suffix in NO_ALPHA:
         image = flatten_onto_white(image, suffix)
+    return image
+
+
+def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) -> bytes:
+    """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
+    suffix = suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        known = ", ".join(IMAGE_SUFFIXES)
+        raise UpscaleError(f"cannot write {suffix!r} images; use one of {known}")
+    image = fit_to_format(array, suffix)
     if image.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(np.ascontiguousarray(image), code)

@@ -20,18 +20,6 @@ from .prepared import PreparedNetwork
 # Above this many times the work of the pixels kept, a tile is mostly context.
 SMALL_TILE_OVERHEAD = 4.0
 
-WHOLE_IMAGE = 1 << 30  # a tile side no image reaches: one tile, split only if memory runs out
-
-
-def advised_tile(model: ModelDescriptor, tile: int) -> int:
-    """The tile side to run with: the user's, or for ``tile=0`` (automatic) the whole image
-    when the network tiles the image itself (our memory estimate, probed on a small
-    input, cannot see that it needs little for a large one)."""
-    if tile == 0 and model.tiling == "internal":
-        return WHOLE_IMAGE
-    return tile
-
-
 def tiling_advice(model: ModelDescriptor, tile: int, pad: int,
                   image_side: int | None = None) -> str | None:
     """One line when the tiles asked for go against the architecture's advice, else None.
@@ -52,14 +40,14 @@ def tiling_advice(model: ModelDescriptor, tile: int, pad: int,
 
 
 def note_tile_choice(prepared: PreparedNetwork, tile: int, tile_pad: int | None,
-                     image_side: int | None = None) -> int:
-    """The tile side a run uses (:func:`advised_tile`), with a note where the user's
-    ``--tile`` goes against the architecture's advice or is mostly context; every road
-    (one image, a video, a folder) asks here once."""
+                     image_side: int | None = None) -> None:
+    """A note where the user's ``--tile`` goes against the architecture's advice or is
+    mostly context; every local road (one image, a video, a folder) asks here once. (That
+    a network which tiles the image itself runs whole is the engine's rule,
+    :func:`~.engine.tile_side`, for every road.)"""
     pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
     if advice := tiling_advice(prepared.model, tile, pad, image_side):
         note(advice)
     if tile > 0 and (overhead := ((tile + 2 * pad) / tile) ** 2) >= SMALL_TILE_OVERHEAD:
         note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
-    return advised_tile(prepared.model, tile)

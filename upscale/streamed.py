@@ -1,0 +1,164 @@
+"""Image-level upscaling of a picture read a band at a time: rows in, bands of output rows out.
+
+What :func:`~upscale.pipeline.upscale_image` does to a whole array, done so that nothing
+the size of the picture is ever held: gray is expanded and reduced per band; alpha is
+upscaled by a second run of the same tiles beside the colour's, after transparent
+colour is bled outward within a margin of the band (:func:`bleed_rows`); a smaller
+scale than the network's, by a whole factor, is an area average of whole blocks,
+which a band holds. Other scales need the whole picture (Lanczos and non-integer area
+weights reach across bands) and are upscaled whole by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .imaging._cv2 import cv2
+from .imaging.channels import bleed_transparent_colour, gray_to_rgb, rgb_to_gray
+from .outputs import output_size
+from .pipeline import Progress, check_colour_channels
+
+if TYPE_CHECKING:
+    from .imaging.stream_read import RowSource
+    from .run import PreparedNetwork
+    from .run.bands import RowWindow
+
+# The bleed's pyramid halves rows in pairs; a band that starts and ends on multiples of
+# 2⁸ rows pairs them as the whole picture does for its first eight levels, and a margin
+# as deep keeps the coarser levels' difference in transparent areas far from any edge.
+BLEED_ALIGN = 256
+# What a tile's activations may take on a CPU when streaming: a streamed image holds
+# little else, so its tiles set its peak. realesr-animevideov3 ×4 on a 3000 px wide input:
+# 430 px tiles (2.8 % more context than the 512 px of the in-memory road) and a peak under
+# 0.8 GB, a third of it torch itself (bench/bigimage.py).
+STREAMED_TILE_BYTES = 256 << 20
+
+
+def area_factor(network_scale: int, width: int, height: int, scale: float) -> int | None:
+    """The whole factor by which the network's output shrinks to ``scale`` (1: it is the
+    network's own scale), or None where the resize cannot be made a band at a time."""
+    target_w, target_h = output_size(width, height, scale)
+    for factor in range(1, network_scale + 1):
+        if network_scale % factor == 0 and (target_w * factor, target_h * factor) == (
+                width * network_scale, height * network_scale):
+            return factor
+    return None
+
+
+class SharedRows:
+    """One window of input rows read by several tile runs (colour and alpha) in step:
+    rows are dropped once every reader is past them."""
+
+    def __init__(self, window: RowWindow, readers: int) -> None:
+        self.window = window
+        self.released = [0] * readers
+
+    def reader(self, index: int, transform: Callable[[np.ndarray], np.ndarray],
+               margin: int = 0) -> _RowView:
+        return _RowView(self, index, transform, margin)
+
+
+class _RowView:
+    """What one tile run reads: ``transform`` of rows ``y0:y1``, cached for the row's other
+    tiles (given ``margin`` rows around them to work with, aligned to BLEED_ALIGN)."""
+
+    def __init__(self, shared: SharedRows, index: int,
+                 transform: Callable[[np.ndarray], np.ndarray], margin: int) -> None:
+        self.shared, self.index, self.transform, self.margin = shared, index, transform, margin
+        self.cached: tuple[int, int, np.ndarray] | None = None
+
+    def _span(self, y0: int, y1: int) -> tuple[int, int]:
+        if not self.margin:
+            return y0, y1
+        height = self.shared.window.height
+        top = max(0, (y0 - self.margin) // BLEED_ALIGN * BLEED_ALIGN)
+        bottom = min(height, -(-(y1 + self.margin) // BLEED_ALIGN) * BLEED_ALIGN)
+        return top, bottom
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        top, bottom = self._span(y0, y1)
+        if self.cached is None or self.cached[:2] != (top, bottom):
+            self.cached = None  # before the new rows are made
+            self.cached = (top, bottom, self.transform(self.shared.window.rows(top, bottom)))
+        return self.cached[2][y0 - top: y1 - top]
+
+    def release(self, y: int) -> None:
+        self.shared.released[self.index] = self._span(y, y)[0]
+        self.shared.window.release(min(self.shared.released))
+
+
+def bleed_rows(rows: np.ndarray) -> np.ndarray:
+    """The colour of RGBA/gray+alpha rows with transparent colour bled from visible pixels."""
+    colour, alpha = rows[:, :, :-1], rows[:, :, -1]
+    return bleed_transparent_colour(colour, alpha)
+
+
+def _network_input(in_channels: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Rows of one plane (gray, or colour) as the network takes them."""
+    def fit(plane: np.ndarray) -> np.ndarray:
+        if plane.ndim == 2:
+            plane = plane[:, :, None]
+        if plane.shape[2] == 1 and in_channels == 3:
+            return gray_to_rgb(plane[:, :, 0])
+        check_colour_channels(plane.shape[2], in_channels)
+        return plane
+    return fit
+
+
+def _plane_bands(prepared: PreparedNetwork, reader: _RowView, shape: tuple[int, int],
+                 dtype: np.dtype, gray: bool, factor: int, **run_options) -> Iterator[np.ndarray]:
+    """Output bands of one plane, as H×W×C (C=1 for gray), shrunk by ``factor``."""
+    from .run.engine import stream_network  # imports torch
+
+    in_channels = prepared.model.in_channels
+    for band in stream_network(prepared, reader, (*shape, in_channels), dtype, **run_options):
+        if gray and in_channels == 3:
+            band = rgb_to_gray(band)[:, :, None]
+        if factor > 1:
+            rows, cols = band.shape[0] // factor, band.shape[1] // factor
+            band = cv2.resize(band, (cols, rows), interpolation=cv2.INTER_AREA).reshape(
+                rows, cols, -1)
+        yield band
+
+
+def stream_image(prepared: PreparedNetwork, source: RowSource, window: RowWindow, *,
+                 factor: int, opaque_alpha: bool, tile: int = 0, tile_pad: int | None = None,
+                 progress: Progress = False) -> Iterator[np.ndarray]:
+    """The upscaled rows of ``source`` (read through ``window``), band by band, as
+    :func:`~upscale.pipeline.upscale_image` would give them: H×W×C of its dtype.
+
+    ``factor`` is :func:`area_factor`'s; ``opaque_alpha``: the alpha channel is
+    everywhere opaque, so it stays so without being upscaled.
+    """
+    from .run.engine import default_tile_pad
+
+    channels, dtype = source.channels, source.dtype
+    has_alpha = channels in (2, 4)
+    colour_channels = channels - has_alpha
+    gray = colour_channels == 1
+    shape = (source.height, source.width)
+    fit = _network_input(prepared.model.in_channels)
+    shared = SharedRows(window, 2 if has_alpha and not opaque_alpha else 1)
+    if has_alpha and not opaque_alpha:
+        pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
+        colour = shared.reader(0, lambda rows: fit(bleed_rows(rows)), BLEED_ALIGN + pad)
+    else:
+        colour = shared.reader(0, lambda rows: fit(rows[:, :, :colour_channels]))
+    run_options = dict(tile=tile, tile_pad=tile_pad, cpu_budget=STREAMED_TILE_BYTES)
+    colour_bands = _plane_bands(prepared, colour, shape, dtype, gray, factor,
+                                progress=progress, **run_options)
+    if not has_alpha:
+        yield from colour_bands
+        return
+    if opaque_alpha:
+        top = np.iinfo(dtype).max
+        for band in colour_bands:
+            yield np.concatenate([band, np.full((*band.shape[:2], 1), top, dtype)], axis=2)
+        return
+    alpha = shared.reader(1, lambda rows: fit(rows[:, :, -1]))
+    alpha_bands = _plane_bands(prepared, alpha, shape, dtype, True, factor, **run_options)
+    for colour_band, alpha_band in zip(colour_bands, alpha_bands, strict=True):
+        yield np.concatenate([colour_band, alpha_band], axis=2)
