@@ -73,12 +73,9 @@ def test_each_architecture_runs_like_spandrel_whole_and_tiled(name, suffix, imag
     assert level_difference(read_image(tmp_path / "whole.png"), reference) <= 1
     assert run_main(source, "-m", weights, "-o", tmp_path / "tiled.png", "--tile", "16",
                     "-q") == 0
-    # Networks whose reach has no measured bound (OmniSR, RealCUGAN) get tiles with the
-    # whole of this small image as context, blended: each tile's share is rounded to 8 bits
-    # as it is added, so up to 2 levels where bands of four tiles meet.
-    blended = "beyond" in load_model(weights).hyperparameters["receptive_radius"]
-    assert level_difference(read_image(tmp_path / "tiled.png"), reference) <= (2 if blended
-                                                                                 else 1)
+    # Networks whose reach has no measured bound (OmniSR, RealCUGAN, RealPLKSR) get tiles
+    # blended across their seams, added in float32 and rounded once: within 1 level too.
+    assert level_difference(read_image(tmp_path / "tiled.png"), reference) <= 1
 
 
 def test_an_extra_architecture_runs_like_spandrel_whole_and_tiled(image, tmp_path, capsys):
