@@ -29,7 +29,7 @@ from .imaging.stream_read import alpha_is_opaque, open_rows
 from .imaging.stream_write import streams_to, write_bands
 from .limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, check_output_image
 from .outputs import output_scale, output_size, write_atomically
-from .pipeline import Progress, upscale_image
+from .pipeline import Progress, check_pixels_layout, upscale_pixels
 from .run.bands import RowWindow
 from .streamed import area_factor, stream_image
 
@@ -126,22 +126,23 @@ def upscale_picture(prepared: PreparedNetwork, picture: Picture | FilePicture, *
     A :class:`FilePicture` whose output is large and a whole factor of the network's
     scale is upscaled as it is written (:class:`StreamedPicture`); else here, whole.
     """
+    scale = output_scale(scale, prepared.model)  # the one rule; the CLI passes its result
     if isinstance(picture, FilePicture):
         streamed = _streamed(prepared, picture, scale, dict(tile=tile, tile_pad=tile_pad,
                                                             progress=progress))
         if streamed is not None:
             return streamed
         picture = picture.load()
-    pixels = upscale_image(prepared, picture.pixels, scale=scale, tile=tile, tile_pad=tile_pad,
-                           progress=progress)
+    check_pixels_layout(picture.pixels)
+    pixels = upscale_pixels(prepared, picture.pixels, scale, tile=tile, tile_pad=tile_pad,
+                            progress=progress)
     return Picture(pixels, picture.metadata)
 
 
-def _streamed(prepared: PreparedNetwork, picture: FilePicture, scale: float | None,
+def _streamed(prepared: PreparedNetwork, picture: FilePicture, scale: float,
               options: dict) -> StreamedPicture | None:
     """The streamed upscale of ``picture``, where its output is large and can be made in bands."""
     width, height = picture.size
-    scale = output_scale(scale, prepared.model)
     out_w, out_h = output_size(width, height, scale)
     factor = area_factor(prepared.scale, width, height, scale)
     if factor is None or out_w * out_h < STREAM_FROM_OUTPUT_PIXELS:

@@ -48,18 +48,30 @@ def check_colour_channels(channels: int, in_channels: int) -> None:
             f"the image has {channels} colour channels but the network takes {in_channels}")
 
 
-def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float | None = None,
-                  tile: int = 0, tile_pad: int | None = None,
-                  progress: Progress = False) -> np.ndarray:
-    """Upscale an RGB(A)/gray uint8/uint16/float32 image by ``scale`` (default: the network's)."""
+def check_pixels_layout(image: np.ndarray) -> None:
+    """An array this module upscales: H×W gray, or H×W×1-4 channels, of 8/16-bit or float."""
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise InputError(f"cannot upscale an array of shape {image.shape}")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         raise InputError(
             f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
+
+
+def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float | None = None,
+                  tile: int = 0, tile_pad: int | None = None,
+                  progress: Progress = False) -> np.ndarray:
+    """Upscale an RGB(A)/gray uint8/uint16/float32 image by ``scale`` (default: the network's)."""
+    check_pixels_layout(image)
+    return upscale_pixels(prepared, image, output_scale(scale, prepared.model), tile=tile,
+                          tile_pad=tile_pad, progress=progress)
+
+
+def upscale_pixels(prepared: PreparedNetwork, image: np.ndarray, scale: float, *,
+                   tile: int = 0, tile_pad: int | None = None,
+                   progress: Progress = False) -> np.ndarray:
+    """:func:`upscale_image` at the run's output scale, already resolved by the caller."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    scale = output_scale(scale, prepared.model)
     height, width = image.shape[:2]
     target_w, target_h = output_size(width, height, scale)
     run_options = dict(tile=tile, tile_pad=tile_pad, progress=progress)
