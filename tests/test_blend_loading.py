@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from helpers import tiny_rrdbnet, tiny_srvgg
@@ -14,6 +15,7 @@ from test_blend import fine_tune
 
 from upscale.archs import as_model
 from upscale.errors import UpscaleError
+from upscale.imaging import write_image
 from upscale.loading import interpolation as blend_module
 from upscale.loading import load_model, load_state_dict, weights_dirs
 from upscale.loading.families import families
@@ -145,6 +147,17 @@ def test_blend_command_warns_about_an_unrelated_pair(tmp_path, capsys):
     assert code == 0, err
     assert "warning:" in err and "do not look related" in err
     assert (tmp_path / "c.safetensors").is_file()
+
+
+def test_a_run_with_an_unrelated_pair_warns_even_when_quiet(tmp_path, rng, capsys):
+    first, stranger = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_file(tiny_rrdbnet(seed=0).state_dict(), str(first))
+    save_file(tiny_rrdbnet(seed=5).state_dict(), str(stranger))
+    photo = write_image(tmp_path / "photo.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    code, err = upscale_in_process(capsys, photo, "--psnr-model", first, "--gan-model",
+                                   stranger, "--alpha", "0.5", "-q")
+    assert code == 0, err
+    assert err.count("warning:") == 1 and "do not look related" in err
 
 
 def test_repeated_blends_come_from_the_cache(pair_files, tmp_path, monkeypatch):

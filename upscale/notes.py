@@ -22,6 +22,11 @@ class Note(UserWarning):
     """Something done differently from what was asked, or worth knowing; never an error."""
 
 
+class Caution(Note):
+    """A note about something that may be wrong (an unrelated pair of networks to blend):
+    shown as a warning, even when notes are silenced."""
+
+
 def note(message: str) -> None:
     """Tell the user ``message`` (a :class:`Note` warning)."""
     warnings.warn(message, Note, stacklevel=2)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,31 +12,7 @@ from ..outputs import check_destination, refuse_existing
 from .console import print_note
 
 if TYPE_CHECKING:
-    from ..model import ModelDescriptor
-    from ..request import NetworkChoice
-
-
-@contextmanager
-def lineage_warnings_as_notes() -> Iterator[None]:
-    """Show the library's LineageWarning as an ``upscale: warning:`` line, once each."""
-    from ..loading.interpolation import LineageWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LineageWarning)
-        yield
-    for warning in caught:
-        if issubclass(warning.category, LineageWarning):
-            print_note(f"warning: {warning.message}")
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
-
-
-def load_network(choice: NetworkChoice) -> ModelDescriptor:
-    """The network the options name, for ``run`` and ``eval`` alike; a blend's lineage
-    warning is a note."""
-    with lineage_warnings_as_notes():
-        return choice.load()
+    pass
 
 
 def blend_command(
@@ -66,8 +39,7 @@ def blend_command(
                            "give a name ending in .safetensors")
     check_destination(output)
     refuse_existing(output, overwrite)
-    with lineage_warnings_as_notes():
-        blend, metadata = blend_checkpoints(a, b, alpha)
+    blend, metadata = blend_checkpoints(a, b, alpha)  # an unrelated pair: a warning line
     write_blend(output, blend, metadata)  # an existing one was refused above, or replaced
     print_note(f"wrote {output}: {1 - alpha:g} × {a} + {alpha:g} × {b} "
                f"(the two are {blend.distance:.3f} apart)")

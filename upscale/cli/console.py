@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.markup import escape
 
-from ..notes import Note, report_long_steps
+from ..notes import Caution, Note, report_long_steps
 
 stdout = Console()
 if not stdout.is_terminal and "COLUMNS" not in os.environ:
@@ -38,9 +38,9 @@ def notes_shown(quiet: bool = False) -> Iterator[None]:
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         if not issubclass(category, Note):
             previous_show(message, category, filename, lineno, file, line)
-        elif not quiet and str(message) not in seen:
+        elif str(message) not in seen and (issubclass(category, Caution) or not quiet):
             seen.add(str(message))
-            print_note(str(message))
+            print_note(f"warning: {message}" if issubclass(category, Caution) else str(message))
 
     @contextlib.contextmanager
     def long_step(message: str) -> Iterator[None]:
@@ -50,7 +50,7 @@ def notes_shown(quiet: bool = False) -> Iterator[None]:
             yield
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", Note)
+        warnings.simplefilter("always", Note)  # Caution too: shown once each, by show()
         warnings.showwarning = show
         report_long_steps(None if quiet else long_step)
         try:

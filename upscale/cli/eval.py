@@ -12,7 +12,6 @@ from ..errors import UpscaleError
 from ..loading import DEFAULT_MODEL
 from ..outputs import check_writable_folder
 from ..request import NetworkChoice
-from .blend import load_network
 from .console import print_note
 from .console import stdout as results_console
 
@@ -86,7 +85,7 @@ def eval_command(
         upscaler = protocol.classical_upscaler(method.value)
     else:
         label = network.label()
-        upscaler = protocol.upscaler_for_network(load_network(network), device=device,
+        upscaler = protocol.upscaler_for_network(network.load(), device=device,
                                                  precision=precision, tile=tile)
 
     def note(score: protocol.ImageScore) -> None:

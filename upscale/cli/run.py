@@ -12,7 +12,6 @@ from ..execute import execute
 from ..limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS
 from ..loading import DEFAULT_MODEL
 from ..request import make_request
-from .blend import load_network
 from .console import print_note
 
 
@@ -98,5 +97,4 @@ def run_command(
         glob=glob or (), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
         dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, codec=codec,
         crf=crf, preset=preset, pix_fmt=pix_fmt, ray=ray, max_output_pixels=max_output_pixels)
-    return execute(request, load_network=lambda: load_network(request.network),
-                   report=None if quiet else print_note)
+    return execute(request, report=None if quiet else print_note)

@@ -31,6 +31,7 @@ from ..archs import build_model
 from ..errors import UpscaleError
 from ..limits import check_alpha
 from ..model import ModelDescriptor, weights_sha256
+from ..notes import Caution
 from ..outputs import write_atomically
 from . import load_state_dict
 from .cache import cache_root
@@ -55,7 +56,7 @@ META_DISTANCE = "blend_relative_distance"
 META_ACT_TYPE = "act_type"
 
 
-class LineageWarning(UserWarning):
+class LineageWarning(Caution):
     """The two networks do not look like a network and its fine-tune."""
 
 
