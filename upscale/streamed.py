@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 # as deep keeps the coarser levels' difference in transparent areas far from any edge.
 BLEED_ALIGN = 256
 # What a tile's activations may take on a CPU when streaming: a streamed image holds
-# little else, so its tiles set its peak. realesr-animevideov3 ×4 on a 3000 px wide input:
-# 430 px tiles (2.8 % more context than the 512 px of the in-memory road) and a peak under
-# 0.8 GB, a third of it torch itself (bench/bigimage.py).
-STREAMED_TILE_BYTES = 256 << 20
+# little else, so its tiles set its peak. realesr-animevideov3 ×4, 3000×2000 in
+# (bench/bigimage.py): 256 MB gave 430 px tiles and 0.84-0.88 GB; 128 MB about 300 px tiles,
+# a 0.77 GB peak (half of it torch and the CPU engine) and 1.02× the in-memory road's time.
+STREAMED_TILE_BYTES = 128 << 20
 
 
 def area_factor(network_scale: int, width: int, height: int, scale: float) -> int | None:
