@@ -258,6 +258,19 @@ def test_the_output_pixel_limit_can_be_lowered_and_raised(tmp_path, rng, capsys,
     assert read_image(target).shape == (40, 60, 3)
 
 
+def test_in_a_folder_a_file_over_the_output_limit_fails_alone_before_any_work(
+        tmp_path, rng, capsys, model_file):
+    photos = tmp_path / "photos"
+    write_image(photos / "small.png", photo_like(rng, 20, 10))
+    write_image(photos / "large.png", photo_like(rng, 30, 20))
+    out = tmp_path / "out"
+    assert run_main(photos, "-m", model_file, "-o", f"{out}/", "--max-output-pixels",
+                    "1000") == 1
+    summary = " ".join(capsys.readouterr().out.split())
+    assert "60×40" in summary and "--max-output-pixels" in summary
+    assert sorted(p.name for p in out.iterdir()) == ["small_x2.png"]
+
+
 def test_webp_over_16383_pixels_is_refused(tmp_path, capsys):
     source = tmp_path / "wide.png"
     pyvips.Image.black(4100, 10).cast("uchar").pngsave(str(source))

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.console import Console
 
 from ..errors import InputError, Interrupted, UpscaleError
-from ..files import Picture, read_picture, upscale_picture, write_picture
-from ..limits import DEFAULT_MAX_PIXELS
+from ..files import Picture, check_output, read_picture, upscale_picture, write_picture
+from ..limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS
 from ..notes import note
 from ..outputs import (
     OutputLock,
@@ -61,6 +61,7 @@ class JobSettings:
     prefetch: int = 2
     quiet: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_output_pixels: int | None = DEFAULT_MAX_OUTPUT_PIXELS
 
 
 class Executor(Protocol):
@@ -120,7 +121,8 @@ def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescript
         stdout.print(plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
     settings = JobSettings(request.device, request.precision, request.tile, request.tile_pad,
-                           request.quality, prefetch, request.quiet, request.max_pixels)
+                           request.quality, prefetch, request.quiet, request.max_pixels,
+                           request.max_output_pixels)
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
                          settings, executor)
@@ -232,6 +234,11 @@ class ImageSteps:
     settings: JobSettings
 
     def read(self, job: Job) -> Picture:
+        """The picture, once its output is known to fit (format, pixels, free space): a file
+        refused here fails alone, before any work, as a single image is refused."""
+        assert job.target is not None
+        check_output(job.source, job.target, self.scale, max_pixels=self.settings.max_pixels,
+                     max_output_pixels=self.settings.max_output_pixels)
         return read_picture(job.source, max_pixels=self.settings.max_pixels)
 
     def compute(self, job: Job, picture: Picture) -> Picture:
