@@ -141,9 +141,10 @@ def _run_file(request: Request, network_loader: Callable[[], ModelDescriptor]) -
         if request.dry_run and target is not None and scale is not None:
             return _say_plan(request, target, scale)
         network = network_loader()
-        if target is not None and scale is None:  # its size is known only now
-            road.limits(request, target, output_scale(request.scale, network))
+        known_before = scale is not None
         scale = output_scale(request.scale, network)
+        if target is not None and not known_before:  # its size is known only now
+            road.limits(request, target, scale)
         if target is None:
             target = road.target(request, scale)
             _own(owned, request, target, road, scale)
