@@ -1,19 +1,22 @@
-"""spandrel's architectures on the CPU: seconds per megapixel, three ways, in one run.
+"""spandrel's architectures on the CPU: seconds per megapixel, three ways, interleaved.
 
-For each architecture (random weights, the configurations of released models) it
-times, each in a process of its own so that no two thread pools compete:
+For each architecture (random weights, the configurations of released models) three
+engines are each loaded in a process of its own, so that no two thread pools compete:
 
 - ``spandrel``: spandrel's own model call (plain PyTorch);
-- ``openvino``: the same network converted to OpenVINO (our IR, static shapes);
+- ``openvino``: the plain OpenVINO recipe a user would write: ``ov.convert_model`` of
+  spandrel's module with this input as the example, compiled in f32 (not our IR);
 - ``upscale``: what ``prepare_network(model, "cpu")`` runs by default, i.e. the engine
   the measured verdict (:mod:`upscale.run.cpu.choice`) picked; its first-run cost
   (conversion, the verdict's probes) is reported apart.
 
-Each time is the best of ``--repeats`` calls on a ``--side``-pixel square after a
-warm-up, divided by the input's megapixels. Needs the ``upscale[models]`` extra.
+The processes wait on a pipe while another one computes; the parent asks each for one
+call in turn, ``--repeats`` rounds, the order rotated every round, so a change of the
+machine's load falls on all three alike. Reported: the median of the rounds (and the
+best) on a ``--side``-pixel square, per megapixel of input. Needs ``upscale[models]``.
 
     python bench/archs.py                       # every architecture (minutes)
-    python bench/archs.py --arch SPAN --arch DAT --side 64
+    python bench/archs.py --arch SPAN --arch DAT-light --side 64
     python bench/archs.py --arch SPAN --onnx     # and its ONNX export: OpenVINO, onnxruntime
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,14 +73,13 @@ def build(name: str):  # noqa: ANN201 - a torch module
 ARCHS = ("SPAN", "DAT-light", "SwinIR-light", "HAT-S", "OmniSR", "RealCUGAN", "RealPLKSR")
 
 
-def child(name: str, engine: str, side: int, repeats: int) -> dict:
-    """One engine on one architecture, in this process."""
+def load_engine(name: str, engine: str, side: int):  # noqa: ANN201
+    """One engine on one architecture, in this process: (call, first-call seconds, extra)."""
     import torch
     from spandrel import ModelLoader
 
     from upscale.archs import build_model
     from upscale.run import prepare_network
-    from upscale.run.cpu.openvino import openvino_network
     from upscale.run.cpu.shared import use_all_cores
 
     use_all_cores()
@@ -85,34 +88,53 @@ def child(name: str, engine: str, side: int, repeats: int) -> dict:
     first = time.perf_counter()
     extra: dict = {}
     if engine == "spandrel":
-        descriptor = ModelLoader().load_from_state_dict(state).eval()
-        run = descriptor
+        run = ModelLoader().load_from_state_dict(state).eval()
+    elif engine == "openvino":
+        run = plain_openvino(ModelLoader().load_from_state_dict(state).model.eval(), x)
     elif engine in ONNX_ENGINES:
         run = onnx_engine(engine, build(name), side)
     else:
+        from upscale.run.cpu.choice import verdict_path
+
         model = build_model(state, source=name)
         extra["radius"] = model.hyperparameters["receptive_radius"]
-        if engine == "openvino":
-            module = openvino_network(model)
-        else:
-            module = prepare_network(model, "cpu", "fp32").module
-            from upscale.run.cpu.choice import verdict_path
-
-            extra["verdict"] = json.loads(verdict_path(model).read_text())["engine"] \
-                if verdict_path(model).is_file() else "openvino (ours: no verdict)"
+        module = prepare_network(model, "cpu", "fp32").module
+        path = verdict_path(model)
+        extra["verdict"] = json.loads(path.read_text())["engine"] if path.is_file() else "?"
 
         def run(image):  # noqa: ANN001, ANN202
             with torch.inference_mode():
                 return module(image)
-    run(x)
-    first = time.perf_counter() - first
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    with torch.inference_mode():
         run(x)
-        times.append(time.perf_counter() - start)
-    return {"arch": name, "engine": engine, "s_per_mp": min(times) / (side * side / 1e6),
-            "first_s": first, **extra}
+    extra["first_s"] = time.perf_counter() - first
+
+    def call() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            run(x)
+        return time.perf_counter() - start
+    return call, extra
+
+
+def serve(name: str, engine: str, side: int) -> None:
+    """Load, say ready, then time one call for every line read, until stdin closes."""
+    call, extra = load_engine(name, engine, side)
+    print(json.dumps({"ready": True, **extra}), flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"seconds": call()}), flush=True)
+
+
+def plain_openvino(network, x):  # noqa: ANN001, ANN201
+    """The recipe of bench/speed.py: convert with this input as example, compile in f32."""
+    import openvino as ov
+    import torch
+
+    with torch.no_grad():
+        model = ov.convert_model(network, example_input=x)
+    request = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+                                      ).create_infer_request()
+    return lambda image: request.infer({0: image.numpy()})
 
 
 def onnx_engine(engine: str, network, side: int):  # noqa: ANN001, ANN201
@@ -143,59 +165,86 @@ def onnx_engine(engine: str, network, side: int):  # noqa: ANN001, ANN201
     return lambda x: session.run(None, {"input": x.numpy()})[0]
 
 
+def measure(name: str, engines: tuple[str, ...], side: int, repeats: int,
+            env: dict[str, str]) -> dict[str, dict]:
+    """Every engine loaded in a process of its own, then timed in rotated rounds."""
+    results: dict[str, dict] = {}
+    servers: dict[str, subprocess.Popen] = {}
+    for engine in engines:  # loaded one at a time: conversions must not overlap either
+        log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - a pipe could fill and block
+        server = subprocess.Popen([sys.executable, __file__, "--serve", name, engine,
+                                   "--side", str(side)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        line = next((line for line in server.stdout if line.startswith("{")), None)
+        if line is None:
+            log.seek(0)
+            tail = (log.read().strip().splitlines() or ["?"])[-1][:120]
+            results[engine] = {"error": f"exit {server.wait()}: {tail}"}
+            continue
+        results[engine] = json.loads(line)
+        servers[engine] = server
+    order = list(servers)
+    times: dict[str, list[float]] = {engine: [] for engine in order}
+    for round_ in range(repeats):
+        for engine in order[round_ % len(order):] + order[:round_ % len(order)]:
+            server = servers[engine]
+            server.stdin.write("run\n")
+            server.stdin.flush()
+            times[engine].append(json.loads(server.stdout.readline())["seconds"])
+    megapixels = side * side / 1e6
+    for engine, server in servers.items():
+        server.stdin.close()
+        server.wait()
+        results[engine]["s_per_mp"] = statistics.median(times[engine]) / megapixels
+        results[engine]["best_s_per_mp"] = min(times[engine]) / megapixels
+        print(f"{name:13} {engine:9} {json.dumps(results[engine])}", file=sys.stderr,
+              flush=True)
+    return results
+
+
+def cell(result: dict) -> str:
+    if "s_per_mp" not in result:
+        return result.get("error", "?")
+    return f"{result['s_per_mp']:.1f} ({result['best_s_per_mp']:.1f})"
+
+
 def parent(archs: list[str], side: int, repeats: int, onnx: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-archs-") as cache:
         env = {**os.environ, "UPSCALE_CACHE": cache, "PYTHONWARNINGS": "ignore"}
-        rows: dict[str, dict[str, dict]] = {}
-        for name in archs:
-            for engine in ENGINES + (ONNX_ENGINES if onnx else ()):
-                done = subprocess.run([sys.executable, __file__, "--child", name, engine,
-                                       "--side", str(side), "--repeats", str(repeats)],
-                                      capture_output=True, text=True, env=env, check=False)
-                lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-                if done.returncode or not lines:
-                    tail = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
-                    result = {"error": f"exit {done.returncode}: {tail}"}
-                else:
-                    result = json.loads(lines[-1])
-                rows.setdefault(name, {})[engine] = result
-                print(f"{name:13} {engine:9} {json.dumps(result)}", file=sys.stderr, flush=True)
-    print(f"\n{side}×{side} input, best of {repeats} warm calls, {os.cpu_count()} CPUs; "
-          "seconds per megapixel of input (lower is faster)\n")
-    print("| architecture | spandrel (PyTorch) | OpenVINO | upscale default | picked | "
-          "default vs faster | first run | receptive radius |")
+        rows = {name: measure(name, ENGINES + (ONNX_ENGINES if onnx else ()), side, repeats,
+                              env) for name in archs}
+    print(f"\n{side}×{side} input, {repeats} interleaved rounds, {os.cpu_count()} CPUs; "
+          "seconds per megapixel of input, median (best); lower is faster\n")
+    print("| architecture | spandrel (PyTorch) | plain OpenVINO | upscale default | picked | "
+          "default vs faster (medians) | first run | receptive radius |")
     print("|---|---|---|---|---|---|---|---|")
     for name, result in rows.items():
         cells = [result[e].get("s_per_mp") for e in ENGINES]
-        shown = [f"{c:.1f}" if c is not None else result[e].get("error", "?")
-                 for c, e in zip(cells, ENGINES, strict=True)]
         base = [c for c in cells[:2] if c is not None]
         ratio = f"{min(base) / cells[2]:.2f}×" if base and cells[2] else "?"
         up = result["upscale"]
-        print(f"| {name} | {' | '.join(shown)} | {up.get('verdict', '?')} | {ratio} | "
-              f"{up.get('first_s', float('nan')):.1f} s | {up.get('radius', '?')} |")
+        print(f"| {name} | {' | '.join(cell(result[e]) for e in ENGINES)} | "
+              f"{up.get('verdict', '?')} | {ratio} | {up.get('first_s', float('nan')):.1f} s | "
+              f"{up.get('radius', '?')} |")
     if onnx:
         print("\nThe same networks exported to ONNX (seconds per megapixel):\n")
         print("| architecture | ONNX in OpenVINO (`-m model.onnx`) | onnxruntime |")
         print("|---|---|---|")
         for name, result in rows.items():
-            cells = [result[e].get("s_per_mp") for e in ONNX_ENGINES]
-            shown = [f"{c:.1f}" if c is not None else result[e].get("error", "?")
-                     for c, e in zip(cells, ONNX_ENGINES, strict=True)]
-            print(f"| {name} | {' | '.join(shown)} |")
+            print(f"| {name} | {' | '.join(cell(result[e]) for e in ONNX_ENGINES)} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", action="append", choices=ARCHS)
     parser.add_argument("--side", type=int, default=96)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--onnx", action="store_true",
                         help="also export each network to ONNX: OpenVINO against onnxruntime")
-    parser.add_argument("--child", nargs=2, metavar=("ARCH", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, metavar=("ARCH", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(*args.child, args.side, args.repeats)))
+    if args.serve:
+        serve(*args.serve, args.side)
         return
     parent(args.arch or list(ARCHS), args.side, args.repeats, args.onnx)
 

@@ -150,6 +150,38 @@ def test_an_openvino_crash_costs_only_the_measurement(tmp_path, monkeypatch):
     assert choice.fastest(model, model.module) is model.module
 
 
+class SizeBakedIn(nn.Module):
+    """Reshapes through Python ints, as DAT counts its windows: a trace holds at one size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = int(x.shape[2]), int(x.shape[3])
+        return self.conv(x).reshape(1, 3 * height * width).reshape(1, 3, height, width)
+
+
+def test_a_graph_fixed_to_its_traced_size_runs_traced_at_each_size(tmp_path, monkeypatch):
+    """OpenVINO refuses every size but the traced one; traced per input size it is right,
+    and it is kept when it is the faster (here PyTorch is made to look slow)."""
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
+    monkeypatch.setattr(choice, "_time_pytorch", lambda network, x: 1e9)
+    model = custom_model(SizeBakedIn().eval())
+    verdict = choice.choose(model, model.module)
+    assert verdict.engine == choice.PER_SHAPE, verdict.reason
+    assert "OpenVINO failed" in verdict.reason
+    engine = choice.fastest(model, model.module)
+    traced_before = len(list((tmp_path / "openvino").glob("*-at-*.xml")))
+    for shape in [(1, 3, 100, 120), (1, 3, 130, 97), (1, 3, 100, 120), (1, 3, 20, 24)]:
+        x = torch.rand(*shape)
+        with torch.no_grad():
+            torch.testing.assert_close(engine(x), model.module(x), atol=1e-5, rtol=1e-5)
+    traced = len(list((tmp_path / "openvino").glob("*-at-*.xml")))
+    assert traced == traced_before + 2  # 100×120 and 130×97 once each; 20×24 in PyTorch
+
+
 # --- the architecture's own tiling advice ------------------------------------------------
 
 

@@ -10,6 +10,12 @@ OpenVINO is kept if it was faster on the largest probe and its outputs match
 PyTorch's to a quarter of an 8-bit level; inputs smaller than the smallest probe
 it got right (and survived) run in PyTorch. The verdict is saved beside the
 IR, so later runs only read it.
+
+Some graphs hold only at the size they were traced at (DAT turns its count of
+windows into constants, so OpenVINO refuses every other size). For those, one IR
+is traced at the largest probe's shape and timed the same way; if it is right
+and faster, the network runs as :class:`~.openvino.TracedPerShape` (an IR per
+input size, traced on first use), with inputs smaller than that probe in PyTorch.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from torch import nn
 from ...model import ModelDescriptor
 from ...notes import long_step
 from ...outputs import write_bytes_atomically
-from .openvino import ir_path, openvino_network
+from .openvino import TracedPerShape, ensure_ir, ir_path, openvino_network
 
 # Probe inputs (height, width), largest first; the first one is timed. Odd sides, as tiles
 # have: a graph traced with windows padded one way can be wrong for another.
@@ -41,6 +47,7 @@ AGREEMENT = 0.25 / 255  # largest difference from PyTorch accepted, in [0, 1] un
 PROBE_TIMEOUT_S = 900
 PROBE_COMMAND = [sys.executable, "-m", "upscale.run.cpu.probe"]  # + XML FOLDER REPEATS
 OPENVINO, PYTORCH = "openvino", "pytorch"
+PER_SHAPE = "openvino-per-shape"  # an IR traced at each input shape
 
 
 @dataclass(frozen=True)
@@ -145,12 +152,34 @@ def measure(model: ModelDescriptor, network: nn.Module) -> Verdict:
             break
         right += 1
     if openvino_s is None or right == 0:
-        return Verdict(PYTORCH, pytorch_s, openvino_s, f"OpenVINO failed: {failure}")
+        return _traced_per_shape(model, network, probes[0], pytorch_s, failure)
     minimum = 1 if right == len(probes) else min(probes[right - 1].shape[-2:])
     if openvino_s >= pytorch_s:
         return Verdict(PYTORCH, pytorch_s, openvino_s, "PyTorch was faster", minimum)
     return Verdict(OPENVINO, pytorch_s, openvino_s, "OpenVINO was faster"
                    + (f"; below {minimum} px {failure}" if failure else ""), minimum)
+
+
+def _traced_per_shape(model: ModelDescriptor, network: nn.Module, probe: torch.Tensor,
+                      pytorch_s: float, failure: str) -> Verdict:
+    """After the IR for every size failed: one IR traced at the probe's own shape."""
+    failed = f"OpenVINO failed: {failure}"
+    try:
+        xml = ensure_ir(model, network, tuple(probe.shape))
+    except Exception as error:  # noqa: BLE001 - the conversion's own failure: PyTorch runs it
+        return Verdict(PYTORCH, pytorch_s, None, f"{failed}; traced at one size: {error}"[:300])
+    seconds, outputs, why = _run_openvino(xml, [probe])
+    if seconds is None or not outputs:
+        return Verdict(PYTORCH, pytorch_s, None, f"{failed}; traced at one size: {why}")
+    difference = float(np.abs(outputs[0] - network(probe).numpy()).max())
+    if not difference <= AGREEMENT:
+        return Verdict(PYTORCH, pytorch_s, seconds, f"{failed}; traced at one size, its "
+                       f"output differs from PyTorch's by {difference:.3g}")
+    if seconds >= pytorch_s:
+        return Verdict(PYTORCH, pytorch_s, seconds, f"{failed}; traced at one size, "
+                       "PyTorch was faster")
+    return Verdict(PER_SHAPE, pytorch_s, seconds, "OpenVINO traced at each input size was "
+                   f"faster ({failed})"[:300], min(probe.shape[-2:]))
 
 
 def choose(model: ModelDescriptor, network: nn.Module) -> Verdict:
@@ -167,11 +196,15 @@ def choose(model: ModelDescriptor, network: nn.Module) -> Verdict:
 
 
 def fastest(model: ModelDescriptor, network: nn.Module) -> nn.Module:
-    """The OpenVINO engine or ``network`` itself, whichever the verdict names."""
+    """The OpenVINO engine (for every size, or per size) or ``network`` itself, whichever
+    the verdict names."""
     verdict = choose(model, network)
-    if verdict.engine != OPENVINO:
+    if verdict.engine == PER_SHAPE:
+        engine: nn.Module = TracedPerShape(model, network)
+    elif verdict.engine == OPENVINO:
+        engine = openvino_network(model, network)
+    else:
         return network
-    engine = openvino_network(model, network)
     if verdict.openvino_minimum <= 1:
         return engine
     return SmallInputsInPyTorch(engine, network, verdict.openvino_minimum)
