@@ -105,7 +105,7 @@ def test_missing_openvino_falls_back_to_pytorch_with_one_note(monkeypatch):
 
 
 def test_a_failing_conversion_falls_back_to_pytorch_with_one_note(monkeypatch):
-    def refuse(model, network, target):
+    def refuse(model, network, target, shape=None):
         raise RuntimeError("unsupported operation aten::frobnicate\nmore detail")
 
     monkeypatch.setattr(ov_engine, "convert_to_ir", refuse)
