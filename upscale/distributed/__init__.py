@@ -1,7 +1,6 @@
-"""Upscale folders and videos on a Ray cluster (``--ray local|auto|ray://host:port``), with
-the same result as a local run: the driver plans, names, resumes and reports with the local
-code; actors prepare the network once and upscale files, or segments of a video, from storage
-every node sees. Ray is an optional extra, imported only when a run uses it.
+"""Folders and videos on a Ray cluster (``--ray local|auto|ray://host:port``), with a local
+run's result: the driver plans, resumes and reports with the local code, and actors upscale
+files or video segments. Ray is an optional extra, imported only when a run uses it.
 """
 
 from __future__ import annotations

@@ -80,8 +80,7 @@ class ClusterExecutor(ExitStack):
                  settings: JobSettings) -> None:
         """Images through the actor pool, then videos segment by segment."""
         pool = session.plan_pool(self.connect(), actors=self.actors, device=settings.device)
-        progress, task, finished = file_progress(stderr, outcomes, len(todo),
-                                                 quiet=settings.quiet)
+        progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
 
         images = [job for job in todo if job.kind is Kind.IMAGE]
         videos = [job for job in todo if job.kind is Kind.VIDEO]
@@ -91,9 +90,7 @@ class ClusterExecutor(ExitStack):
                 try:
                     for index, status, reason in self.run_images(images, pool, network.ref,
                                                                  naming, settings):
-                        # Actors start while the network loads; rows come only after it
-                        # did, or failed: then this raises the load's own one-line error.
-                        network.facts  # noqa: B018
+                        network.facts  # noqa: B018 - rows come once it loaded, or its error
                         finished(images[index], status, reason)
                 except Exception:
                     network.facts  # noqa: B018 - a failed load is the cause: its own line
@@ -130,7 +127,7 @@ class ClusterExecutor(ExitStack):
             ImageWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref,),
             fn_constructor_kwargs={
-                "device": pool.device, "threads": pool.threads,
+                "device": pool.device, "threads": pool.num_cpus,
                 "output_dir": str(naming.output_dir), "scale": naming.scale,
                 "settings": settings},
             **pool.map_options(self.ray))

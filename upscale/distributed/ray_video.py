@@ -65,7 +65,7 @@ def cluster_engine(ray: ModuleType, pool: ActorPool, network_ref: list, *, scale
                    tile: int, tile_pad: int | None, precision: str,
                    batch_size: int | None = None) -> VideoEngine:
     """An engine whose ``encode`` makes the missing segments on ``pool``, none here."""
-    worker_options = {"device": pool.device, "precision": precision, "threads": pool.threads,
+    worker_options = {"device": pool.device, "precision": precision, "threads": pool.num_cpus,
                       "scale": scale, "tile": tile, "tile_pad": tile_pad}
 
     def encode(job: TranscodeJob, first_segment: int) -> int:

@@ -114,16 +114,12 @@ class ActorPool:
 
     size: int
     num_gpus: float
-    num_cpus: float
+    num_cpus: int  # also the actor's torch threads
 
     @property
     def device(self) -> str:
         """Where the actors run the network, as ``prepare_network`` spells it."""
         return "cuda" if self.num_gpus else "cpu"
-
-    @property
-    def threads(self) -> int:
-        return max(1, int(self.num_cpus))
 
     def map_options(self, ray: ModuleType) -> dict:
         """Keyword arguments for ``Dataset.map_batches`` that make this pool."""
@@ -143,7 +139,7 @@ def plan_pool(ray: ModuleType, *, actors: int | None = None, device: str = "auto
     if not cpus:
         raise UpscaleError("the Ray cluster has no CPUs or GPUs for workers")
     size = actors or len(cpus)
-    per_actor = max(1, min(min(cpus), sum(cpus) // size))
+    per_actor = max(1, int(min(min(cpus), sum(cpus) // size)))
     return ActorPool(size=size, num_gpus=0, num_cpus=per_actor)
 
 
@@ -182,7 +178,6 @@ def put_network(ray: ModuleType, network: Any) -> ClusterNetwork:
 
 def load_on_this_node(ray: ModuleType, load_network: Callable[[], Any]) -> ClusterNetwork:
     """``load_network()`` run once by a Ray worker on the driver's node, kept in the store."""
-    # Ray is optional: imported only here, once a Ray session exists.
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)

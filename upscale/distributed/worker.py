@@ -26,8 +26,7 @@ class NetworkWorker:
     """Holds one prepared network for the actor's lifetime."""
 
     def __init__(self, network_ref: list, *, device: str, precision: str, threads: int) -> None:
-        # Here, not at the top: the driver imports this module but must not load torch
-        # (its memory) nor Ray before a run asks for it (an optional extra).
+        # Here: the driver imports this module but must not load torch, nor Ray before a run.
         import ray
         import torch
 
@@ -35,8 +34,7 @@ class NetworkWorker:
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(threads)
-        self.prepared = None
-        self.missing_network = ""
+        self.prepared, self.missing_network = None, ""
         try:
             model = ray.get(network_ref[0])
         except Exception as error:  # noqa: BLE001 - the driver says why the load failed
@@ -51,15 +49,13 @@ class ImageWorker(NetworkWorker):
 
     def __init__(self, network_ref: list, *, device: str, threads: int, output_dir: str,
                  scale: float, settings: JobSettings) -> None:
-        super().__init__(network_ref, device=device, precision=settings.precision,
-                         threads=threads)
+        super().__init__(network_ref, device=device, precision=settings.precision, threads=threads)
         self.steps = None if self.prepared is None else ImageSteps(
             self.prepared, Path(output_dir), scale, settings)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
         if self.steps is None:
-            # A failed load stops the driver at the first row, in the load's own words; a
-            # copy lost on its way here fails these files, for a re-run to do.
+            # A failed load stops the driver, in its own words; a lost copy fails these files.
             count = len(rows["index"])
             return {"index": list(rows["index"]), "status": [Status.FAILED.value] * count,
                     "reason": [self.missing_network] * count}

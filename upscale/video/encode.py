@@ -35,7 +35,6 @@ class EncoderSettings:
 
 
 RGB_PIX_FMTS = ("gbr", "rgb", "bgr", "argb", "abgr", "0rgb", "0bgr")
-RGB_SOURCE_MATRIX = "bt709"  # what an RGB source gets when it is encoded as YUV
 
 
 def is_rgb(pix_fmt: str) -> bool:
@@ -50,11 +49,8 @@ def choose_pix_fmt(settings: EncoderSettings, info: VideoInfo) -> str:
     supported = encoder_pix_fmts(settings.codec)
     if not supported or info.pix_fmt in supported:
         return info.pix_fmt if supported else "yuv420p"
-    if info.bit_depth > 8:
-        for deep in ("yuv420p10le", "yuv420p12le", "p010le"):
-            if deep in supported:
-                return deep
-    return "yuv420p" if "yuv420p" in supported else supported[0]
+    deep = ["yuv420p10le", "yuv420p12le", "p010le"] if info.bit_depth > 8 else []
+    return next((fmt for fmt in [*deep, "yuv420p"] if fmt in supported), supported[0])
 
 
 # How many pixels share one chroma sample, across and down, by pixel format name.
@@ -100,14 +96,11 @@ class EncodePlan:
         colour = {"color_range": info.color_range, "colorspace": info.color_space,
                   "color_primaries": info.color_primaries, "color_trc": info.color_transfer}
         if is_rgb(pix_fmt):
-            # stored as RGB (a lossless master: ffv1 bgr0, libx264rgb --crf 0): our RGB frames
-            # go in untouched, full range, whatever the source's matrix was
+            # stored as RGB (a lossless master): our frames go in untouched, full range
             colour.update(color_range="pc", colorspace="gbr")
         elif info.color_space == "gbr":
-            # an RGB source (ffv1 bgr0, PNG or qtrle in a container) encoded as YUV: its frames
-            # are converted with a YUV matrix, and the tag must name that one ("gbr" is no
-            # matrix, and encoders refuse it)
-            colour["colorspace"] = RGB_SOURCE_MATRIX
+            # an RGB source encoded as YUV: tag the matrix used (encoders refuse "gbr")
+            colour["colorspace"] = "bt709"
         crf = DEFAULT_CRF.get(settings.codec) if settings.crf is None else settings.crf
         return cls(padded_w, padded_h, "rgb48le" if deep else "rgb24", pix_fmt, settings,
                    info.frame_rate, info.time_base, colour, crf)

@@ -25,8 +25,7 @@ Encode = Callable[[TranscodeJob, int], int]
 
 @dataclass(frozen=True)
 class VideoEngine:
-    """What makes a video's frames: here (a frame function, segments encoded by
-    :func:`encode_all`) or on a cluster (no frame function: ``encode`` has actors do it)."""
+    """What makes a video's frames: a frame function here, or (none) actors in ``encode``."""
 
     upscale_frames: FrameFn | None
     batch_size: int
@@ -56,7 +55,7 @@ def run_video(source: str | os.PathLike, output: str | os.PathLike,
         notify(note)
     with OutputLock.for_file(output, overwrite=overwrite):  # refuses an existing output
         info = probe(source)
-        if missing := info.missing_seconds():
+        if missing := info.missing_seconds:
             raise UpscaleError(f"{source}: the last {missing:.2f} s of its declared "
                                f"{info.duration:.2f} s are missing; the file looks truncated")
         width, height = out_size(info.width, info.height)

@@ -28,8 +28,7 @@ class MuxPlan:
     copied: list[Stream] = field(default_factory=list)
     converted: dict[int, str] = field(default_factory=dict)  # source index -> encoder
     notices: list[str] = field(default_factory=list)
-    # the video's colour tags (EncodePlan.colour), set again on the copied video: a codec
-    # that keeps none in its stream (ffv1) would otherwise lose them in the segments
+    # the video's colour tags, set again on it: a codec like ffv1 keeps none in its stream
     colour: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -39,7 +38,7 @@ def container_for(output: Path) -> str | None:
 
 def plan_streams(info: VideoInfo, container: str | None, colour: dict[str, str | None]) -> MuxPlan:
     plan = MuxPlan(colour=dict(colour))
-    for stream in info.others():
+    for stream in (s for s in info.streams if s.index != info.video_index):  # cover art too
         decision = _decide(stream, container)
         label = f"stream {stream.index} ({stream.kind} {stream.codec})"
         if decision == "copy":
@@ -58,27 +57,20 @@ def _decide(stream: Stream, container: str | None) -> str | None:
     kind, codec = stream.kind, stream.codec
     if kind == "video":
         return "copy" if stream.attached_pic and container in ("mp4", "mov", "matroska") else None
-    if container in ("mp4", "mov"):
+    if container in ("mp4", "mov", "webm"):
+        text_format = "webvtt" if container == "webm" else "mov_text"  # its only subtitles
+        if kind == "audio" and container == "webm":
+            return "copy" if codec in ("opus", "vorbis") else "libopus"
         if kind == "audio":
             fits = codec in _MP4_AUDIO or (container == "mov" and codec.startswith("pcm_"))
             return "copy" if fits else "aac"
-        if kind == "subtitle":
-            if codec == "mov_text":
-                return "copy"
-            return "mov_text" if codec in TEXT_SUBTITLES else None
-        return None
+        if kind == "subtitle" and codec == text_format:
+            return "copy"
+        return text_format if kind == "subtitle" and codec in TEXT_SUBTITLES else None
     if container == "matroska":
         if kind == "subtitle" and codec == "mov_text":
             return "srt"
         return "copy" if kind in ("audio", "subtitle", "attachment") else None
-    if container == "webm":
-        if kind == "audio":
-            return "copy" if codec in ("opus", "vorbis") else "libopus"
-        if kind == "subtitle":
-            if codec == "webvtt":
-                return "copy"
-            return "webvtt" if codec in TEXT_SUBTITLES else None
-        return None
     return "copy" if kind in ("audio", "subtitle") else None
 
 

@@ -16,8 +16,7 @@ from ..errors import InputError
 from .ffmpeg.binary import last_error, run_ffmpeg
 from .ffmpeg.commands import header_command, packets_command
 
-# The names ffmpeg prints for colour enums, by their numeric value; ffmpeg prints
-# one name when matrix, primaries and transfer share a value, so we map back.
+# Colour enum names by value: ffmpeg prints one name where all three share a value.
 _SPACES = {"gbr": 0, "bt709": 1, "unknown": 2, "fcc": 4, "bt470bg": 5, "smpte170m": 6,
            "smpte240m": 7, "ycgco": 8, "bt2020nc": 9, "bt2020c": 10, "smpte2085": 11,
            "chroma-derived-nc": 12, "chroma-derived-c": 13, "ictcp": 14}
@@ -29,7 +28,6 @@ _TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte2
               17: "smpte428", 18: "arib-std-b67"}
 _NOT_COLOUR = {"progressive", "tff", "bff", "top first", "bottom first", "left", "center",
                "topleft", "top", "bottomleft", "bottom", "unknown"}
-# Demuxers that mean "a still image", which the image path handles.
 _IMAGE_FORMATS = re.compile(r"(_pipe|image2|^gif$|^apng$)")
 
 _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)(?:\[0x[0-9a-f]+\])?(?:\(([^)]*)\))?: "
@@ -76,25 +74,11 @@ class VideoInfo:
     color_primaries: str | None = None
     color_transfer: str | None = None
     chapters: int = 0
-    container_start: float = 0.0  # seconds, the container's declared start
-    packets_end: float | None = None  # seconds, where the last packet of any stream ends
-
-    def missing_seconds(self) -> float:
-        """How much of the declared duration has no packets (a truncated file), else 0."""
-        if self.duration is None or self.packets_end is None:
-            return 0.0
-        declared_end = self.duration + self.container_start
-        slack = max(0.25, 3 / float(self.frame_rate))
-        missing = declared_end - self.packets_end
-        return missing if missing > slack else 0.0
+    missing_seconds: float = 0.0  # of the declared duration, with no packets: a truncated file
 
     @property
     def bit_depth(self) -> int:
         return pix_fmt_depth(self.pix_fmt)
-
-    def others(self) -> list[Stream]:
-        """Every stream except the one we upscale (cover art included)."""
-        return [s for s in self.streams if s.index != self.video_index]
 
 
 def pix_fmt_depth(pix_fmt: str) -> int:
@@ -127,14 +111,17 @@ def probe(path: str | Path) -> VideoInfo:
         raise InputError(f"cannot read the picture size of video stream {video.index}")
     pix_fmt, extra, width, height = size.groups()
     start = header["start"] or 0.0
+    missing = 0.0  # where the last packet of any stream ends, against the declared end
+    if header["duration"] is not None and packets_end is not None:
+        missing = header["duration"] + start - packets_end
     return VideoInfo(
         path=path, streams=header["streams"], video_index=video.index, pix_fmt=pix_fmt,
         width=int(width), height=int(height), frame_count=len(pts), frame_rate=rate,
         time_base=time_base, timestamps=relative,
         first_pts=max(Fraction(0), pts[0] * time_base - Fraction(start)),
-        container_start=start, packets_end=packets_end, duration=header["duration"],
-        variable_rate=variable, rotation=header["rotation"], chapters=header["chapters"],
-        **parse_colour(extra or ""))
+        missing_seconds=missing if missing > max(0.25, 3 / float(rate)) else 0.0,
+        duration=header["duration"], variable_rate=variable, rotation=header["rotation"],
+        chapters=header["chapters"], **parse_colour(extra or ""))
 
 
 def parse_header(text: str) -> dict:

@@ -25,7 +25,7 @@ def work_dir_for(output: Path) -> Path:
 
 
 class WorkDir:
-    """Segment files and the job description of one output."""
+    """Segment files and the job description (``job.json``) of one output."""
 
     def __init__(self, path: Path, job: dict, frame_count: int,
                  segment_frames: int = DEFAULT_SEGMENT_FRAMES) -> None:

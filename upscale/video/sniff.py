@@ -40,8 +40,7 @@ def media_kind(path: str | os.PathLike) -> MediaKind | None:
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
     if _is_still_image(head):
-        # A still image under another name, or in a format a folder run does not take
-        # (camera raw): only the image reader, given it alone, tries it.
+        # under another name, or camera raw: only the image reader, given it alone, tries it
         return "image" if suffix in INPUT_SUFFIXES else None
     if _may_be_media(head) and (kind := _kind_by_ffmpeg(path)):
         return kind

@@ -21,8 +21,7 @@ from .ffmpeg.commands import encode_command
 from .probe import VideoInfo
 from .segments import WorkDir
 
-# frames (N, H, W, 3) uint8/uint16 -> (N, H', W', 3) of the same dtype; called with
-# ``source_bits=`` the video's real depth per channel (10-bit video arrives as uint16)
+# frames (N, H, W, 3) -> (N, H', W', 3) of the same dtype, ``source_bits=`` the real depth
 FrameFn = Callable[..., np.ndarray]
 ProgressFn = Callable[[int, int], None]
 _QUEUE_BATCHES = 3
@@ -42,9 +41,12 @@ class TranscodeJob:
     on_progress: ProgressFn | None = None
 
 
-def segment_pts(info: VideoInfo, first: int, count: int) -> list[int]:
-    """Source timestamps of frames ``first..first+count`` relative to the segment start; frames
-    beyond the probed list (more decoded than there were packets) go on at the average rate."""
+def segment_pts(info: VideoInfo, workdir: WorkDir, segment: int) -> list[int]:
+    """Source timestamps of ``segment``'s frames from its start; the last segment also takes
+    frames beyond the probed list (more decoded than packets), at the average rate."""
+    first, count = workdir.first_frame(segment), workdir.segment_frames
+    if segment == workdir.segment_count - 1:
+        count = max(info.frame_count - first, 0) + 1
     stamps = info.timestamps
     step = 1 / (info.frame_rate * info.time_base)
     pts = [stamps[k] if k < len(stamps) else round(stamps[-1] + (k - len(stamps) + 1) * step)
@@ -78,14 +80,7 @@ class SegmentWriter:
 
     def open_segment(self, segment: int) -> None:
         workdir, info = self.job.workdir, self.job.info
-        pts = None
-        if info.variable_rate:
-            first = workdir.first_frame(segment)
-            count = workdir.segment_frames
-            if segment == workdir.segment_count - 1:
-                # the last segment also takes any frames the decoder finds beyond the probe
-                count = max(info.frame_count - first, 0) + 1
-            pts = segment_pts(info, first, count)
+        pts = segment_pts(info, workdir, segment) if info.variable_rate else None
         partial = workdir.partial_path(segment)
         self.current = Process(encode_command(self.job.plan, partial.name, pts),
                                f"encoding segment {segment}", cwd=str(workdir.path),

@@ -114,8 +114,7 @@ class Process:
         self.what = what
         self._log: collections.deque[str] = collections.deque(maxlen=40)
         try:
-            # A session of its own: Ctrl-C reaches us, and we stop ffmpeg ourselves,
-            # rather than ffmpeg trying to finish a half-written file.
+            # its own session: Ctrl-C reaches us, who stop ffmpeg rather than it finish a file
             self.popen = subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=stdout,
                                           stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:

@@ -32,8 +32,7 @@ def header_command(path: Path) -> list[str]:
 
 
 def packets_command(path: Path, video_index: int) -> list[str]:
-    """List every packet of the video, audio and subtitle streams (``framecrc`` on stdout),
-    by stream copy: nothing is decoded."""
+    """Every packet of the video, audio and subtitle streams, by stream copy (no decoding)."""
     return ffmpeg_args(["-i", str(path), "-map", f"0:{video_index}", "-map", "0:a?",
                         "-map", "0:s?", "-c", "copy", "-f", "framecrc", "-"])
 
@@ -52,9 +51,8 @@ def decode_command(info: VideoInfo, raw_pix_fmt: str, seek: Fraction | None = No
 
 
 def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) -> list[str]:
-    """Raw RGB frames from stdin to one segment file, converted back with the source's matrix
-    and range and tagged with its colours; ``pts`` (variable rate only) are each frame's
-    timestamps in ``plan.time_base`` units from the segment start."""
+    """Raw RGB frames from stdin to one segment file, converted back and tagged as the source;
+    ``pts``: each frame's timestamp in ``plan.time_base`` units (variable rate only)."""
     filters: list[tuple[str, Options]] = []
     if pts is not None:
         filters += [("settb", {"": plan.time_base}), ("setpts", {"": pts_expression(pts)})]
