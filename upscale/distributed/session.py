@@ -14,13 +14,11 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import UpscaleError
+from ..request import InputKind, Request
 from ..video import weights_fingerprint
-
-if TYPE_CHECKING:
-    from ..request import Request
 
 INSTALL_HINT = 'pip install "upscale[ray]"'
 T = TypeVar("T")
@@ -42,8 +40,6 @@ def import_ray(address: str) -> ModuleType:
 
 def check_ray_request(request: Request) -> None:
     """A folder or a video, an address Ray understands, and Ray installed: before any work."""
-    from ..request import InputKind
-
     assert request.ray is not None
     if request.kind is InputKind.IMAGE:
         raise UpscaleError(f"{request.input}: --ray runs folders and videos; upscale one image "
