@@ -1,12 +1,8 @@
-"""A folder on a cluster: today's plan and report, with the files upscaled by actors.
+"""A folder on a cluster: the local plan and report, with the files upscaled by actors.
 
-The driver plans once (``upscale.batch.upscale_folder``: skips, failures,
-names) and reports once; in between, this executor sends the planned images
-out as a Ray Dataset of paths (never pixels), streams back one small status
-row per file into the usual progress bar, then runs the folder's videos
-segment by segment on the same cluster. Rows flow through bounded queues, so
-memory does not grow with the folder. The network is loaded by a worker, not
-by the driver (:mod:`.network`), so the driver never imports torch.
+Images go out as a Ray Dataset of paths (never pixels) and one status row per file streams
+back through bounded queues; then the videos run segment by segment. A worker loads the
+network, so the driver never imports torch.
 """
 
 from __future__ import annotations
@@ -26,21 +22,13 @@ from ..batch.plan import Job, Kind, Status
 from ..batch.report import Outcomes, failure_reason, file_progress, frame_progress, progress_note
 from ..batch.videos import VideoSupport
 from ..outputs import output_scale
-from .network import ClusterNetwork, load_on_this_node
-from .pool import ActorPool, plan_pool
+from . import session
 from .ray_video import upscale_video_on_cluster
-from .session import (
-    check_address,
-    import_ray,
-    is_client,
-    ray_session,
-    run_on_cluster,
-    worker_errors,
-)
 from .worker import ImageWorker, file_stamp
 
 if TYPE_CHECKING:
     from ..request import Request
+    from .session import ActorPool, ClusterNetwork
 
 ROWS_PER_BLOCK = 8  # small blocks: even spread over actors, little lost to a dead one
 MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balances
@@ -48,22 +36,15 @@ MAX_BLOCKS = 4096  # beyond this, per-block bookkeeping costs more than it balan
 
 def upscale_folder_on_ray(request: Request, *, load_network: Callable[[], Any] | None = None,
                           actors: int | None = None, **options: Any) -> int:
-    """``upscale_folder`` with the files upscaled on the cluster at ``request.ray``; the exit
-    code.
-
-    ``options`` are ``upscale.batch.upscale_folder``'s. ``load_network`` (default: what
-    ``request.network`` names) runs once, in a Ray worker on this node (it is pickled
-    there; a closure over a network object is fine), and only when there is work or the
-    output scale must come from the network. ``actors`` overrides the pool size
-    (default: one per GPU, or one per node). A ``ray://`` address runs the whole request
-    on the cluster, as one task (its ``options`` stay here).
-    """
+    """``upscale_folder`` (and its ``options``) with the files upscaled on the cluster at
+    ``request.ray``; the exit code. ``load_network`` runs once, pickled to a Ray worker on
+    this node, and only if it must; ``actors`` overrides the pool size."""
     assert request.ray is not None
-    check_address(request.ray)
-    import_ray()
+    session.import_ray(request.ray)
     load_network = load_network or request.network.load
-    if is_client(request.ray):  # Ray Data cannot run from a client: the driver goes there
-        return run_on_cluster(request.ray, _joined, request, load_network, actors)
+    if session.is_client(request.ray):  # Ray Data cannot run from a client: the driver goes there
+        return session.run_on_cluster(request.ray, lambda address: upscale_folder_on_ray(
+            dataclasses.replace(request, ray=address), load_network=load_network, actors=actors))
     with ClusterExecutor(request.ray, actors, load_network) as executor:
         if request.known_scale() is None:  # the output names need it: learnt where it loads
             request = dataclasses.replace(request,
@@ -72,69 +53,44 @@ def upscale_folder_on_ray(request: Request, *, load_network: Callable[[], Any] |
                               **options)
 
 
-def _joined(address: str, request: Request, load_network: Callable[[], Any],
-            actors: int | None) -> int:
-    return upscale_folder_on_ray(dataclasses.replace(request, ray=address),
-                                 load_network=load_network, actors=actors)
+class ClusterExecutor(ExitStack):
+    """Runs a folder's planned jobs on a Ray cluster, connecting only when it must (a re-run
+    that finds everything done, the scale known, never does); leaving it ends the session."""
 
-
-class ClusterExecutor:
-    """Runs a folder's planned jobs on a Ray cluster, connecting only when it must.
-
-    A re-run that finds everything done (with the output scale known) never
-    starts or joins a cluster. Used as a context manager: leaving it ends the
-    Ray session, if one was started.
-    """
-
-    def __init__(self, address: str, actors: int | None = None,
-                 load_network: Callable[[], Any] | None = None) -> None:
+    def __init__(self, address: str, actors: int | None,
+                 load_network: Callable[[], Any]) -> None:
+        super().__init__()
         self.address, self.actors, self.load_network = address, actors, load_network
         self.ray: ModuleType | None = None
-        self.pool: ActorPool | None = None
         self._network: ClusterNetwork | None = None
-        self._session = ExitStack()
-
-    def __enter__(self) -> ClusterExecutor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._session.close()
 
     def connect(self) -> ModuleType:
         if self.ray is None:
-            self.ray = self._session.enter_context(ray_session(self.address))
+            self.ray = self.enter_context(session.ray_session(self.address))
         return self.ray
 
     def network(self) -> ClusterNetwork:
-        """The network in the object store, loaded on first use (``load_network`` for the batch).
-
-        Its facts are waited for only where they are needed, so the actors start while
-        the network loads."""
+        """The network in the object store, loaded on first use (actors start while it loads)."""
         if self._network is None:
-            assert self.load_network is not None
-            self._network = load_on_this_node(self.connect(), self.load_network)
+            self._network = session.load_on_this_node(self.connect(), self.load_network)
         return self._network
 
     def __call__(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
                  outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
                  settings: JobSettings) -> None:
-        """Images through the actor pool, then videos segment by segment (``prefetch`` is
-        the actors' own: each reads, computes and writes its files)."""
-        self.pool = plan_pool(self.connect(), actors=self.actors, device=settings.device)
-        progress, task, finished = file_progress(stderr, outcomes, len(todo),
-                                                 quiet=settings.quiet)
+        """Images through the actor pool, then videos segment by segment."""
+        pool = session.plan_pool(self.connect(), actors=self.actors, device=settings.device)
+        progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
 
         images = [job for job in todo if job.kind is Kind.IMAGE]
         videos = [job for job in todo if job.kind is Kind.VIDEO]
         with progress:
             if images:
-                progress.update(task, current=f"{len(images)} images on {self.pool.size} actors")
+                progress.update(task, current=f"{len(images)} images on {pool.size} actors")
                 try:
-                    for index, status, reason in self.run_images(images, network.ref, naming,
-                                                                 settings):
-                        # Actors start while the network loads; rows come only after it
-                        # did, or failed: then this raises the load's own one-line error.
-                        network.facts  # noqa: B018
+                    for index, status, reason in self.run_images(images, pool, network.ref,
+                                                                 naming, settings):
+                        network.facts  # noqa: B018 - rows come once it loaded, or its error
                         finished(images[index], status, reason)
                 except Exception:
                     network.facts  # noqa: B018 - a failed load is the cause: its own line
@@ -145,7 +101,7 @@ class ClusterExecutor:
                 try:
                     make_output_folders(job.target, naming.output_dir)
                     upscale_video_on_cluster(
-                        self.ray, self.pool, network, job.source, job.target,
+                        self.ray, pool, network, job.source, job.target,
                         scale=naming.scale, tile=settings.tile, tile_pad=settings.tile_pad,
                         precision=settings.precision, overwrite=job.replace,
                         on_progress=frame_progress(progress, task, job),
@@ -156,14 +112,14 @@ class ClusterExecutor:
                     finished(job, Status.DONE)
             progress.update(task, current="")
 
-    def run_images(self, images: list[Job], network_ref: list, naming: OutputNaming,
-                   settings: JobSettings):
+    def run_images(self, images: list[Job], pool: ActorPool, network_ref: list,
+                   naming: OutputNaming, settings: JobSettings):
         """Yield (position in ``images``, status, reason) as actors finish files."""
         rows = [{"index": index, "source": str(job.source), "relative": str(job.relative),
                  "target": str(job.target), "replace": job.replace,
                  "stamp": file_stamp(job.target) if job.replace else ""}
                 for index, job in enumerate(images)]
-        spread = max(-(-len(rows) // ROWS_PER_BLOCK), 4 * self.pool.size)
+        spread = max(-(-len(rows) // ROWS_PER_BLOCK), 4 * pool.size)
         blocks = max(1, min(len(rows), spread, MAX_BLOCKS))
         dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
         del rows
@@ -171,11 +127,11 @@ class ClusterExecutor:
             ImageWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref,),
             fn_constructor_kwargs={
-                "device": self.pool.device, "threads": self.pool.threads,
+                "device": pool.device, "threads": pool.num_cpus,
                 "output_dir": str(naming.output_dir), "scale": naming.scale,
                 "settings": settings},
-            **self.pool.map_options(self.ray))
-        with worker_errors():  # an actor that cannot start (no such device) is one line
+            **pool.map_options(self.ray))
+        with session.worker_errors():  # an actor that cannot start (no such device) is one line
             for row in results.iter_rows():
                 yield int(row["index"]), str(row["status"]), str(row["reason"])
 

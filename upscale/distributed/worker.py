@@ -1,16 +1,12 @@
-"""The actors: each prepares the network once, then upscales what it is sent.
-
-The network arrives as one object in Ray's object store (put there once, by
-the driver or by the worker that loaded it), so no node downloads or converts
-weights again. Image workers take rows of file paths, run them through a local run's
-steps (:class:`~upscale.batch.folder.ImageSteps`, overlapped as there) and return
-small status rows; segment workers take segment numbers of one video and return
-how many frames they encoded.
+"""The actors: each prepares the network once, from the one copy in Ray's object store, then
+upscales what it is sent: rows of image files, through a local run's steps, or segments of
+a video, made exactly as a local run makes them so that either kind resumes the other's.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +15,18 @@ from ..batch.folder import ImageSteps, JobSettings
 from ..batch.plan import Job, Kind, Status
 from ..batch.prefetch import run_overlapped
 from ..batch.report import failure_reason
+from ..errors import UpscaleError
 from ..files import Picture
-from ..video.frame_upscaler import frame_upscaler
-from .segment import encode_segment
+from ..video import frame_upscaler
+from ..video.decode import FrameReader
+from ..video.transcode import TranscodeJob, encode_frames
 
 
 class NetworkWorker:
     """Holds one prepared network for the actor's lifetime."""
 
     def __init__(self, network_ref: list, *, device: str, precision: str, threads: int) -> None:
-        # Here, not at the top: the driver imports this module but must not load torch
-        # (its memory) nor Ray before a run asks for it (an optional extra).
+        # Here: the driver imports this module but must not load torch, nor Ray before a run.
         import ray
         import torch
 
@@ -37,8 +34,7 @@ class NetworkWorker:
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(threads)
-        self.prepared = None
-        self.missing_network = ""
+        self.prepared, self.missing_network = None, ""
         try:
             model = ray.get(network_ref[0])
         except Exception as error:  # noqa: BLE001 - the driver says why the load failed
@@ -53,15 +49,13 @@ class ImageWorker(NetworkWorker):
 
     def __init__(self, network_ref: list, *, device: str, threads: int, output_dir: str,
                  scale: float, settings: JobSettings) -> None:
-        super().__init__(network_ref, device=device, precision=settings.precision,
-                         threads=threads)
+        super().__init__(network_ref, device=device, precision=settings.precision, threads=threads)
         self.steps = None if self.prepared is None else ImageSteps(
             self.prepared, Path(output_dir), scale, settings)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
         if self.steps is None:
-            # A failed load stops the driver at the first row, in the load's own words; a
-            # copy lost on its way here fails these files, for a re-run to do.
+            # A failed load stops the driver, in its own words; a lost copy fails these files.
             count = len(rows["index"])
             return {"index": list(rows["index"]), "status": [Status.FAILED.value] * count,
                     "reason": [self.missing_network] * count}
@@ -98,17 +92,13 @@ def file_stamp(path: Path) -> str:
 
 
 def written_by_this_run(target: Path, replace: bool, stamp: str) -> bool:
-    """True when ``target`` is already this run's output (outputs only appear complete).
-
-    A new output's target did not exist when the plan was made; one being
-    replaced had the plan's ``stamp``. Anything else there now was renamed into
-    place by an earlier attempt of the same task.
-    """
+    """Whether an earlier attempt of this task already wrote ``target``: a new one did not
+    exist at planning, a replaced one had the plan's ``stamp``."""
     try:
         now = file_stamp(target)
     except OSError:
         return False
-    return now != stamp if replace else True
+    return not replace or now != stamp
 
 
 class SegmentWorker(NetworkWorker):
@@ -121,10 +111,45 @@ class SegmentWorker(NetworkWorker):
         super().__init__(network_ref, device=device, precision=precision, threads=threads)
         if self.prepared is None:  # a video starts only after its network loaded: a lost copy
             raise RuntimeError(self.missing_network)  # Ray restarts the actor and retries
-        self.job = ray.get(job_ref[0])
-        self.upscale_frames = frame_upscaler(self.prepared, scale, tile=tile, tile_pad=tile_pad)
+        self.job = dataclasses.replace(ray.get(job_ref[0]), upscale_frames=frame_upscaler(
+            self.prepared, scale, tile=tile, tile_pad=tile_pad))  # this worker's network
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:
-        segments = [int(segment) for segment in rows["segment"]]
-        frames = [encode_segment(self.job, segment, self.upscale_frames) for segment in segments]
-        return {"segment": segments, "frames": frames, "pid": [os.getpid()] * len(segments)}
+        return {"frames": [encode_segment(self.job, int(segment)) for segment in rows["segment"]]}
+
+
+def expected_frames(job: TranscodeJob, segment: int) -> int:
+    """Frames the probe counted in ``segment``."""
+    workdir = job.workdir
+    if segment < workdir.segment_count - 1:
+        return workdir.segment_frames
+    return max(job.info.frame_count - workdir.first_frame(segment), 0)
+
+
+def encode_segment(job: TranscodeJob, segment: int) -> int:
+    """Make one segment (unless a retried task's first attempt did); the frames it holds."""
+    workdir = job.workdir
+    if workdir.segment_path(segment).is_file():
+        return expected_frames(job, segment)
+    first = workdir.first_frame(segment)
+    wanted = None if segment == workdir.segment_count - 1 else workdir.segment_frames  # None: all
+    reader = FrameReader(job.info, job.plan.raw_pix_fmt, first)
+
+    def batches() -> Iterator[np.ndarray]:
+        done = 0
+        for batch in reader.batches(job.batch_size):
+            if wanted is not None:
+                batch = batch[:wanted - done]
+            yield batch
+            done += len(batch)
+            if done == wanted:
+                break
+        if wanted is None:
+            reader.finish()
+        else:
+            reader.kill()
+        if done == 0 or (wanted is not None and done < wanted):  # before the segment closes
+            raise UpscaleError(f"{job.info.path}: segment {segment} has only {done} frames; the "
+                               "file looks truncated or damaged")
+
+    return encode_frames(job, batches(), first, on_stop=reader.kill)

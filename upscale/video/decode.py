@@ -1,9 +1,5 @@
-"""Reading a video's frames as raw RGB arrays through an ffmpeg pipe.
-
-Frames come out in presentation order, every decoded frame exactly once
-(passthrough: nothing duplicated or dropped to fit a rate), in the stored
-orientation (rotation is carried as metadata instead), converted to RGB with
-the source's own matrix and range so the encoder can convert back exactly.
+"""A video's frames as raw RGB arrays through an ffmpeg pipe: every decoded frame once, in the
+stored orientation, with the source's own matrix and range so the encoder converts back exactly.
 """
 
 from __future__ import annotations
@@ -14,25 +10,25 @@ from fractions import Fraction
 
 import numpy as np
 
+from .ffmpeg.binary import Process
 from .ffmpeg.commands import decode_command
-from .ffmpeg.process import Process
 from .probe import VideoInfo
 
 
 class FrameReader:
-    """Iterate batches of (N, H, W, 3) frames; uint16 when ``raw_pix_fmt`` is rgb48le.
+    """Iterate batches of (N, H, W, 3) frames, from frame ``first`` on (by an input seek, so
+    a cluster's worker never decodes the whole film); uint16 when ``raw_pix_fmt`` is rgb48le."""
 
-    ``seek``: start at this time (seconds from the file's start) rather than the first
-    frame; ``what`` names the work in an error message.
-    """
-
-    def __init__(self, info: VideoInfo, raw_pix_fmt: str, seek: Fraction | None = None,
-                 what: str | None = None) -> None:
-        self.info = info
+    def __init__(self, info: VideoInfo, raw_pix_fmt: str, first: int = 0) -> None:
         self.dtype = np.uint16 if raw_pix_fmt == "rgb48le" else np.uint8
         self.frame_shape = (info.height, info.width, 3)
-        self.process = Process(decode_command(info, raw_pix_fmt, seek),
-                               what or "decoding " + info.path.name,
+        seek, what = None, "decoding " + info.path.name
+        if first:
+            # halfway to the frame before: rounding can neither keep that one nor drop this one
+            stamps = info.timestamps
+            seek = info.first_pts + Fraction(stamps[first] + stamps[first - 1], 2) * info.time_base
+            what += f" from frame {first}"
+        self.process = Process(decode_command(info, raw_pix_fmt, seek), what,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         self.decoded = 0
 
@@ -42,7 +38,9 @@ class FrameReader:
             batch = np.empty((batch_size, *self.frame_shape), dtype=self.dtype)
             filled = 0
             while filled < batch_size:
-                if not self._read_into(batch[filled]):
+                # a buffered pipe's readinto fills the frame unless the stream ends first
+                view = memoryview(batch[filled]).cast("B")
+                if self.process.popen.stdout.readinto(view) < len(view):
                     break
                 self.decoded += 1
                 if self.decoded > skip:
@@ -51,17 +49,6 @@ class FrameReader:
                 yield batch[:filled]
             if filled < batch_size:
                 return
-
-    def _read_into(self, frame: np.ndarray) -> bool:
-        view = memoryview(frame).cast("B")
-        stdout = self.process.popen.stdout
-        got = 0
-        while got < len(view):
-            n = stdout.readinto(view[got:])
-            if not n:
-                return False
-            got += n
-        return True
 
     def finish(self) -> None:
         """Wait for the decoder; raise with ffmpeg's message if it failed."""

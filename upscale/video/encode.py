@@ -1,11 +1,5 @@
-"""Turning upscaled RGB frames back into a compressed video stream.
-
-Each segment of frames goes to its own ffmpeg encoder through a pipe. Frames
-arrive as raw RGB in order; their timestamps are restored inside the encoder:
-a constant-rate source is encoded at its exact rate, a variable-rate one gets
-each frame's source timestamp back from a ``setpts`` expression of the frame
-number (``ffmpeg.commands.pts_expression``), so no timestamp is ever rounded to
-a grid. The command line itself is ``ffmpeg.commands.encode_command``.
+"""What every segment encoder shares: the pixel format, padding, colour tags and quality of the
+upscaled frames (timestamps are restored exactly by ``ffmpeg.commands.encode_command``).
 """
 
 from __future__ import annotations
@@ -24,11 +18,6 @@ DEFAULT_CRF = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 30,
                "libaom-av1": 30, "libsvtav1": 30}
 
 
-# The CRF scale of each encoder (x264/x265 count to 51, VP9 and AV1 encoders to 63).
-CRF_RANGE = {"libx264": (0, 51), "libx264rgb": (0, 51), "libx265": (0, 51)}
-OTHER_CRF_RANGE = (0, 63)
-
-
 @dataclass(frozen=True)
 class EncoderSettings:
     """What the user chose: ``--codec``, ``--crf``, ``--preset``, ``--pix-fmt``."""
@@ -39,14 +28,13 @@ class EncoderSettings:
     pix_fmt: str | None = None
 
     def __post_init__(self) -> None:
-        low, high = CRF_RANGE.get(self.codec, OTHER_CRF_RANGE)
-        if self.crf is not None and not low <= self.crf <= high:
-            raise UpscaleError(f"--crf for {self.codec} goes from {low} (best) to {high}, "
+        high = 51 if self.codec in ("libx264", "libx264rgb", "libx265") else 63  # VP9, AV1: 63
+        if self.crf is not None and not 0 <= self.crf <= high:
+            raise UpscaleError(f"--crf for {self.codec} goes from 0 (best) to {high}, "
                                f"not {self.crf}")
 
 
 RGB_PIX_FMTS = ("gbr", "rgb", "bgr", "argb", "abgr", "0rgb", "0bgr")
-RGB_SOURCE_MATRIX = "bt709"  # what an RGB source gets when it is encoded as YUV
 
 
 def is_rgb(pix_fmt: str) -> bool:
@@ -61,30 +49,19 @@ def choose_pix_fmt(settings: EncoderSettings, info: VideoInfo) -> str:
     supported = encoder_pix_fmts(settings.codec)
     if not supported or info.pix_fmt in supported:
         return info.pix_fmt if supported else "yuv420p"
-    if info.bit_depth > 8:
-        for deep in ("yuv420p10le", "yuv420p12le", "p010le"):
-            if deep in supported:
-                return deep
-    return "yuv420p" if "yuv420p" in supported else supported[0]
+    deep = ["yuv420p10le", "yuv420p12le", "p010le"] if info.bit_depth > 8 else []
+    return next((fmt for fmt in [*deep, "yuv420p"] if fmt in supported), supported[0])
 
 
-def chroma_steps(pix_fmt: str) -> tuple[int, int]:
-    """How many pixels share one chroma sample, across and down (yuv420p -> (2, 2))."""
-    name = pix_fmt.lower()
-    if re.search(r"420|nv12|nv21|p01\d|p016", name):
-        return 2, 2
-    if re.search(r"422|nv16|nv20|y21\d|yuyv|uyvy|yvyu", name):
-        return 2, 1
-    if "411" in name:
-        return 4, 1
-    if "410" in name:
-        return 4, 4
-    return 1, 1
+# How many pixels share one chroma sample, across and down, by pixel format name.
+_CHROMA_STEPS = {r"420|nv12|nv21|p01\d|p016": (2, 2), r"422|nv16|nv20|y21\d|yuyv|uyvy|yvyu": (2, 1),
+                 "411": (4, 1), "410": (4, 4)}
 
 
 def padded_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
-    """The size the encoder can take: rounded up to whole chroma samples."""
-    step_x, step_y = chroma_steps(pix_fmt)
+    """The size the encoder can take: rounded up to whole chroma samples (yuv420p: even)."""
+    step_x, step_y = next((steps for pattern, steps in _CHROMA_STEPS.items()
+                           if re.search(pattern, pix_fmt.lower())), (1, 1))
     return -(-width // step_x) * step_x, -(-height // step_y) * step_y
 
 
@@ -107,8 +84,8 @@ class EncodePlan:
     settings: EncoderSettings
     rate: Fraction
     time_base: Fraction
-    variable_rate: bool
     colour: dict[str, str | None]
+    crf: int | None  # --crf, else the codec's visually lossless default (None: the encoder's)
 
     @classmethod
     def for_source(cls, info: VideoInfo, settings: EncoderSettings, width: int,
@@ -119,20 +96,11 @@ class EncodePlan:
         colour = {"color_range": info.color_range, "colorspace": info.color_space,
                   "color_primaries": info.color_primaries, "color_trc": info.color_transfer}
         if is_rgb(pix_fmt):
-            # stored as RGB (a lossless master: ffv1 bgr0, libx264rgb --crf 0): our RGB frames
-            # go in untouched, full range, whatever the source's matrix was
+            # stored as RGB (a lossless master): our frames go in untouched, full range
             colour.update(color_range="pc", colorspace="gbr")
         elif info.color_space == "gbr":
-            # an RGB source (ffv1 bgr0, PNG or qtrle in a container) encoded as YUV: its frames
-            # are converted with a YUV matrix, and the tag must name that one ("gbr" is no
-            # matrix, and encoders refuse it)
-            colour["colorspace"] = RGB_SOURCE_MATRIX
+            # an RGB source encoded as YUV: tag the matrix used (encoders refuse "gbr")
+            colour["colorspace"] = "bt709"
+        crf = DEFAULT_CRF.get(settings.codec) if settings.crf is None else settings.crf
         return cls(padded_w, padded_h, "rgb48le" if deep else "rgb24", pix_fmt, settings,
-                   info.frame_rate, info.time_base, info.variable_rate, colour)
-
-    @property
-    def crf(self) -> int | None:
-        """``--crf``, else the codec's visually lossless default (None: the encoder's own)."""
-        if self.settings.crf is not None:
-            return self.settings.crf
-        return DEFAULT_CRF.get(self.settings.codec)
+                   info.frame_rate, info.time_base, colour, crf)

@@ -1,9 +1,5 @@
-"""The final file: the upscaled video plus everything else from the source, by stream copy.
-
-Audio, subtitles, chapters, cover art and metadata are copied packet for
-packet. Where the output container cannot hold a stream, it is converted
-(text subtitles to mov_text for MP4, to WebVTT for WebM; audio that MP4/WebM
-cannot hold to AAC/Opus) or dropped, and every such change is reported.
+"""The final file: the upscaled video plus everything else from the source, by stream copy;
+what the container cannot hold is converted or dropped, and every such change reported.
 """
 
 from __future__ import annotations
@@ -11,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UpscaleError
+from .ffmpeg.binary import Process
 from .ffmpeg.commands import mux_command
-from .ffmpeg.process import Process
 from .probe import Stream, VideoInfo
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
@@ -22,7 +17,7 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd",
                   "subviewer", "realtext", "sami", "jacosub", "mpl2", "pjs", "stl", "vplayer"}
 _MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac", "dts", "truehd"}
-_WEBM_VIDEO = {"libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1", "librav1e", "av1_nvenc",
+WEBM_VIDEO = {"libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1", "librav1e", "av1_nvenc",
                "vp9_vaapi", "vp9_qsv", "av1_qsv", "av1_vaapi", "av1_amf"}
 
 
@@ -33,8 +28,7 @@ class MuxPlan:
     copied: list[Stream] = field(default_factory=list)
     converted: dict[int, str] = field(default_factory=dict)  # source index -> encoder
     notices: list[str] = field(default_factory=list)
-    # the video's colour tags (EncodePlan.colour), set again on the copied video: a codec
-    # that keeps none in its stream (ffv1) would otherwise lose them in the segments
+    # the video's colour tags, set again on it: a codec like ffv1 keeps none in its stream
     colour: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -42,17 +36,9 @@ def container_for(output: Path) -> str | None:
     return CONTAINERS.get(output.suffix.lower())
 
 
-def check_codec_fits(codec: str, output: Path) -> None:
-    """Refuse early (before hours of upscaling) a video codec the container cannot hold."""
-    if container_for(output) == "webm" and codec not in _WEBM_VIDEO:
-        raise UpscaleError(f"{output}: WebM holds only VP8/VP9/AV1 video; use --codec "
-                           "libvpx-vp9, or an .mp4/.mkv output")
-
-
-def plan_streams(info: VideoInfo, container: str | None,
-                 colour: dict[str, str | None] | None = None) -> MuxPlan:
-    plan = MuxPlan(colour=dict(colour or {}))
-    for stream in info.others():
+def plan_streams(info: VideoInfo, container: str | None, colour: dict[str, str | None]) -> MuxPlan:
+    plan = MuxPlan(colour=dict(colour))
+    for stream in (s for s in info.streams if s.index != info.video_index):  # cover art too
         decision = _decide(stream, container)
         label = f"stream {stream.index} ({stream.kind} {stream.codec})"
         if decision == "copy":
@@ -71,32 +57,24 @@ def _decide(stream: Stream, container: str | None) -> str | None:
     kind, codec = stream.kind, stream.codec
     if kind == "video":
         return "copy" if stream.attached_pic and container in ("mp4", "mov", "matroska") else None
-    if container in ("mp4", "mov"):
+    if container in ("mp4", "mov", "webm"):
+        text_format = "webvtt" if container == "webm" else "mov_text"  # its only subtitles
+        if kind == "audio" and container == "webm":
+            return "copy" if codec in ("opus", "vorbis") else "libopus"
         if kind == "audio":
             fits = codec in _MP4_AUDIO or (container == "mov" and codec.startswith("pcm_"))
             return "copy" if fits else "aac"
-        if kind == "subtitle":
-            if codec == "mov_text":
-                return "copy"
-            return "mov_text" if codec in TEXT_SUBTITLES else None
-        return None
+        if kind == "subtitle" and codec == text_format:
+            return "copy"
+        return text_format if kind == "subtitle" and codec in TEXT_SUBTITLES else None
     if container == "matroska":
         if kind == "subtitle" and codec == "mov_text":
             return "srt"
         return "copy" if kind in ("audio", "subtitle", "attachment") else None
-    if container == "webm":
-        if kind == "audio":
-            return "copy" if codec in ("opus", "vorbis") else "libopus"
-        if kind == "subtitle":
-            if codec == "webvtt":
-                return "copy"
-            return "webvtt" if codec in TEXT_SUBTITLES else None
-        return None
     return "copy" if kind in ("audio", "subtitle") else None
 
 
 def mux(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan) -> None:
-    """Write ``target``: the concatenated segments, placed where the source video started,
-    with the streams ``plan`` keeps (see ``ffmpeg.commands.mux_command``)."""
+    """Write ``target``: the concatenated segments, with the streams ``plan`` keeps."""
     command = mux_command(info, concat_list, target, plan, container_for(target))
     Process(command, f"writing {target.name}").wait_ok()

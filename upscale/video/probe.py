@@ -1,32 +1,22 @@
-"""What a video file holds, found with ffmpeg alone (no ffprobe).
+"""What a video file holds, found with ffmpeg alone (the bundled one has no ffprobe).
 
-Two cheap passes: ``ffmpeg -i`` describes the container and its streams on
-stderr, and a stream-copy pass (``-c copy -f framecrc``) lists every video,
-audio and subtitle packet with its exact timestamps in the stream's time base.
-Where the packets stop well before the container's declared duration, the
-file was cut short (a truncated download or copy), which decoding alone never
-reports. Counting packets
-gives the frame count even where the container has no ``nb_frames``; the
-timestamps give the exact frame rate (24000/1001 stays 24000/1001) and tell
-constant from variable frame rate.
-
-Why not ffprobe: the ffmpeg bundled with imageio-ffmpeg comes without it, and
-using it only where it is installed would mean two parsers that must agree.
+``ffmpeg -i`` describes the streams; a stream-copy pass lists every packet's exact timestamp:
+the frame count, the exact rate (24000/1001 stays so), constant or variable rate, and a file
+cut short (packets ending before the declared duration, which decoding never reports).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
+from .ffmpeg.binary import last_error, run_ffmpeg
 from .ffmpeg.commands import header_command, packets_command
-from .ffmpeg.process import last_error, run_ffmpeg
 
-# The names ffmpeg prints for colour enums, by their numeric value; ffmpeg prints
-# one name when matrix, primaries and transfer share a value, so we map back.
+# Colour enum names by value: ffmpeg prints one name where all three share a value.
 _SPACES = {"gbr": 0, "bt709": 1, "unknown": 2, "fcc": 4, "bt470bg": 5, "smpte170m": 6,
            "smpte240m": 7, "ycgco": 8, "bt2020nc": 9, "bt2020c": 10, "smpte2085": 11,
            "chroma-derived-nc": 12, "chroma-derived-c": 13, "ictcp": 14}
@@ -38,7 +28,6 @@ _TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte2
               17: "smpte428", 18: "arib-std-b67"}
 _NOT_COLOUR = {"progressive", "tff", "bff", "top first", "bottom first", "left", "center",
                "topleft", "top", "bottomleft", "bottom", "unknown"}
-# Demuxers that mean "a still image", which the image path handles.
 _IMAGE_FORMATS = re.compile(r"(_pipe|image2|^gif$|^apng$)")
 
 _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)(?:\[0x[0-9a-f]+\])?(?:\(([^)]*)\))?: "
@@ -47,7 +36,6 @@ _VIDEO = re.compile(r", (\w+)(?:\(([^)]*)\))?, (\d+)x(\d+)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _START = re.compile(r"start: (-?\d+(?:\.\d+)?)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
-_META = re.compile(r"^\s{4,}(\w[\w-]*)\s*: (.*)$")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
 
 
@@ -60,7 +48,6 @@ class Stream:
     codec: str
     language: str = ""
     details: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
     attached_pic: bool = False
 
 
@@ -69,10 +56,8 @@ class VideoInfo:
     """The video stream we upscale, its timing, and everything muxed beside it."""
 
     path: Path
-    format_name: str
     streams: list[Stream]
     video_index: int
-    codec: str
     pix_fmt: str
     width: int
     height: int
@@ -89,25 +74,11 @@ class VideoInfo:
     color_primaries: str | None = None
     color_transfer: str | None = None
     chapters: int = 0
-    container_start: float = 0.0  # seconds, the container's declared start
-    packets_end: float | None = None  # seconds, where the last packet of any stream ends
-
-    def missing_seconds(self) -> float:
-        """How much of the declared duration has no packets (a truncated file), else 0."""
-        if self.duration is None or self.packets_end is None:
-            return 0.0
-        declared_end = self.duration + self.container_start
-        slack = max(0.25, 3 / float(self.frame_rate))
-        missing = declared_end - self.packets_end
-        return missing if missing > slack else 0.0
+    missing_seconds: float = 0.0  # of the declared duration, with no packets: a truncated file
 
     @property
     def bit_depth(self) -> int:
         return pix_fmt_depth(self.pix_fmt)
-
-    def others(self) -> list[Stream]:
-        """Every stream except the one we upscale (cover art included)."""
-        return [s for s in self.streams if s.index != self.video_index]
 
 
 def pix_fmt_depth(pix_fmt: str) -> int:
@@ -124,8 +95,8 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    text = run_ffmpeg(header_command(path), check=False).stderr
-    header = parse_header(path, text)
+    text = run_ffmpeg(header_command(path)).stderr
+    header = parse_header(text)
     video = header["video"]
     if video is None:
         problem = last_error(text, 1) if "Input #0" not in text else "no video stream"
@@ -133,20 +104,27 @@ def probe(path: str | Path) -> VideoInfo:
     time_base, pts, packets_end = packet_timestamps(path, video.index)
     if not pts:
         raise InputError(f"{path}: the video stream has no frames")
-    timing = frame_timing(pts, time_base, header["fps"])
-    width, height, pix_fmt, colour = _video_fields(video)
+    relative = [p - pts[0] for p in pts]
+    rate, variable = frame_timing(relative, time_base, header["fps"])
+    size = _VIDEO.search(video.details)
+    if not size:
+        raise InputError(f"cannot read the picture size of video stream {video.index}")
+    pix_fmt, extra, width, height = size.groups()
     start = header["start"] or 0.0
+    missing = 0.0  # where the last packet of any stream ends, against the declared end
+    if header["duration"] is not None and packets_end is not None:
+        missing = header["duration"] + start - packets_end
     return VideoInfo(
-        path=path, format_name=header["format"], streams=header["streams"],
-        video_index=video.index, codec=video.codec, pix_fmt=pix_fmt, width=width, height=height,
-        frame_count=len(pts), frame_rate=timing.rate, time_base=time_base,
-        timestamps=timing.relative, first_pts=max(Fraction(0), timing.first - Fraction(start)),
-        container_start=start, packets_end=packets_end, duration=header["duration"],
-        variable_rate=timing.variable, rotation=header["rotation"],
-        chapters=header["chapters"], **colour)
+        path=path, streams=header["streams"], video_index=video.index, pix_fmt=pix_fmt,
+        width=int(width), height=int(height), frame_count=len(pts), frame_rate=rate,
+        time_base=time_base, timestamps=relative,
+        first_pts=max(Fraction(0), pts[0] * time_base - Fraction(start)),
+        missing_seconds=missing if missing > max(0.25, 3 / float(rate)) else 0.0,
+        duration=header["duration"], variable_rate=variable, rotation=header["rotation"],
+        chapters=header["chapters"], **parse_colour(extra or ""))
 
 
-def parse_header(path: Path, text: str) -> dict:
+def parse_header(text: str) -> dict:
     """The container, streams, duration, start, chapters and rotation from ``ffmpeg -i``."""
     result: dict = {"format": "", "streams": [], "video": None, "duration": None, "start": None,
                     "chapters": 0, "rotation": 0.0, "fps": None}
@@ -173,11 +151,9 @@ def parse_header(path: Path, text: str) -> dict:
                 result["video"] = current
                 if fps := _FPS.search(details):
                     result["fps"] = float(fps.group(1)) * (1000 if fps.group(2) else 1)
-        elif current is not None and not in_chapter:
-            if (m := _ROTATION.search(line)) and current is result["video"]:
-                result["rotation"] = float(m.group(1))
-            elif m := _META.match(line):
-                current.metadata.setdefault(m.group(1), m.group(2).strip())
+        elif current is not None and current is result["video"] and not in_chapter and (
+                m := _ROTATION.search(line)):
+            result["rotation"] = float(m.group(1))
     if is_image_format(result["format"]):
         result["video"] = None
     return result
@@ -186,14 +162,6 @@ def parse_header(path: Path, text: str) -> dict:
 def is_image_format(format_name: str) -> bool:
     """Whether ffmpeg's demuxer name means a still image, which the image path handles."""
     return bool(_IMAGE_FORMATS.search(format_name))
-
-
-def _video_fields(video: Stream) -> tuple[int, int, str, dict[str, str | None]]:
-    m = _VIDEO.search(video.details)
-    if not m:
-        raise InputError(f"cannot read the picture size of video stream {video.index}")
-    pix_fmt, extra, width, height = m.groups()
-    return int(width), int(height), pix_fmt, parse_colour(extra or "")
 
 
 def parse_colour(extra: str) -> dict[str, str | None]:
@@ -210,16 +178,14 @@ def parse_colour(extra: str) -> dict[str, str | None]:
             value = _SPACES[token]
             colour.update(color_space=token, color_primaries=_PRIMARIES.get(value),
                           color_transfer=_TRANSFERS.get(value))
-    for key, value in colour.items():
-        if value in ("unknown", "reserved", "unspecified"):
-            colour[key] = None
-    return colour
+    return {key: None if value in ("unknown", "reserved", "unspecified") else value
+            for key, value in colour.items()}
 
 
 def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int], float | None]:
     """The video stream's time base and packet timestamps (no decoding), and the end in
     seconds of the last packet of any video, audio or subtitle stream."""
-    proc = run_ffmpeg(packets_command(path, video_index), check=False)
+    proc = run_ffmpeg(packets_command(path, video_index))
     if proc.returncode != 0:
         raise InputError(f"{path}: cannot read the video packets ({last_error(proc.stderr)})")
     time_bases: dict[str, Fraction] = {}
@@ -239,34 +205,18 @@ def packet_timestamps(path: Path, video_index: int) -> tuple[Fraction, list[int]
     return time_bases.get("0", Fraction(1)), sorted(pts), None if end is None else float(end)
 
 
-@dataclass
-class Timing:
-    rate: Fraction
-    first: Fraction  # seconds
-    relative: list[int]
-    variable: bool
-
-
-def frame_timing(pts: list[int], time_base: Fraction, header_fps: float | None) -> Timing:
-    """Exact frame rate, and whether the timestamps stray from a constant rate.
-
-    A stream is constant-rate when every timestamp is within one tick of
-    ``first + k / rate`` for a simple rate (24, 24000/1001, ...): containers
-    like Matroska round timestamps to milliseconds, which must not read as VFR.
-    """
-    first = pts[0]
-    relative = [p - first for p in pts]
-    if len(pts) > 1 and relative[-1] > 0:
-        measured = Fraction(len(pts) - 1) / (relative[-1] * time_base)
+def frame_timing(relative: list[int], time_base: Fraction,
+                 header_fps: float | None) -> tuple[Fraction, bool]:
+    """Exact frame rate, and whether the timestamps stray more than one tick from a simple
+    constant one (24, 24000/1001...): Matroska's millisecond rounding is no variable rate."""
+    if len(relative) > 1 and relative[-1] > 0:
+        measured = Fraction(len(relative) - 1) / (relative[-1] * time_base)
     else:
         measured = Fraction(header_fps or 25).limit_denominator(1001)
     candidates = [Fraction(round(measured)), Fraction(round(measured * Fraction(1001, 1000)) * 1000,
                                                       1001), measured.limit_denominator(1001)]
-    for rate in candidates:
-        if rate > 0 and _fits(relative, 1 / (rate * time_base)):
-            return Timing(rate, first * time_base, relative, False)
-    return Timing(measured.limit_denominator(1_000_000), first * time_base, relative, True)
-
-
-def _fits(relative: list[int], ticks_per_frame: Fraction) -> bool:
-    return all(abs(r - k * ticks_per_frame) <= 1 for k, r in enumerate(relative))
+    for rate in (rate for rate in candidates if rate > 0):
+        step = 1 / (rate * time_base)
+        if all(abs(r - k * step) <= 1 for k, r in enumerate(relative)):
+            return rate, False
+    return measured.limit_denominator(1_000_000), True

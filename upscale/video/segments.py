@@ -1,12 +1,8 @@
-"""The work folder beside the output: finished segments, so ``--resume`` can continue.
+"""The work folder beside the output: finished segments, so that a re-run continues.
 
-Frames are encoded in segments of a fixed number of frames, each a complete
-file renamed into place only once its encoder has exited cleanly. A run that
-stops keeps every finished segment; the next run of the same job starts at the
-first missing one (``--restart`` starts over). An uninterrupted run goes
-through the very same segments, which is why a resumed result equals it.
-``job.json`` records what the segments were made with, so work made with other
-settings is never mixed in, nor deleted without ``--restart``.
+Each segment is renamed into place once its encoder exited cleanly, and an uninterrupted run
+makes the very same segments, so a resumed result equals it. ``job.json`` records what they
+were made with: other work is never mixed in, nor deleted without ``--restart``.
 """
 
 from __future__ import annotations
@@ -17,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import UpscaleError
+from .probe import VideoInfo
 
 DEFAULT_SEGMENT_FRAMES = 300
 _JOB = "job.json"
@@ -28,7 +25,7 @@ def work_dir_for(output: Path) -> Path:
 
 
 class WorkDir:
-    """Segment files and the job description of one output."""
+    """Segment files and the job description (``job.json``) of one output."""
 
     def __init__(self, path: Path, job: dict, frame_count: int,
                  segment_frames: int = DEFAULT_SEGMENT_FRAMES) -> None:
@@ -63,19 +60,18 @@ class WorkDir:
         return done
 
     def prepare(self, restart: bool = False) -> int:
-        """Make the folder ready; return the first segment still to encode.
-
-        Unfinished work of this same job is continued; ``restart`` discards it.
-        Work made for another source or other settings is kept and named in
-        the error, never deleted without ``restart``.
-        """
+        """Make the folder ready; the first segment still to encode. Other work is named in
+        the error, never deleted unless ``restart`` (which discards any)."""
         if self.path.exists() and not restart:
-            recorded = self.recorded_job()
+            try:
+                recorded = json.loads((self.path / _JOB).read_text())
+            except (OSError, ValueError):
+                recorded = None
             if recorded == self.job:
                 for partial in self.path.glob("*.partial.*"):
                     partial.unlink()
                 return self.finished_prefix()
-            if recorded is not None or any(self.path.glob("seg_*[0-9].nut")):
+            if isinstance(recorded, dict) or any(self.path.glob("seg_*[0-9].nut")):
                 raise UpscaleError(
                     f"{self.path}: unfinished work from another source, model or settings is "
                     "kept there; use --restart to discard it, or move it away")
@@ -86,26 +82,16 @@ class WorkDir:
         staged.replace(self.path / _JOB)
         return 0
 
-    def recorded_job(self) -> dict | None:
-        """What the work in the folder was made for; None when that is unknown."""
-        try:
-            recorded = json.loads((self.path / _JOB).read_text())
-        except (OSError, ValueError):
-            return None
-        return recorded if isinstance(recorded, dict) else None
-
     def frames_done(self) -> int:
         """Frames in the finished segments that a later run will keep."""
         return min(self.first_frame(self.finished_prefix()), self.frame_count)
 
-    def write_concat(self, segment_starts: list[Fraction]) -> Path:
-        """An ffconcat list whose durations put every segment at its own start time.
-
-        The concat demuxer places each file at the sum of the previous files'
-        durations; giving exactly the gaps between segment starts (rounded so
-        the rounding never accumulates) keeps every timestamp where it was.
-        """
-        micros = [round(start * 1_000_000) for start in segment_starts]
+    def write_concat(self, info: VideoInfo) -> Path:
+        """An ffconcat list whose durations (the gaps between segment starts, rounded so that
+        the rounding never accumulates) put every segment at its own start time."""
+        frames = [self.first_frame(index) for index in range(self.segment_count)]
+        micros = [round(1_000_000 * (info.timestamps[frame] * info.time_base if info.variable_rate
+                                     else Fraction(frame) / info.frame_rate)) for frame in frames]
         lines = ["ffconcat version 1.0"]
         for index in range(self.segment_count):
             lines.append(f"file '{self.segment_path(index).name}'")

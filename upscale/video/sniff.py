@@ -1,15 +1,9 @@
 """Image, video or neither: the one rule that sends a file the image or the video way.
 
-Content decides where it speaks: a still-image signature means an image, a
-moving picture that ffmpeg finds means a video, and media that ffmpeg reads
-with no moving picture (sound) is neither, whatever the name says. Where the
-content is silent (a file ffmpeg cannot read), the name decides, so that a
-broken ``photo.png`` is reported by the image reader and a broken ``clip.mp4``
-by the video reader, each in its own words.
-
-Folders hold thousands of files, so ffmpeg is started only for binary files
-without a still-image signature: images, text (XMP sidecars, notes, subtitles,
-playlists) and empty files are told apart from the first bytes alone.
+Content decides where it speaks (a still-image signature; a moving picture ffmpeg finds;
+sound alone is neither); where it is silent (a file ffmpeg cannot read) the name decides,
+so a broken ``photo.png`` is reported by the image reader and ``clip.mp4`` by the video one.
+ffmpeg is started only for binary files without an image signature: folders are large.
 """
 
 from __future__ import annotations
@@ -21,8 +15,8 @@ from typing import Literal
 
 from ..errors import UpscaleError
 from ..imaging import INPUT_SUFFIXES
+from .ffmpeg.binary import run_ffmpeg
 from .ffmpeg.commands import header_command
-from .ffmpeg.process import run_ffmpeg
 from .probe import is_image_format, parse_header
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
@@ -37,44 +31,36 @@ MediaKind = Literal["image", "video", "no video"]
 
 
 def media_kind(path: str | os.PathLike) -> MediaKind | None:
-    """'image' or 'video'; 'no video' for media without a moving picture (sound only);
-    None for anything else. A batch skips the last two; a single file that is neither
-    image nor video is left to the image reader, which says what is wrong with it."""
+    """'image', 'video', 'no video' (sound only) or None; a batch skips the last two, a single
+    file that is neither is left to the image reader, which says what is wrong with it."""
     path = Path(path)
     if not path.is_file():
         return None
     suffix = path.suffix.lower()
-    head = _head(path)
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
     if _is_still_image(head):
-        # A still image under another name, or in a format a folder run does not take
-        # (camera raw): only the image reader, given it alone, tries it.
+        # under another name, or camera raw: only the image reader, given it alone, tries it
         return "image" if suffix in INPUT_SUFFIXES else None
-    presence = _video_presence(path) if _may_be_media(head) else None
-    if presence is not None:
-        return "video" if presence else "no video"
+    if _may_be_media(head) and (kind := _kind_by_ffmpeg(path)):
+        return kind
     if suffix in VIDEO_SUFFIXES:
         return "video"
     return "image" if suffix in INPUT_SUFFIXES else None
 
 
-def _video_presence(path: Path) -> bool | None:
-    """True for a video; False for a media file with no video stream (audio only);
-    None for anything else (an image, or a file ffmpeg cannot read)."""
+def _kind_by_ffmpeg(path: Path) -> MediaKind | None:
+    """'video', 'no video' (audio only), or None (an image, or a file ffmpeg cannot read)."""
     try:
-        text = run_ffmpeg(header_command(path), check=False).stderr
+        text = run_ffmpeg(header_command(path)).stderr
     except UpscaleError:
         return None
-    header = parse_header(path, text)
+    header = parse_header(text)
     if header["video"] is not None:
-        return True
+        return "video"
     if "Input #0" not in text or is_image_format(header["format"]):
         return None
-    return False
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(_HEAD_BYTES)
+    return "no video"
 
 
 def _is_still_image(head: bytes) -> bool:

@@ -1,14 +1,7 @@
-"""Every ffmpeg command line that reads or writes media, built here and nowhere else.
+"""Every ffmpeg command line that reads or writes media, as plain argument lists.
 
-(The binary's questions about itself, ``-version`` and ``-h``, are asked in
-``binary.py`` beside the facts they answer; ``process.py`` starts every process.)
-
-Plain argument lists, all starting with ``binary.ffmpeg_args``. ffmpeg-python
-builds none of them: our header probe (``-i`` alone) and the ``-h``/``-version``
-queries name no output, which it cannot express, and half the commands built
-one way and half another is what this module replaces.
-Filter options are escaped twice, as ffmpeg parses them twice: once as a
-filter's option, once as part of the filter graph (``max(N-1,0)`` carries a comma).
+Filter options are escaped twice, as ffmpeg parses them twice: as a filter's option, then as
+part of the graph (``max(N-1,0)`` carries a comma).
 """
 
 from __future__ import annotations
@@ -29,9 +22,6 @@ if TYPE_CHECKING:
 # What each name in a source's colour tags means to the scale filter's matrix option.
 SCALE_MATRIX = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "fcc": "fcc",
                 "smpte240m": "smpte240m", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
-# The encoders' -colorspace option spells RGB "rgb"; the name ffmpeg reports (and the
-# setparams filter takes) is "gbr".
-ENCODER_COLORSPACE = {"gbr": "rgb"}
 
 Options = Mapping[str, object]
 
@@ -42,8 +32,7 @@ def header_command(path: Path) -> list[str]:
 
 
 def packets_command(path: Path, video_index: int) -> list[str]:
-    """List every packet of the video, audio and subtitle streams (``framecrc`` on stdout),
-    by stream copy: nothing is decoded."""
+    """Every packet of the video, audio and subtitle streams, by stream copy (no decoding)."""
     return ffmpeg_args(["-i", str(path), "-map", f"0:{video_index}", "-map", "0:a?",
                         "-map", "0:s?", "-c", "copy", "-f", "framecrc", "-"])
 
@@ -62,13 +51,8 @@ def decode_command(info: VideoInfo, raw_pix_fmt: str, seek: Fraction | None = No
 
 
 def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) -> list[str]:
-    """Raw RGB frames from stdin to one segment file, converted back with the source's matrix
-    and range and tagged with its colours.
-
-    ``pts``: each frame's timestamp in ``plan.time_base`` units from the segment start, for
-    a variable-rate source (frames beyond the list keep the last gap); otherwise frames
-    are spaced at the constant rate.
-    """
+    """Raw RGB frames from stdin to one segment file, converted back and tagged as the source;
+    ``pts``: each frame's timestamp in ``plan.time_base`` units (variable rate only)."""
     filters: list[tuple[str, Options]] = []
     if pts is not None:
         filters += [("settb", {"": plan.time_base}), ("setpts", {"": pts_expression(pts)})]
@@ -97,9 +81,8 @@ def encode_command(plan: EncodePlan, output_name: str, pts: list[int] | None) ->
 
 def mux_command(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan,
                 container: str | None) -> list[str]:
-    """The finished file: input 0, the segment list (concat demuxer), placed where the source
-    video started; input 1, the source, whose other streams, metadata and chapters are copied
-    (it is always opened, for its metadata and chapters even when no stream is copied)."""
+    """The finished file: the segment list (concat demuxer), placed where the source video
+    started, and the source's other streams, metadata and chapters."""
     video_input = ["-f", "concat", "-safe", "0"]
     if info.first_pts:
         video_input += ["-itsoffset", f"{float(info.first_pts):.6f}"]
@@ -126,21 +109,16 @@ def mux_command(info: VideoInfo, concat_list: Path, target: Path, plan: MuxPlan,
 
 
 def encoder_colour(tags: Mapping[str, str | None]) -> dict[str, str]:
-    """Colour tags as the -color_range, -colorspace, ... options spell them (set ones only)."""
-    return {name: ENCODER_COLORSPACE.get(value, value) if name == "colorspace" else value
+    """Colour tags as the -color_range, -colorspace, ... options spell them (set ones only):
+    -colorspace spells RGB "rgb", where ffmpeg reports (and setparams takes) "gbr"."""
+    return {name: "rgb" if (name, value) == ("colorspace", "gbr") else value
             for name, value in tags.items() if value}
 
 
 def pts_expression(pts: list[int]) -> str:
-    """A ``setpts`` expression of the frame number N that yields ``pts[N]`` exactly.
-
-    With gaps ``d[i] = pts[i] - pts[i-1]`` and their changes ``c[i] = d[i] - d[i-1]``,
-    ``pts[N] = pts[0] + sum(c[i] * max(N - i + 1, 0))``: one term per change of
-    gap, so a long constant run costs nothing, and integers stay exact in the
-    expression evaluator's doubles. Past the list, frames keep the last gap.
-    Plain expressions work on every ffmpeg we support; ``setpts`` commands
-    (``sendcmd``) would need ffmpeg 6, and 5.1 ignores them without a word.
-    """
+    """A ``setpts`` expression of the frame number N that yields ``pts[N]`` exactly: one
+    term per change of gap, exact in doubles; past the list frames keep the last gap.
+    (``sendcmd`` would need ffmpeg 6; 5.1 ignores it without a word.)"""
     terms = [str(pts[0])] if pts else ["0"]
     previous_gap = 0
     for index in range(1, len(pts)):
@@ -152,11 +130,8 @@ def pts_expression(pts: list[int]) -> str:
 
 
 def filter_chain(source: str, *filters: tuple[str, Options]) -> list[str]:
-    """``-filter_complex`` for one chain of filters from stream ``source``, and its ``-map``.
-
-    A filter's options are written in name order; the option named ``""`` is its
-    positional argument.
-    """
+    """``-filter_complex`` for one chain of filters from stream ``source``, and its ``-map``;
+    options go in name order, the one named ``""`` as the positional argument."""
     links, label = [], f"[{source}]"
     for number, (name, options) in enumerate(filters):
         values = [_escape(value, _OPTION) if key == "" else
