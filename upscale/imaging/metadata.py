@@ -1,13 +1,9 @@
 """Carry the ICC profile and EXIF of an input over to its upscaled output.
 
-OpenCV decodes and encodes pixels but drops everything else, so a photo with a
-wide-gamut profile would come out with shifted colours and no camera data.
-Pillow reads the metadata (it only parses headers, the pixels are OpenCV's);
-the metadata is then spliced into OpenCV's encoded bytes as chunks/segments,
-so the pixel data is never re-encoded (a JPEG is compressed exactly once).
-
-EXIF is updated on the way: the pixels were already turned upright on read,
-so the orientation tag becomes 1, and the size fields give the new size.
+OpenCV drops both, so a wide-gamut photo would come out with shifted colours. Pillow
+reads them (headers only); they are spliced into OpenCV's encoded bytes, so the pixels
+are never re-encoded. EXIF gets orientation 1 (pixels are turned upright on read) and
+the new size.
 """
 
 from __future__ import annotations
@@ -22,13 +18,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from .stored_png import SIGNATURE as PNG_SIGNATURE
+from .stored_png import chunk
+
 EXIF_HEADER = b"Exif\x00\x00"
 ORIENTATION = 0x0112
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
 EXIF_IFD = 0x8769
 PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
-
-
 WHOLE_FILE_BYTES = 64 << 20  # files read whole for their metadata, at most
 
 
@@ -50,12 +47,9 @@ class ImageMetadata:
 
 
 def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
-    """ICC profile and EXIF of an image file or its bytes; empty when unreadable.
-
-    Missing or broken metadata never stops an upscale: the pixels are what matter. A file
-    over :data:`WHOLE_FILE_BYTES` is not read whole (it may be streamed in bounded memory):
-    its headers are, and a PNG's eXIf chunk placed after the pixels is not looked for.
-    """
+    """ICC profile and EXIF of an image file or its bytes; empty when unreadable (the pixels
+    are what matter). A file over :data:`WHOLE_FILE_BYTES` is not read whole: a PNG's eXIf
+    chunk after its pixels is then not looked for."""
     if not isinstance(source, bytes) and Path(source).stat().st_size > WHOLE_FILE_BYTES:
         opened, data = Path(source), b""
     else:
@@ -69,14 +63,13 @@ def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
                 exif = img.getexif().tobytes()  # an eXIf chunk after the pixels
     except Exception:  # noqa: BLE001 - unreadable metadata means no metadata
         return ImageMetadata()
-    if isinstance(exif, bytes) and exif.startswith(EXIF_HEADER):
-        exif = exif[len(EXIF_HEADER):]
+    if isinstance(exif, bytes):
+        exif = exif.removeprefix(EXIF_HEADER)
     return ImageMetadata(icc_profile=icc, exif=exif or None)
 
 
 def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
     """Orientation reset to upright and size fields set, other tags kept."""
-
     parsed = Image.Exif()
     try:
         with warnings.catch_warnings():
@@ -84,30 +77,22 @@ def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
             parsed.load(exif)
         if not len(parsed):
             return b""
-        if ORIENTATION in parsed:
-            parsed[ORIENTATION] = 1
-        if IMAGE_WIDTH in parsed:
-            parsed[IMAGE_WIDTH] = width
-        if IMAGE_LENGTH in parsed:
-            parsed[IMAGE_LENGTH] = height
+        for tag, value in ((ORIENTATION, 1), (IMAGE_WIDTH, width), (IMAGE_LENGTH, height)):
+            if tag in parsed:
+                parsed[tag] = value
         if EXIF_IFD in parsed:
             sub = parsed.get_ifd(EXIF_IFD)
             sub[PIXEL_X_DIMENSION] = width
             sub[PIXEL_Y_DIMENSION] = height
-        updated = parsed.tobytes()
+        return parsed.tobytes().removeprefix(EXIF_HEADER)
     except Exception:  # noqa: BLE001 - EXIF we cannot rewrite is dropped, not kept stale
         return b""
-    return updated[len(EXIF_HEADER):] if updated.startswith(EXIF_HEADER) else updated
 
 
 def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata,
                    width: int, height: int) -> bytes:
-    """``encoded`` with ``metadata`` spliced in, if the format can hold it.
-
-    ``width`` x ``height`` is the encoded picture's size (used for the EXIF size
-    fields and a WebP canvas header). Formats without a place for metadata
-    (BMP, and TIFF here) come back unchanged.
-    """
+    """``encoded`` (a ``width`` x ``height`` picture) with ``metadata`` spliced in; formats
+    without a place for it (BMP, and TIFF here) come back unchanged."""
     if not metadata:
         return encoded
     metadata = metadata.for_size(width, height)
@@ -121,31 +106,18 @@ def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata,
     return encoded
 
 
-# --- PNG: iCCP and eXIf chunks right after IHDR -------------------------------------------
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-
 def _png_with(encoded: bytes, metadata: ImageMetadata) -> bytes:
+    """iCCP and eXIf chunks right after IHDR."""
     if not encoded.startswith(PNG_SIGNATURE):
         return encoded
-    ihdr_length = struct.unpack(">I", encoded[8:12])[0]
-    after_ihdr = 8 + 12 + ihdr_length
-    chunks = b""
+    after_ihdr = 8 + 12 + struct.unpack(">I", encoded[8:12])[0]
+    chunks = []
     if metadata.icc_profile:
-        payload = b"ICC Profile\x00\x00" + zlib.compress(metadata.icc_profile)
-        chunks += _png_chunk(b"iCCP", payload)
+        chunks += chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(metadata.icc_profile))
     if metadata.exif:
-        chunks += _png_chunk(b"eXIf", metadata.exif)
-    return encoded[:after_ihdr] + chunks + encoded[after_ihdr:]
+        chunks += chunk(b"eXIf", metadata.exif)
+    return encoded[:after_ihdr] + b"".join(chunks) + encoded[after_ihdr:]
 
-
-# --- JPEG: APP1 Exif and APP2 ICC_PROFILE segments after SOI/APP0 ----------------------------
 
 JPEG_SEGMENT_MAX = 65533  # payload bytes a segment can hold after its length field
 ICC_MARKER = b"ICC_PROFILE\x00"
@@ -156,10 +128,11 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
 
 
 def _jpeg_with(encoded: bytes, metadata: ImageMetadata) -> bytes:
+    """APP1 Exif and APP2 ICC_PROFILE segments after SOI (and JFIF's APP0, which stays first)."""
     if not encoded.startswith(b"\xff\xd8"):
         return encoded
     position = 2
-    if encoded[2:4] == b"\xff\xe0":  # JFIF APP0 stays first, as JFIF readers expect
+    if encoded[2:4] == b"\xff\xe0":
         position = 4 + struct.unpack(">H", encoded[4:6])[0]
     segments = b""
     if metadata.exif and len(EXIF_HEADER) + len(metadata.exif) <= JPEG_SEGMENT_MAX:
@@ -174,8 +147,6 @@ def _jpeg_with(encoded: bytes, metadata: ImageMetadata) -> bytes:
                 segments += _jpeg_segment(0xE2, header + piece)
     return encoded[:position] + segments + encoded[position:]
 
-
-# --- WebP: the extended (VP8X) layout with ICCP and EXIF chunks ------------------------------
 
 VP8X_ICC, VP8X_ALPHA, VP8X_EXIF = 0x20, 0x10, 0x08
 
@@ -201,6 +172,7 @@ def _vp8l_has_alpha(payload: bytes) -> bool:
 
 
 def _webp_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
+    """The extended (VP8X) layout, with ICCP and EXIF chunks."""
     if encoded[:4] != b"RIFF" or encoded[8:12] != b"WEBP":
         return encoded
     chunks = [c for c in _riff_chunks(encoded[12:]) if c[0] not in (b"ICCP", b"EXIF")]

@@ -1,12 +1,9 @@
 """Encode an image a band of rows at a time, as the rows are computed.
 
-libvips writes PNG, JPEG, TIFF and WebP from an image it pulls through a pipeline,
-so the rows are handed to it as a stream (:mod:`.stored_png`), from a queue a
-band deep: the encoder, in a thread of its own, works on one band while the next
-is computed, and neither waits for the whole picture. PNG, JPEG and TIFF hold
-only the rows being encoded. WebP cannot: libwebp takes the whole picture at once,
-which its 16383×16383 limit bounds (about 1 GB of RGBA). BMP is not written here
-(libvips has no BMP writer); it is encoded whole, as before.
+The rows reach libvips as a stream (:mod:`.stored_png`) from a queue a band deep, and
+its encoder, in a thread of its own, works on one band while the next is computed.
+PNG, JPEG and TIFF hold only the rows being encoded; libwebp takes the whole picture
+(bounded by its 16383×16383 limit). libvips writes no BMP: that is encoded whole.
 """
 
 from __future__ import annotations
@@ -22,19 +19,18 @@ import numpy as np
 import pyvips
 
 from ..errors import UpscaleError
-from ..limits import check_quality
-from ..notes import note
 from ..stages import StageThread, Stopped, get, put
-from .metadata import ImageMetadata
+from .metadata import EXIF_HEADER, ImageMetadata
+from .read import error_reason
 from .stored_png import StoredPng
-from .write import fit_to_format
+from .write import check_quality_for, fit_to_format
 
 STREAMED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 ROWS_PER_PIECE = 64  # rows handed to the encoder at a time (views of a computed band)
 PIECES_AHEAD = 24  # pieces computed but not yet encoded: about one band of a large image
-# zlib level 2 with the Sub filter: OpenCV's size (it uses level 1, Sub and run-length
-# matching, which libvips does not offer) at its speed; 12000×2000 of an upscaled photo:
-# 8 MB in 0.54 s here, 8 MB in 0.62 s there (level 1 with Sub: 14 MB, level 3: 0.9 s).
+# zlib level 2 with the Sub filter: OpenCV's size at its speed (it uses level 1, Sub and
+# run-length matching, which libvips lacks); 12000×2000 of an upscaled photo: 8 MB in
+# 0.54 s here, 8 MB in 0.62 s there (level 1 with Sub: 14 MB, level 3: 0.9 s).
 PNG_COMPRESSION = 2
 PNG_SUB_FILTER = 0x10
 JPEG_QUALITY = 95  # OpenCV's default, so both roads write the same file
@@ -49,12 +45,7 @@ def streams_to(suffix: str) -> bool:
 
 def saver_options(suffix: str, quality: int | None, pixel_bytes: int) -> dict[str, Any]:
     """libvips saver options that match what :func:`~.write.encode_image` writes."""
-    suffix = suffix.lower()
-    if quality is not None:
-        check_quality(quality)
-        if suffix not in (".jpg", ".jpeg", ".webp"):
-            note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
-                 "written losslessly")
+    check_quality_for(suffix, quality)
     if suffix == ".png":
         return {"compression": PNG_COMPRESSION, "filter": PNG_SUB_FILTER}
     if suffix in (".jpg", ".jpeg"):
@@ -106,8 +97,6 @@ def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int
     """Encode ``bands`` (n×W×C rows of RGB(A)/gray, top to bottom, ``height`` rows in all)
     to ``path``, in the format its suffix names, as they come."""
     suffix = path.suffix.lower()
-    if not streams_to(suffix):
-        raise UpscaleError(f"{suffix} images are not written band by band")
     stop = threading.Event()
     waiting: queue.Queue = queue.Queue(maxsize=PIECES_AHEAD)
     stream = _BandBytes(waiting, stop, width, height)
@@ -138,12 +127,7 @@ def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int
         encoder.join()
         raise
     if encoder.error is not None:
-        raise UpscaleError(f"{path}: could not be written ({_reason(encoder.error)})")
-
-
-def _reason(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
+        raise UpscaleError(f"{path}: could not be written ({error_reason(encoder.error)})")
 
 
 def _with_metadata(image, suffix: str, metadata: ImageMetadata | None, width: int,
@@ -160,5 +144,5 @@ def _with_metadata(image, suffix: str, metadata: ImageMetadata | None, width: in
     if metadata.icc_profile:
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", metadata.icc_profile)
     if metadata.exif:
-        image.set_type(pyvips.GValue.blob_type, "exif-data", b"Exif\x00\x00" + metadata.exif)
+        image.set_type(pyvips.GValue.blob_type, "exif-data", EXIF_HEADER + metadata.exif)
     return image

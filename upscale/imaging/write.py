@@ -1,9 +1,5 @@
-"""Encode arrays to image files without ever leaving a half-written output.
-
-The file is encoded in memory, written under a temporary name in the target
-folder, then renamed over the final name: a crash leaves either nothing or the
-complete file, never a truncated one that a re-run would mistake for done.
-"""
+"""Encode arrays to image files, atomically: a crash leaves nothing or the whole file,
+never a truncated one that a re-run would mistake for done."""
 
 from __future__ import annotations
 
@@ -22,6 +18,15 @@ from .metadata import ImageMetadata, embed_metadata
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+LOSSY = (".jpg", ".jpeg", ".webp")
+
+
+def check_quality_for(suffix: str, quality: int | None) -> None:
+    """Refuse a quality out of range; note one given for a lossless format."""
+    check_quality(quality)
+    if quality is not None and suffix not in LOSSY:
+        note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
+             "written losslessly")
 
 
 def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
@@ -62,16 +67,11 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
     if image.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(np.ascontiguousarray(image), code)
+    check_quality_for(suffix, quality)
     params: list[int] = []
-    if quality is not None:
-        check_quality(quality)
-        if suffix in (".jpg", ".jpeg"):
-            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-        elif suffix == ".webp":
-            params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-        else:
-            note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
-                 "written losslessly")
+    if quality is not None and suffix in LOSSY:
+        flag = cv2.IMWRITE_WEBP_QUALITY if suffix == ".webp" else cv2.IMWRITE_JPEG_QUALITY
+        params = [flag, int(quality)]
     ok, encoded = cv2.imencode(suffix, image, params)
     if not ok:
         raise UpscaleError(f"could not encode a {image.shape} {image.dtype} image as {suffix}")
@@ -80,10 +80,8 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | None = None,
                 overwrite: bool = False, metadata: ImageMetadata | None = None) -> Path:
-    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically.
-
-    ``metadata`` (ICC profile, EXIF) is kept where the format can hold it.
-    """
+    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically, with
+    ``metadata`` (ICC profile, EXIF) where the format can hold it."""
     path = Path(path)
     data = encode_image(array, path.suffix, quality=quality)
     if metadata:
