@@ -1,8 +1,7 @@
 """Measure upscalers the way SR papers do: MATLAB bicubic LR, Y-channel PSNR/SSIM, shaved borders.
 
-``matlab_resize`` makes the LR images (and the bicubic baseline), ``degradation``
-makes realistic ones (Real-ESRGAN), ``metrics`` scores, ``run`` loops over a
-dataset, ``report`` shows the result.
+``matlab_resize`` and ``degradation`` make LR images, ``metrics`` scores, ``protocol``
+loops over a dataset, ``results`` shows the outcome.
 """
 
 from .matlab_resize import imresize

@@ -1,18 +1,10 @@
 """Real-ESRGAN's high-order degradation: realistic low-resolution inputs, reproducible by seed.
 
-Bicubic-downscaled test images are too clean to judge models meant for real
-photos. Real-ESRGAN (Wang et al. 2021) trains on images degraded twice over:
-
-1. blur (isotropic/anisotropic Gaussian, generalised Gaussian, plateau, or sinc)
-   -> random resize -> Gaussian or Poisson noise -> JPEG;
-2. blur (sometimes) -> random resize -> noise -> [resize to 1/scale + sinc, JPEG]
-   in random order.
-
-The probabilities and ranges are those of Real-ESRGAN's x4plus training
-configuration. Every random choice is drawn from the one ``numpy`` generator
-passed in, so a seed fixes the result. JPEG is OpenCV's encoder (Real-ESRGAN
-used a differentiable one on the GPU), so outputs are alike in kind, not bit
-for bit.
+Bicubic LR images are too clean to judge models meant for real photos. Real-ESRGAN
+(Wang et al. 2021) degrades twice: blur -> random resize -> noise -> JPEG, then blur
+(sometimes) -> resize -> noise -> [shrink to 1/scale + sinc, JPEG] in random order, with
+its x4plus configuration's odds and ranges. Every draw comes from the one generator given.
+JPEG is OpenCV's (Real-ESRGAN's was differentiable): alike in kind, not bit for bit.
 """
 
 from __future__ import annotations
@@ -67,8 +59,6 @@ SECOND_STAGE = StageSettings(
 FINAL_SINC_PROBABILITY = 0.8
 
 
-# ---- kernels -------------------------------------------------------------------------------
-
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     axis = np.arange(size, dtype=np.float64) - size // 2
     return np.meshgrid(axis, axis, indexing="xy")
@@ -85,12 +75,8 @@ def _mahalanobis(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.
 
 def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, *,
                            shape: str = "gaussian", beta: float = 1.0) -> np.ndarray:
-    """Normalised blur kernel: 'gaussian' exp(-q/2), 'generalized' exp(-q^beta/2)...
-
-    ...or 'plateau' 1/(1 + q^beta), with q the squared Mahalanobis distance.
-    beta = 1 makes 'generalized' the plain Gaussian; larger beta flattens the top,
-    smaller beta lengthens the tails.
-    """
+    """Normalised blur kernel, q the squared Mahalanobis distance: 'gaussian' exp(-q/2),
+    'generalized' exp(-q^beta/2) (beta > 1 flattens the top), 'plateau' 1/(1 + q^beta)."""
     q = _mahalanobis(size, sigma_x, sigma_y, theta)
     if shape == "gaussian":
         kernel = np.exp(-0.5 * q)
@@ -104,20 +90,15 @@ def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: flo
 
 
 def _bessel_j1(x: np.ndarray) -> np.ndarray:
-    """J1 from Bessel's integral (1/pi) * int_0^pi cos(t - x sin t) dt.
-
-    The integrand is smooth and periodic, so a midpoint rule with a few hundred
-    points is exact to float64 rounding for the arguments a 21-pixel kernel needs.
-    """
+    """J1 from Bessel's integral (1/pi) * int_0^pi cos(t - x sin t) dt: the integrand is smooth
+    and periodic, so 512 midpoints are exact to float64 for a 21-pixel kernel's arguments."""
     t = (np.arange(512) + 0.5) * (math.pi / 512)
     return np.cos(t - x[..., None] * np.sin(t)).mean(axis=-1)
 
 
 def sinc_kernel(size: int, cutoff: float) -> np.ndarray:
-    """Circular low-pass (2-D sinc, "jinc") with cutoff frequency ``cutoff`` in radians/pixel.
-
-    It mimics the ringing and overshoot that sharpening and resampling leave behind.
-    """
+    """Circular low-pass ("jinc"), ``cutoff`` in radians/pixel: the ringing and overshoot
+    that sharpening and resampling leave."""
     x, y = _grid(size)
     radius = np.hypot(x, y)
     safe = np.where(radius == 0, 1.0, radius)
@@ -143,16 +124,14 @@ def random_blur_kernel(rng: np.random.Generator, settings: BlurSettings) -> np.n
         sigma_y, theta = sigma_x, 0.0
     else:
         sigma_y, theta = rng.uniform(*settings.sigma_range), rng.uniform(-math.pi, math.pi)
-    if kind.startswith("generalized"):
-        return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape="generalized",
-                                      beta=_beta(rng, settings.generalized_beta_range))
-    if kind.startswith("plateau"):
-        return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape="plateau",
-                                      beta=_beta(rng, settings.plateau_beta_range))
-    return gaussian_family_kernel(size, sigma_x, sigma_y, theta)
+    shape = kind.rpartition("_")[0]  # "" for the plain Gaussians
+    if not shape:
+        return gaussian_family_kernel(size, sigma_x, sigma_y, theta)
+    betas = (settings.generalized_beta_range if shape == "generalized"
+             else settings.plateau_beta_range)
+    return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape=shape,
+                                  beta=_beta(rng, betas))
 
-
-# ---- operations on HxWxC float32 images in [0, 1] ---------------------------------------------
 
 def _filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     # all kernels here are point-symmetric, so OpenCV's correlation is a convolution
@@ -214,20 +193,9 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator,
     return decoded.reshape(image.shape).astype(np.float32) / 255.0
 
 
-def _final_sinc_kernel(rng: np.random.Generator) -> np.ndarray | None:
-    if rng.uniform() < FINAL_SINC_PROBABILITY:
-        size = int(rng.choice(_KERNEL_SIZES))
-        return sinc_kernel(size, rng.uniform(math.pi / 3, math.pi))
-    return None
-
-
 def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
-    """Degrade an HR image to (H // scale, W // scale) with the two-stage Real-ESRGAN process.
-
-    ``image`` is HxW or HxWxC (alpha is not expected), uint8, uint16 or float in
-    [0, 1]; the result has the same layout and dtype, quantised to 8 bits as
-    the final JPEG leaves it.
-    """
+    """HR (HxW or HxWxC, no alpha; uint8, uint16 or float in [0, 1]) to (H // scale,
+    W // scale), same layout and dtype, quantised to 8 bits as the last JPEG leaves it."""
     squeeze = image.ndim == 2
     integer = np.issubdtype(image.dtype, np.integer)
     peak = float(np.iinfo(image.dtype).max) if integer else 1.0
@@ -249,7 +217,9 @@ def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) 
     factor = _random_resize_factor(rng, SECOND_STAGE)
     out = _resize(out, int(target_w * factor), int(target_h * factor), _random_mode(rng))
     out = _add_noise(out, rng, SECOND_STAGE)
-    sinc = _final_sinc_kernel(rng)
+    sinc = None
+    if rng.uniform() < FINAL_SINC_PROBABILITY:
+        sinc = sinc_kernel(int(rng.choice(_KERNEL_SIZES)), rng.uniform(math.pi / 3, math.pi))
 
     def shrink_and_ring(x: np.ndarray) -> np.ndarray:
         x = _resize(x, target_w, target_h, _random_mode(rng))

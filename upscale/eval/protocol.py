@@ -1,10 +1,5 @@
-"""The evaluation loop: HR image -> degrade -> upscale -> compare with HR.
-
-It follows the SR papers' protocol: crop HR to a multiple of the scale (so LR
-and SR sizes are exact), make LR with MATLAB bicubic (or Real-ESRGAN's
-degradation), upscale, and measure Y-channel PSNR/SSIM with ``scale`` pixels
-shaved off each edge.
-"""
+"""The SR papers' evaluation loop: crop HR to a multiple of the scale (so LR and SR sizes
+are exact), degrade it (MATLAB bicubic or Real-ESRGAN), upscale, compare with HR."""
 
 from __future__ import annotations
 
@@ -20,8 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
-from ..imaging import read_image, write_image
-from ..imaging.write import IMAGE_SUFFIXES
+from ..imaging import IMAGE_SUFFIXES, read_image, split_alpha, write_image
 from ..pipeline import upscale_image
 from ..run import prepare_network
 from .degradation import realesrgan_degrade
@@ -32,7 +26,6 @@ if TYPE_CHECKING:
     import torch
 
     from ..model import ModelDescriptor
-    from ..run import PreparedNetwork
 
 # (LR image, integer scale) -> SR image of exactly scale x the LR size, same dtype
 Upscaler = Callable[[np.ndarray, int], np.ndarray]
@@ -91,20 +84,15 @@ def classical_upscaler(method: str) -> Upscaler:
     return upscale
 
 
-def network_upscaler(prepared: PreparedNetwork, *, tile: int = 0) -> Upscaler:
-    """Upscale through the image pipeline, exactly as ``upscale IMAGE`` would."""
+def upscaler_for_network(network: ModelDescriptor | torch.nn.Module, *, device: str = "auto",
+                         precision: str = "auto", tile: int = 0) -> Upscaler:
+    """The image pipeline, exactly as ``upscale IMAGE`` runs it, with the network prepared once."""
+    prepared = prepare_network(network, device=device, precision=precision)
 
     def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
         return upscale_image(prepared, lr, scale=scale, tile=tile)
 
     return upscale
-
-
-def upscaler_for_network(network: ModelDescriptor | torch.nn.Module, *, device: str = "auto",
-                         precision: str = "auto", tile: int = 0) -> Upscaler:
-    """An upscaler from an already-built network (prepared once, used for every image)."""
-
-    return network_upscaler(prepare_network(network, device=device, precision=precision), tile=tile)
 
 
 def dataset_images(dataset_dir: str | os.PathLike) -> list[Path]:
@@ -137,11 +125,7 @@ def degrade(hr: np.ndarray, scale: int, degradation: str = "bicubic", *, seed: i
 
 
 def _read_hr(path: Path, scale: int) -> np.ndarray:
-    image = read_image(path)
-    if image.ndim == 3 and image.shape[2] in (2, 4):
-        image = image[:, :, :-1]  # benchmarks are opaque; alpha is not part of the measure
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
+    image, _ = split_alpha(read_image(path))  # benchmarks are opaque: alpha is not measured
     hr = crop_to_multiple(image, scale)
     if min(hr.shape[:2]) < 2 * scale + 11:
         raise InputError(f"{path}: {image.shape[1]}x{image.shape[0]} is too small to measure "

@@ -1,8 +1,7 @@
 """Show an evaluation as a table, or save it as JSON for scripts and later comparison.
 
-Identical output and reference give an infinite PSNR. The table shows it as
-"∞", the mean becomes infinite too (as it should: no finite number is honest
-there), and JSON, which has no infinity, gets the string "inf".
+An identical output's infinite PSNR (and so the mean's: no finite one is honest) shows
+as "∞", and is the string "inf" in JSON, which has no infinity.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ def format_ssim(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.4f}"
 
 
-def report_table(report: EvalReport) -> Table:
+def print_report(report: EvalReport, console: Console) -> None:
     """One row per image, then the mean; timings are upscaling only, wall time in the caption."""
     title = f"{report.method} ×{report.scale}"
     if report.dataset:
@@ -43,10 +42,8 @@ def report_table(report: EvalReport) -> Table:
     table = Table(title=title, caption=f"wall time {report.wall_seconds:.1f} s",
                   caption_justify="right")
     table.add_column("image")
-    table.add_column("size (HR)", justify="right")
-    table.add_column("PSNR (dB)", justify="right")
-    table.add_column("SSIM", justify="right")
-    table.add_column("time (s)", justify="right")
+    for heading in ("size (HR)", "PSNR (dB)", "SSIM", "time (s)"):
+        table.add_column(heading, justify="right")
     for score in report.scores:
         table.add_row(score.name, f"{score.width}×{score.height}", format_psnr(score.psnr),
                       format_ssim(score.ssim), f"{score.seconds:.2f}")
@@ -54,11 +51,7 @@ def report_table(report: EvalReport) -> Table:
     total = sum(s.seconds for s in report.scores)
     table.add_row("[bold]mean[/bold]", "", f"[bold]{format_psnr(report.mean_psnr)}[/bold]",
                   f"[bold]{format_ssim(report.mean_ssim)}[/bold]", f"{total:.2f}")
-    return table
-
-
-def print_report(report: EvalReport, console: Console) -> None:
-    console.print(report_table(report))
+    console.print(table)
 
 
 def _json_number(value: float) -> float | str | None:
