@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,41 +54,34 @@ def saver_options(suffix: str, quality: int | None, pixel_bytes: int) -> dict[st
     return {"compression": "lzw", "bigtiff": pixel_bytes > BIGTIFF_FROM}
 
 
-class _BandBytes:
-    """The libvips source's reader: rows from the queue, as the bytes of a stored PNG."""
+def _stored_png(pieces: queue.Queue, stop: threading.Event, width: int,
+                height: int) -> Iterator[bytes]:
+    """The rows from the queue, as the bytes of a stored PNG."""
+    png = None
+    while (rows := get(pieces, stop)) is not _END:
+        if png is None:
+            png = StoredPng(width, height, rows.shape[2], rows.dtype)
+            yield from png.header()
+        yield from png.band(rows)
+    if png is not None:
+        yield from png.end()
 
-    def __init__(self, pieces: queue.Queue, stop: threading.Event, width: int,
-                 height: int) -> None:
-        self.pieces, self.stop = pieces, stop
-        self.width, self.height = width, height
-        self.png: StoredPng | None = None
-        self.pending: deque[memoryview] = deque()
-        self.ended = False
 
-    def _refill(self) -> None:
-        rows = get(self.pieces, self.stop)
-        if rows is _END:
-            self.pending.extend(map(memoryview, self.png.end() if self.png else []))
-            self.ended = True
-            return
-        if self.png is None:
-            self.png = StoredPng(self.width, self.height, rows.shape[2], rows.dtype)
-            self.pending.extend(map(memoryview, self.png.header()))
-        self.pending.extend(map(memoryview, self.png.band(rows)))
+def _reader(chunks: Iterator[bytes]) -> Callable[[int], bytes]:
+    """libvips's read callback: the next bytes of ``chunks``, at most ``length`` of them."""
+    left = memoryview(b"")
 
-    def read(self, length: int) -> bytes:
+    def read(length: int) -> bytes:
+        nonlocal left
         try:
-            while not self.pending and not self.ended:
-                self._refill()
-        except Stopped:
-            return b""  # the producer failed: libvips sees a truncated stream and gives up
-        if not self.pending:
-            return b""
-        piece = self.pending.popleft()
-        if len(piece) > length:
-            self.pending.appendleft(piece[length:])
-            piece = piece[:length]
+            while not left:
+                left = memoryview(next(chunks))
+        except (StopIteration, Stopped):
+            return b""  # the end, or the producer failed: libvips sees a truncated stream
+        piece, left = left[:length], left[length:]
         return bytes(piece)
+
+    return read
 
 
 def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int, *,
@@ -99,13 +91,17 @@ def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int
     suffix = path.suffix.lower()
     stop = threading.Event()
     waiting: queue.Queue = queue.Queue(maxsize=PIECES_AHEAD)
-    stream = _BandBytes(waiting, stop, width, height)
 
     def encode() -> None:
         source = pyvips.SourceCustom()
-        source.on_read(stream.read)
-        image = pyvips.Image.new_from_source(source, "", access="sequential")
-        image = _with_metadata(image, suffix, metadata, width, height)
+        source.on_read(_reader(_stored_png(waiting, stop, width, height)))
+        image = pyvips.Image.new_from_source(source, "", access="sequential").copy()
+        if metadata and suffix not in (".tif", ".tiff"):  # where embed_metadata puts it
+            kept = metadata.for_size(width, height)
+            if kept.icc_profile:
+                image.set_type(pyvips.GValue.blob_type, "icc-profile-data", kept.icc_profile)
+            if kept.exif:
+                image.set_type(pyvips.GValue.blob_type, "exif-data", EXIF_HEADER + kept.exif)
         pixel_bytes = width * height * image.bands * (2 if image.format == "ushort" else 1)
         image.write_to_file(str(path), **saver_options(suffix, quality, pixel_bytes))
 
@@ -129,20 +125,3 @@ def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int
     if encoder.error is not None:
         raise UpscaleError(f"{path}: could not be written ({error_reason(encoder.error)})")
 
-
-def _with_metadata(image, suffix: str, metadata: ImageMetadata | None, width: int,
-                   height: int):
-    """``image`` carrying the ICC profile and EXIF where :func:`~.metadata.embed_metadata`
-    would put them (PNG, JPEG, WebP), and nothing else."""
-    image = image.copy()
-    for field in image.get_fields():
-        if field.startswith(("exif-", "icc-", "xmp-", "png-comment")):
-            image.remove(field)
-    if not metadata or suffix in (".tif", ".tiff"):
-        return image
-    metadata = metadata.for_size(width, height)
-    if metadata.icc_profile:
-        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", metadata.icc_profile)
-    if metadata.exif:
-        image.set_type(pyvips.GValue.blob_type, "exif-data", EXIF_HEADER + metadata.exif)
-    return image
