@@ -107,12 +107,6 @@ def dataset_images(dataset_dir: str | os.PathLike) -> list[Path]:
     return images
 
 
-def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
-    """Cut the bottom/right so both sides divide by ``scale`` (the benchmarks' 'modcrop')."""
-    height, width = image.shape[:2]
-    return image[: height - height % scale, : width - width % scale]
-
-
 def degrade(hr: np.ndarray, scale: int, degradation: str = "bicubic", *, seed: int = 0,
             name: str = "") -> np.ndarray:
     """HR -> LR. Real-ESRGAN's randomness is seeded per image name, so it is order-independent."""
@@ -125,8 +119,11 @@ def degrade(hr: np.ndarray, scale: int, degradation: str = "bicubic", *, seed: i
 
 
 def _read_hr(path: Path, scale: int) -> np.ndarray:
-    image, _ = split_alpha(read_image(path))  # benchmarks are opaque: alpha is not measured
-    hr = crop_to_multiple(image, scale)
+    """HR without alpha (benchmarks are opaque), cut at the bottom/right so both sides divide
+    by ``scale`` (the benchmarks' 'modcrop')."""
+    image, _ = split_alpha(read_image(path))
+    height, width = image.shape[:2]
+    hr = image[: height - height % scale, : width - width % scale]
     if min(hr.shape[:2]) < 2 * scale + 11:
         raise InputError(f"{path}: {image.shape[1]}x{image.shape[0]} is too small to measure "
                          f"at x{scale} (SSIM needs 11 pixels after shaving {scale} each side)")

@@ -17,15 +17,12 @@ from io import BytesIO
 from pathlib import Path
 
 from PIL import Image
+from PIL.ExifTags import IFD, Base
 
 from .stored_png import SIGNATURE as PNG_SIGNATURE
 from .stored_png import chunk
 
 EXIF_HEADER = b"Exif\x00\x00"
-ORIENTATION = 0x0112
-IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
-EXIF_IFD = 0x8769
-PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
 WHOLE_FILE_BYTES = 64 << 20  # files read whole for their metadata, at most
 
 
@@ -77,13 +74,13 @@ def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
             parsed.load(exif)
         if not len(parsed):
             return b""
-        for tag, value in ((ORIENTATION, 1), (IMAGE_WIDTH, width), (IMAGE_LENGTH, height)):
+        for tag, value in ((Base.Orientation, 1), (Base.ImageWidth, width),
+                           (Base.ImageLength, height)):
             if tag in parsed:
                 parsed[tag] = value
-        if EXIF_IFD in parsed:
-            sub = parsed.get_ifd(EXIF_IFD)
-            sub[PIXEL_X_DIMENSION] = width
-            sub[PIXEL_Y_DIMENSION] = height
+        if IFD.Exif in parsed:
+            parsed.get_ifd(IFD.Exif).update({Base.ExifImageWidth: width,
+                                             Base.ExifImageHeight: height})
         return parsed.tobytes().removeprefix(EXIF_HEADER)
     except Exception:  # noqa: BLE001 - EXIF we cannot rewrite is dropped, not kept stale
         return b""
@@ -93,20 +90,13 @@ def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata,
                    width: int, height: int) -> bytes:
     """``encoded`` (a ``width`` x ``height`` picture) with ``metadata`` spliced in; formats
     without a place for it (BMP, and TIFF here) come back unchanged."""
-    if not metadata:
+    splice = _SPLICES.get(suffix.lower())
+    if not metadata or splice is None:
         return encoded
-    metadata = metadata.for_size(width, height)
-    suffix = suffix.lower()
-    if suffix == ".png":
-        return _png_with(encoded, metadata)
-    if suffix in (".jpg", ".jpeg"):
-        return _jpeg_with(encoded, metadata)
-    if suffix == ".webp":
-        return _webp_with(encoded, metadata, width, height)
-    return encoded
+    return splice(encoded, metadata.for_size(width, height), width, height)
 
 
-def _png_with(encoded: bytes, metadata: ImageMetadata) -> bytes:
+def _png_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
     """iCCP and eXIf chunks right after IHDR."""
     if not encoded.startswith(PNG_SIGNATURE):
         return encoded
@@ -127,7 +117,7 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
     return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
 
 
-def _jpeg_with(encoded: bytes, metadata: ImageMetadata) -> bytes:
+def _jpeg_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
     """APP1 Exif and APP2 ICC_PROFILE segments after SOI (and JFIF's APP0, which stays first)."""
     if not encoded.startswith(b"\xff\xd8"):
         return encoded
@@ -193,3 +183,6 @@ def _webp_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int)
         out.append(_riff_chunk(b"EXIF", metadata.exif))
     body = b"WEBP" + _riff_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + canvas) + b"".join(out)
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+_SPLICES = {".png": _png_with, ".jpg": _jpeg_with, ".jpeg": _jpeg_with, ".webp": _webp_with}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.ExifTags import Base
 
 from ..errors import InputError
 from ..limits import DEFAULT_MAX_PIXELS
 from ._cv2 import cv2
-from .metadata import ORIENTATION
 from .stored_png import SIGNATURE as PNG_SIGNATURE
 
 GIF_SUFFIX = ".gif"  # read (a still one), never written: its outputs are PNG
@@ -90,7 +90,7 @@ def header_layout(path: Path) -> tuple[int, int, int, int] | None:
             width, height = img.size
             channels = len(img.getbands())
             sample_bytes = 2 if img.mode.startswith("I") or "16" in img.mode else 1
-            turned = int(img.getexif().get(ORIENTATION, 1)) in (5, 6, 7, 8)
+            turned = int(img.getexif().get(Base.Orientation, 1)) in (5, 6, 7, 8)
     except PILLOW_ERRORS:
         return None
     if turned:
@@ -173,7 +173,7 @@ def _apply_orientation(image: np.ndarray, data: bytes) -> np.ndarray:
         return image
     try:
         with Image.open(BytesIO(data)) as img:
-            orientation = int(img.getexif().get(ORIENTATION, 1))
+            orientation = int(img.getexif().get(Base.Orientation, 1))
     except Exception:  # noqa: BLE001 - no readable EXIF simply means upright
         return image
     turn = _ORIENT.get(orientation)
