@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..imaging._cv2 import cv2
+from ..imaging.write import encode_image
 
 KERNEL_KINDS = ("iso", "aniso", "generalized_iso", "generalized_aniso",
                 "plateau_iso", "plateau_aniso")
@@ -182,12 +183,9 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator,
           quality_range: tuple[int, int]) -> np.ndarray:
     quality = int(rng.integers(quality_range[0], quality_range[1] + 1))
     pixels = np.clip(np.floor(image * 255.0 + 0.5), 0, 255).astype(np.uint8)
-    if pixels.shape[2] == 3:
-        pixels = pixels[:, :, ::-1]  # OpenCV encodes BGR
-    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG")
-    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    encoded = encode_image(pixels if pixels.shape[2] == 3 else pixels[:, :, 0], ".jpg",
+                           quality=quality)
+    decoded = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded.ndim == 3:
         decoded = decoded[:, :, ::-1]
     return decoded.reshape(image.shape).astype(np.float32) / 255.0

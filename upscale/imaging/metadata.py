@@ -86,7 +86,7 @@ def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
         return b""
 
 
-def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata,
+def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata | None,
                    width: int, height: int) -> bytes:
     """``encoded`` (a ``width`` x ``height`` picture) with ``metadata`` spliced in; formats
     without a place for it (BMP, and TIFF here) come back unchanged."""

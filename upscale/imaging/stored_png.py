@@ -27,8 +27,6 @@ class StoredPng:
     """A ``width``×``height`` PNG of ``channels`` uint8/uint16 channels, row bands in order."""
 
     def __init__(self, width: int, height: int, channels: int, dtype: np.dtype) -> None:
-        if channels not in COLOUR_TYPES or np.dtype(dtype) not in (np.uint8, np.uint16):
-            raise ValueError(f"no PNG holds {channels} channels of {np.dtype(dtype)}")
         self.width, self.height, self.channels = width, height, channels
         self.big_endian = np.dtype(">u2") if np.dtype(dtype) == np.uint16 else np.dtype(np.uint8)
         self.deflate = zlib.compressobj(level=0)

@@ -44,12 +44,10 @@ def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
 
 
 def fit_to_format(image: np.ndarray, suffix: str) -> np.ndarray:
-    """Pixels the format named by ``suffix`` holds: float to 16 bits, 16 bits to 8 where
-    only 8 are kept, alpha flattened where there is none (any rows of a picture alike)."""
-    suffix = suffix.lower()
+    """Pixels the format of (lower-case) ``suffix`` holds: float to 16 bits, 16 bits to 8
+    where only 8 are kept, alpha flattened where there is none (any rows alike)."""
     if image.dtype == np.float32:
-        image = np.clip(image, 0.0, 1.0)
-        image = (image * 65535.0 + 0.5).astype(np.uint16)
+        image = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
     if image.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and suffix in NO_ALPHA:
@@ -84,7 +82,6 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | No
     ``metadata`` (ICC profile, EXIF) where the format can hold it."""
     path = Path(path)
     data = encode_image(array, path.suffix, quality=quality)
-    if metadata:
-        data = embed_metadata(data, path.suffix, metadata, array.shape[1], array.shape[0])
+    data = embed_metadata(data, path.suffix, metadata, array.shape[1], array.shape[0])
     write_bytes_atomically(path, data, overwrite=overwrite)
     return path
