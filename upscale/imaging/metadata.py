@@ -98,8 +98,6 @@ def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata | None,
 
 def _png_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
     """iCCP and eXIf chunks right after IHDR."""
-    if not encoded.startswith(PNG_SIGNATURE):
-        return encoded
     after_ihdr = 8 + 12 + struct.unpack(">I", encoded[8:12])[0]
     chunks = []
     if metadata.icc_profile:
@@ -119,8 +117,6 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
 
 def _jpeg_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
     """APP1 Exif and APP2 ICC_PROFILE segments after SOI (and JFIF's APP0, which stays first)."""
-    if not encoded.startswith(b"\xff\xd8"):
-        return encoded
     position = 2
     if encoded[2:4] == b"\xff\xe0":
         position = 4 + struct.unpack(">H", encoded[4:6])[0]
@@ -133,8 +129,7 @@ def _jpeg_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int)
                   for i in range(0, len(metadata.icc_profile), room)]
         if len(pieces) <= 255:
             for number, piece in enumerate(pieces, start=1):
-                header = ICC_MARKER + bytes([number, len(pieces)])
-                segments += _jpeg_segment(0xE2, header + piece)
+                segments += _jpeg_segment(0xE2, ICC_MARKER + bytes([number, len(pieces)]) + piece)
     return encoded[:position] + segments + encoded[position:]
 
 
@@ -152,25 +147,18 @@ def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
-    padding = b"\x00" if len(payload) & 1 else b""
-    return kind + struct.pack("<I", len(payload)) + payload + padding
-
-
-def _vp8l_has_alpha(payload: bytes) -> bool:
-    """The alpha-is-used bit of a lossless bitstream header."""
-    return len(payload) >= 5 and bool((struct.unpack("<I", payload[1:5])[0] >> 28) & 1)
+    return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
 
 
 def _webp_with(encoded: bytes, metadata: ImageMetadata, width: int, height: int) -> bytes:
     """The extended (VP8X) layout, with ICCP and EXIF chunks."""
-    if encoded[:4] != b"RIFF" or encoded[8:12] != b"WEBP":
-        return encoded
     chunks = [c for c in _riff_chunks(encoded[12:]) if c[0] not in (b"ICCP", b"EXIF")]
     if chunks and chunks[0][0] == b"VP8X":
         flags, canvas = chunks[0][1][0], chunks[0][1][4:10]
         chunks = chunks[1:]
     else:
-        alpha = any(kind == b"VP8L" and _vp8l_has_alpha(data) for kind, data in chunks)
+        # a lossless bitstream's alpha-is-used bit: bit 28 of its header after the signature
+        alpha = any(kind == b"VP8L" and len(data) >= 5 and data[4] & 0x10 for kind, data in chunks)
         flags = VP8X_ALPHA if alpha else 0
         canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     out = []
