@@ -65,20 +65,14 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(axis, axis, indexing="xy")
 
 
-def _mahalanobis(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
-    """x^T S^-1 x on a size x size grid, S the covariance rotated by theta."""
-    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    covariance = rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T
-    inverse = np.linalg.inv(covariance)
-    x, y = _grid(size)
-    return inverse[0, 0] * x * x + (inverse[0, 1] + inverse[1, 0]) * x * y + inverse[1, 1] * y * y
-
-
 def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, *,
                            shape: str = "gaussian", beta: float = 1.0) -> np.ndarray:
     """Normalised blur kernel, q the squared Mahalanobis distance: 'gaussian' exp(-q/2),
     'generalized' exp(-q^beta/2) (beta > 1 flattens the top), 'plateau' 1/(1 + q^beta)."""
-    q = _mahalanobis(size, sigma_x, sigma_y, theta)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    inverse = np.linalg.inv(rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T)
+    x, y = _grid(size)
+    q = inverse[0, 0] * x * x + (inverse[0, 1] + inverse[1, 0]) * x * y + inverse[1, 1] * y * y
     if shape == "gaussian":
         kernel = np.exp(-0.5 * q)
     elif shape == "generalized":
@@ -90,20 +84,17 @@ def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: flo
     return kernel / kernel.sum()
 
 
-def _bessel_j1(x: np.ndarray) -> np.ndarray:
-    """J1 from Bessel's integral (1/pi) * int_0^pi cos(t - x sin t) dt: the integrand is smooth
-    and periodic, so 512 midpoints are exact to float64 for a 21-pixel kernel's arguments."""
-    t = (np.arange(512) + 0.5) * (math.pi / 512)
-    return np.cos(t - x[..., None] * np.sin(t)).mean(axis=-1)
-
-
 def sinc_kernel(size: int, cutoff: float) -> np.ndarray:
     """Circular low-pass ("jinc"), ``cutoff`` in radians/pixel: the ringing and overshoot
     that sharpening and resampling leave."""
     x, y = _grid(size)
     radius = np.hypot(x, y)
     safe = np.where(radius == 0, 1.0, radius)
-    kernel = cutoff * _bessel_j1(cutoff * safe) / (2 * math.pi * safe)
+    # J1 by Bessel's integral (1/pi) int_0^pi cos(t - z sin t) dt: smooth and periodic, so
+    # 512 midpoints are exact to float64 for the arguments a 21-pixel kernel needs
+    t = (np.arange(512) + 0.5) * (math.pi / 512)
+    j1 = np.cos(t - (cutoff * safe)[..., None] * np.sin(t)).mean(axis=-1)
+    kernel = cutoff * j1 / (2 * math.pi * safe)
     kernel[radius == 0] = cutoff**2 / (4 * math.pi)
     return kernel / kernel.sum()
 
