@@ -100,9 +100,7 @@ def header_layout(path: Path) -> tuple[int, int, int, int] | None:
 
 def check_pixel_count(path: Path, max_pixels: int | None) -> None:
     """Refuse, from the header alone, an image too large to upscale in this memory."""
-    if not max_pixels:
-        return
-    size = header_size(path)
+    size = header_size(path) if max_pixels else None
     if size is not None and size[0] * size[1] > max_pixels:
         width, height = size
         raise InputError(
@@ -155,18 +153,6 @@ def error_reason(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-# EXIF orientation tag value -> the numpy view that shows the picture upright.
-_ORIENT = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: a.swapaxes(0, 1),
-    6: lambda a: np.rot90(a, k=-1),
-    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
-    8: lambda a: np.rot90(a, k=1),
-}
-
-
 def _apply_orientation(image: np.ndarray, data: bytes) -> np.ndarray:
     """Rotate/flip as the EXIF tag says: IMREAD_UNCHANGED leaves that to us."""
     if b"Exif" not in data[:65536]:
@@ -176,8 +162,13 @@ def _apply_orientation(image: np.ndarray, data: bytes) -> np.ndarray:
             orientation = int(img.getexif().get(Base.Orientation, 1))
     except Exception:  # noqa: BLE001 - no readable EXIF simply means upright
         return image
-    turn = _ORIENT.get(orientation)
-    return turn(image) if turn else image
+    # the views that show it upright: orientations 3, 4, 6, 7 flip the rows, 2, 3, 7, 8 the
+    # columns, and 5 to 8 then swap rows for columns
+    if orientation in (3, 4, 6, 7):
+        image = image[::-1]
+    if orientation in (2, 3, 7, 8):
+        image = image[:, ::-1]
+    return image.swapaxes(0, 1) if orientation in (5, 6, 7, 8) else image
 
 
 def _normalise_dtype(image: np.ndarray, path: Path) -> np.ndarray:
