@@ -85,8 +85,7 @@ def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: flo
 
 
 def sinc_kernel(size: int, cutoff: float) -> np.ndarray:
-    """Circular low-pass ("jinc"), ``cutoff`` in radians/pixel: the ringing and overshoot
-    that sharpening and resampling leave."""
+    """Circular low-pass ("jinc"), ``cutoff`` in radians/pixel: the ringing resampling leaves."""
     x, y = _grid(size)
     radius = np.hypot(x, y)
     safe = np.where(radius == 0, 1.0, radius)

@@ -119,8 +119,7 @@ def degrade(hr: np.ndarray, scale: int, degradation: str = "bicubic", *, seed: i
 
 
 def _read_hr(path: Path, scale: int) -> np.ndarray:
-    """HR without alpha (benchmarks are opaque), cut at the bottom/right so both sides divide
-    by ``scale`` (the benchmarks' 'modcrop')."""
+    """HR without alpha (benchmarks are opaque), cropped to a multiple of ``scale`` ('modcrop')."""
     image, _ = split_alpha(read_image(path))
     height, width = image.shape[:2]
     hr = image[: height - height % scale, : width - width % scale]

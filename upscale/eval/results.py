@@ -63,11 +63,8 @@ def _json_number(value: float) -> float | str | None:
 def report_dict(report: EvalReport) -> dict[str, Any]:
     """Plain JSON-safe data: infinite PSNR is written as the string "inf"."""
     return {
-        "dataset": report.dataset,
-        "method": report.method,
-        "scale": report.scale,
-        "degradation": report.degradation,
-        "seed": report.seed,
+        **{key: getattr(report, key) for key in ("dataset", "method", "scale", "degradation",
+                                                  "seed")},
         "protocol": "Y channel (BT.601, MATLAB rgb2ycbcr), border shaved by scale, "
                     "SSIM Gaussian 11x11 sigma 1.5",
         "images": [

@@ -22,12 +22,8 @@ def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def bleed_transparent_colour(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Fill colour under (partly) transparent pixels from nearby visible ones.
-
-    Pull-push over an image pyramid: alpha-weighted averages are built at coarser and
-    coarser levels, then each level fills in what the finer one lacks. Fully opaque
-    pixels are left exactly as they were.
-    """
+    """Fill colour under (partly) transparent pixels from nearby visible ones by pull-push over
+    an alpha-weighted pyramid; fully opaque pixels are kept exactly."""
     weight = alpha.astype(np.float32) / _PEAKS.get(alpha.dtype, 1.0)
     if weight.min() >= 1.0:
         return colour

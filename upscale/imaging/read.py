@@ -62,8 +62,7 @@ _pil_limit_lock = threading.Lock()
 
 @contextmanager
 def _header(path: Path) -> Iterator[Image.Image]:
-    """The file opened by Pillow, its decompression-bomb limit lifted: ours applies, and
-    must be able to name the size it refuses."""
+    """The file opened by Pillow, its bomb limit lifted: ours applies and names the size."""
     with _pil_limit_lock:
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:

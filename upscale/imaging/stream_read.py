@@ -86,8 +86,7 @@ def _row_reader(image, path: Path) -> Callable[[int], np.ndarray]:
 
 
 def alpha_is_opaque(path: str | os.PathLike) -> bool:
-    """Whether the file's last channel (its alpha) is everywhere at its maximum, in one
-    bounded-memory pass."""
+    """Whether the file's alpha (last channel) is opaque everywhere, in one bounded pass."""
     image = pyvips.Image.new_from_file(str(path), access="sequential")
     top = 65535 if image.format == "ushort" else 255
     return image.extract_band(image.bands - 1).min() >= top

@@ -86,8 +86,7 @@ def _reader(chunks: Iterator[bytes]) -> Callable[[int], bytes]:
 
 def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int, *,
                 quality: int | None = None, metadata: ImageMetadata | None = None) -> None:
-    """Encode ``bands`` (n×W×C rows of RGB(A)/gray, top to bottom, ``height`` rows in all)
-    to ``path``, in the format its suffix names, as they come."""
+    """Encode ``bands`` (n×W×C rows, top to bottom, ``height`` in all) to ``path`` as they come."""
     suffix = path.suffix.lower()
     stop = threading.Event()
     waiting: queue.Queue = queue.Queue(maxsize=PIECES_AHEAD)
