@@ -37,10 +37,26 @@ class ImageMetadata:
         return bool(self.icc_profile or self.exif)
 
     def for_size(self, width: int, height: int) -> ImageMetadata:
-        """The metadata for an upright ``width`` x ``height`` copy of the picture."""
+        """The metadata for an upright ``width`` x ``height`` copy of the picture: EXIF that
+        cannot be rewritten is dropped, not kept stale."""
         if not self.exif:
             return self
-        return replace(self, exif=_updated_exif(self.exif, width, height))
+        parsed = Image.Exif()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Pillow warns about corrupt EXIF, reads none
+                parsed.load(self.exif)
+            for tag, value in ((Base.Orientation, 1), (Base.ImageWidth, width),
+                               (Base.ImageLength, height)):
+                if tag in parsed:
+                    parsed[tag] = value
+            if IFD.Exif in parsed:
+                parsed.get_ifd(IFD.Exif).update({Base.ExifImageWidth: width,
+                                                 Base.ExifImageHeight: height})
+            exif = parsed.tobytes().removeprefix(EXIF_HEADER) if len(parsed) else b""
+        except Exception:  # noqa: BLE001
+            exif = b""
+        return replace(self, exif=exif)
 
 
 def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
@@ -63,27 +79,6 @@ def read_metadata(source: str | os.PathLike | bytes) -> ImageMetadata:
     if isinstance(exif, bytes):
         exif = exif.removeprefix(EXIF_HEADER)
     return ImageMetadata(icc_profile=icc, exif=exif or None)
-
-
-def _updated_exif(exif: bytes, width: int, height: int) -> bytes:
-    """Orientation reset to upright and size fields set, other tags kept."""
-    parsed = Image.Exif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns about corrupt EXIF, then reads none
-            parsed.load(exif)
-        if not len(parsed):
-            return b""
-        for tag, value in ((Base.Orientation, 1), (Base.ImageWidth, width),
-                           (Base.ImageLength, height)):
-            if tag in parsed:
-                parsed[tag] = value
-        if IFD.Exif in parsed:
-            parsed.get_ifd(IFD.Exif).update({Base.ExifImageWidth: width,
-                                             Base.ExifImageHeight: height})
-        return parsed.tobytes().removeprefix(EXIF_HEADER)
-    except Exception:  # noqa: BLE001 - EXIF we cannot rewrite is dropped, not kept stale
-        return b""
 
 
 def embed_metadata(encoded: bytes, suffix: str, metadata: ImageMetadata | None,

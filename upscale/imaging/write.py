@@ -59,8 +59,8 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
     """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        known = ", ".join(IMAGE_SUFFIXES)
-        raise UpscaleError(f"cannot write {suffix!r} images; use one of {known}")
+        raise UpscaleError(f"cannot write {suffix!r} images; use one of "
+                           f"{', '.join(IMAGE_SUFFIXES)}")
     image = fit_to_format(array, suffix)
     if image.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
