@@ -21,22 +21,17 @@ KERNEL_KINDS = ("iso", "aniso", "generalized_iso", "generalized_aniso",
                 "plateau_iso", "plateau_aniso")
 _RESIZE_MODES = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
 _KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21
-
-
-@dataclass(frozen=True)
-class BlurSettings:
-    kind_probabilities: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-    sigma_range: tuple[float, float] = (0.2, 3.0)
-    generalized_beta_range: tuple[float, float] = (0.5, 4.0)
-    plateau_beta_range: tuple[float, float] = (1.0, 2.0)
-    sinc_probability: float = 0.1
+# the same in both stages: the odds of each kind, the betas' ranges, the odds of a sinc
+KIND_PROBABILITIES = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+BETA_RANGES = {"generalized": (0.5, 4.0), "plateau": (1.0, 2.0)}
+BLUR_SINC_PROBABILITY = 0.1
 
 
 @dataclass(frozen=True)
 class StageSettings:
     """One degradation stage: blur, resize, noise, JPEG."""
 
-    blur: BlurSettings
+    blur_sigma_range: tuple[float, float]
     blur_probability: float
     resize_probabilities: tuple[float, float, float]  # up, down, keep
     resize_range: tuple[float, float]
@@ -48,12 +43,12 @@ class StageSettings:
 
 
 FIRST_STAGE = StageSettings(
-    blur=BlurSettings(), blur_probability=1.0,
+    blur_sigma_range=(0.2, 3.0), blur_probability=1.0,
     resize_probabilities=(0.2, 0.7, 0.1), resize_range=(0.15, 1.5),
     gaussian_noise_probability=0.5, gaussian_sigma_range=(1.0, 30.0),
     poisson_scale_range=(0.05, 3.0), gray_noise_probability=0.4, jpeg_quality_range=(30, 95))
 SECOND_STAGE = StageSettings(
-    blur=BlurSettings(sigma_range=(0.2, 1.5)), blur_probability=0.8,
+    blur_sigma_range=(0.2, 1.5), blur_probability=0.8,
     resize_probabilities=(0.3, 0.4, 0.3), resize_range=(0.3, 1.2),
     gaussian_noise_probability=0.5, gaussian_sigma_range=(1.0, 25.0),
     poisson_scale_range=(0.05, 2.5), gray_noise_probability=0.4, jpeg_quality_range=(30, 95))
@@ -104,24 +99,23 @@ def _beta(rng: np.random.Generator, beta_range: tuple[float, float]) -> float:
     return rng.uniform(low, 1.0) if rng.uniform() < 0.5 else rng.uniform(1.0, high)
 
 
-def random_blur_kernel(rng: np.random.Generator, settings: BlurSettings) -> np.ndarray:
+def random_blur_kernel(rng: np.random.Generator,
+                       sigma_range: tuple[float, float]) -> np.ndarray:
     size = int(rng.choice(_KERNEL_SIZES))
-    if rng.uniform() < settings.sinc_probability:
+    if rng.uniform() < BLUR_SINC_PROBABILITY:
         low = math.pi / 3 if size < 13 else math.pi / 5
         return sinc_kernel(size, rng.uniform(low, math.pi))
-    kind = KERNEL_KINDS[rng.choice(len(KERNEL_KINDS), p=settings.kind_probabilities)]
-    sigma_x = rng.uniform(*settings.sigma_range)
+    kind = KERNEL_KINDS[rng.choice(len(KERNEL_KINDS), p=KIND_PROBABILITIES)]
+    sigma_x = rng.uniform(*sigma_range)
     if kind.endswith("_iso"):
         sigma_y, theta = sigma_x, 0.0
     else:
-        sigma_y, theta = rng.uniform(*settings.sigma_range), rng.uniform(-math.pi, math.pi)
+        sigma_y, theta = rng.uniform(*sigma_range), rng.uniform(-math.pi, math.pi)
     shape = kind.rpartition("_")[0]  # "" for the plain Gaussians
     if not shape:
         return gaussian_family_kernel(size, sigma_x, sigma_y, theta)
-    betas = (settings.generalized_beta_range if shape == "generalized"
-             else settings.plateau_beta_range)
     return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape=shape,
-                                  beta=_beta(rng, betas))
+                                  beta=_beta(rng, BETA_RANGES[shape]))
 
 
 def _filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -192,7 +186,7 @@ def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) 
     target_w, target_h = max(1, width // scale), max(1, height // scale)
 
     # stage 1: blur -> resize -> noise -> JPEG
-    out = _filter(out, random_blur_kernel(rng, FIRST_STAGE.blur))
+    out = _filter(out, random_blur_kernel(rng, FIRST_STAGE.blur_sigma_range))
     factor = _random_resize_factor(rng, FIRST_STAGE)
     out = _resize(out, round(out.shape[1] * factor), round(out.shape[0] * factor),
                   _random_mode(rng))
@@ -201,7 +195,7 @@ def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) 
 
     # stage 2: blur (sometimes) -> resize -> noise -> {shrink to target + sinc, JPEG}, either order
     if rng.uniform() < SECOND_STAGE.blur_probability:
-        out = _filter(out, random_blur_kernel(rng, SECOND_STAGE.blur))
+        out = _filter(out, random_blur_kernel(rng, SECOND_STAGE.blur_sigma_range))
     factor = _random_resize_factor(rng, SECOND_STAGE)
     out = _resize(out, int(target_w * factor), int(target_h * factor), _random_mode(rng))
     out = _add_noise(out, rng, SECOND_STAGE)
