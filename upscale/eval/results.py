@@ -20,15 +20,11 @@ from .protocol import EvalReport
 
 
 def format_psnr(value: float) -> str:
-    if math.isinf(value):
-        return "∞"
-    if math.isnan(value):
-        return "-"
-    return f"{value:.2f}"
+    return "∞" if math.isinf(value) else _decimals(value, 2)
 
 
-def format_ssim(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4f}"
+def _decimals(value: float, digits: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 def print_report(report: EvalReport, console: Console) -> None:
@@ -46,11 +42,11 @@ def print_report(report: EvalReport, console: Console) -> None:
         table.add_column(heading, justify="right")
     for score in report.scores:
         table.add_row(score.name, f"{score.width}×{score.height}", format_psnr(score.psnr),
-                      format_ssim(score.ssim), f"{score.seconds:.2f}")
+                      _decimals(score.ssim, 4), f"{score.seconds:.2f}")
     table.add_section()
     total = sum(s.seconds for s in report.scores)
     table.add_row("[bold]mean[/bold]", "", f"[bold]{format_psnr(report.mean_psnr)}[/bold]",
-                  f"[bold]{format_ssim(report.mean_ssim)}[/bold]", f"{total:.2f}")
+                  f"[bold]{_decimals(report.mean_ssim, 4)}[/bold]", f"{total:.2f}")
     console.print(table)
 
 

@@ -30,8 +30,7 @@ PIECES_AHEAD = 24  # pieces computed but not yet encoded: about one band of a la
 # zlib level 2 with the Sub filter: OpenCV's size at its speed (it uses level 1, Sub and
 # run-length matching, which libvips lacks); 12000×2000 of an upscaled photo: 8 MB in
 # 0.54 s here, 8 MB in 0.62 s there (level 1 with Sub: 14 MB, level 3: 0.9 s).
-PNG_COMPRESSION = 2
-PNG_SUB_FILTER = 0x10
+PNG_COMPRESSION, PNG_SUB_FILTER = 2, 0x10
 JPEG_QUALITY = 95  # OpenCV's default, so both roads write the same file
 BIGTIFF_FROM = 4_000_000_000  # bytes of pixels past which a classic TIFF's offsets overflow
 _END = object()
