@@ -71,7 +71,7 @@ def test_eval_seeds_each_image_by_name_not_by_order():
 def test_blur_kernels_are_normalised_odd_and_symmetric():
     rng = np.random.default_rng(0)
     for _ in range(40):
-        kernel = random_blur_kernel(rng, FIRST.blur)
+        kernel = random_blur_kernel(rng, FIRST.blur_sigma_range)
         size = kernel.shape[0]
         assert kernel.shape == (size, size) and size % 2 == 1 and 7 <= size <= 21
         assert kernel.sum() == pytest.approx(1.0)

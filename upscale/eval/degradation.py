@@ -1,18 +1,10 @@
 """Real-ESRGAN's high-order degradation: realistic low-resolution inputs, reproducible by seed.
 
-Bicubic-downscaled test images are too clean to judge models meant for real
-photos. Real-ESRGAN (Wang et al. 2021) trains on images degraded twice over:
-
-1. blur (isotropic/anisotropic Gaussian, generalised Gaussian, plateau, or sinc)
-   -> random resize -> Gaussian or Poisson noise -> JPEG;
-2. blur (sometimes) -> random resize -> noise -> [resize to 1/scale + sinc, JPEG]
-   in random order.
-
-The probabilities and ranges are those of Real-ESRGAN's x4plus training
-configuration. Every random choice is drawn from the one ``numpy`` generator
-passed in, so a seed fixes the result. JPEG is OpenCV's encoder (Real-ESRGAN
-used a differentiable one on the GPU), so outputs are alike in kind, not bit
-for bit.
+Bicubic LR images are too clean to judge models meant for real photos. Real-ESRGAN
+(Wang et al. 2021) degrades twice: blur -> random resize -> noise -> JPEG, then blur
+(sometimes) -> resize -> noise -> [shrink to 1/scale + sinc, JPEG] in random order, with
+its x4plus configuration's odds and ranges. Every draw comes from the one generator given.
+JPEG is OpenCV's (Real-ESRGAN's was differentiable): alike in kind, not bit for bit.
 """
 
 from __future__ import annotations
@@ -23,27 +15,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..imaging._cv2 import cv2
+from ..imaging.write import encode_image
 
 KERNEL_KINDS = ("iso", "aniso", "generalized_iso", "generalized_aniso",
                 "plateau_iso", "plateau_aniso")
 _RESIZE_MODES = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
 _KERNEL_SIZES = tuple(range(7, 22, 2))  # odd sizes 7..21
-
-
-@dataclass(frozen=True)
-class BlurSettings:
-    kind_probabilities: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-    sigma_range: tuple[float, float] = (0.2, 3.0)
-    generalized_beta_range: tuple[float, float] = (0.5, 4.0)
-    plateau_beta_range: tuple[float, float] = (1.0, 2.0)
-    sinc_probability: float = 0.1
+# the same in both stages: the odds of each kind, the betas' ranges, the odds of a sinc
+KIND_PROBABILITIES = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+BETA_RANGES = {"generalized": (0.5, 4.0), "plateau": (1.0, 2.0)}
+BLUR_SINC_PROBABILITY = 0.1
 
 
 @dataclass(frozen=True)
 class StageSettings:
     """One degradation stage: blur, resize, noise, JPEG."""
 
-    blur: BlurSettings
+    blur_sigma_range: tuple[float, float]
     blur_probability: float
     resize_probabilities: tuple[float, float, float]  # up, down, keep
     resize_range: tuple[float, float]
@@ -55,43 +43,31 @@ class StageSettings:
 
 
 FIRST_STAGE = StageSettings(
-    blur=BlurSettings(), blur_probability=1.0,
+    blur_sigma_range=(0.2, 3.0), blur_probability=1.0,
     resize_probabilities=(0.2, 0.7, 0.1), resize_range=(0.15, 1.5),
     gaussian_noise_probability=0.5, gaussian_sigma_range=(1.0, 30.0),
     poisson_scale_range=(0.05, 3.0), gray_noise_probability=0.4, jpeg_quality_range=(30, 95))
 SECOND_STAGE = StageSettings(
-    blur=BlurSettings(sigma_range=(0.2, 1.5)), blur_probability=0.8,
+    blur_sigma_range=(0.2, 1.5), blur_probability=0.8,
     resize_probabilities=(0.3, 0.4, 0.3), resize_range=(0.3, 1.2),
     gaussian_noise_probability=0.5, gaussian_sigma_range=(1.0, 25.0),
     poisson_scale_range=(0.05, 2.5), gray_noise_probability=0.4, jpeg_quality_range=(30, 95))
 FINAL_SINC_PROBABILITY = 0.8
 
 
-# ---- kernels -------------------------------------------------------------------------------
-
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     axis = np.arange(size, dtype=np.float64) - size // 2
     return np.meshgrid(axis, axis, indexing="xy")
 
 
-def _mahalanobis(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
-    """x^T S^-1 x on a size x size grid, S the covariance rotated by theta."""
-    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    covariance = rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T
-    inverse = np.linalg.inv(covariance)
-    x, y = _grid(size)
-    return inverse[0, 0] * x * x + (inverse[0, 1] + inverse[1, 0]) * x * y + inverse[1, 1] * y * y
-
-
 def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, *,
                            shape: str = "gaussian", beta: float = 1.0) -> np.ndarray:
-    """Normalised blur kernel: 'gaussian' exp(-q/2), 'generalized' exp(-q^beta/2)...
-
-    ...or 'plateau' 1/(1 + q^beta), with q the squared Mahalanobis distance.
-    beta = 1 makes 'generalized' the plain Gaussian; larger beta flattens the top,
-    smaller beta lengthens the tails.
-    """
-    q = _mahalanobis(size, sigma_x, sigma_y, theta)
+    """Normalised blur kernel, q the squared Mahalanobis distance: 'gaussian' exp(-q/2),
+    'generalized' exp(-q^beta/2) (beta > 1 flattens the top), 'plateau' 1/(1 + q^beta)."""
+    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    inverse = np.linalg.inv(rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T)
+    x, y = _grid(size)
+    q = inverse[0, 0] * x * x + (inverse[0, 1] + inverse[1, 0]) * x * y + inverse[1, 1] * y * y
     if shape == "gaussian":
         kernel = np.exp(-0.5 * q)
     elif shape == "generalized":
@@ -103,25 +79,16 @@ def gaussian_family_kernel(size: int, sigma_x: float, sigma_y: float, theta: flo
     return kernel / kernel.sum()
 
 
-def _bessel_j1(x: np.ndarray) -> np.ndarray:
-    """J1 from Bessel's integral (1/pi) * int_0^pi cos(t - x sin t) dt.
-
-    The integrand is smooth and periodic, so a midpoint rule with a few hundred
-    points is exact to float64 rounding for the arguments a 21-pixel kernel needs.
-    """
-    t = (np.arange(512) + 0.5) * (math.pi / 512)
-    return np.cos(t - x[..., None] * np.sin(t)).mean(axis=-1)
-
-
 def sinc_kernel(size: int, cutoff: float) -> np.ndarray:
-    """Circular low-pass (2-D sinc, "jinc") with cutoff frequency ``cutoff`` in radians/pixel.
-
-    It mimics the ringing and overshoot that sharpening and resampling leave behind.
-    """
+    """Circular low-pass ("jinc"), ``cutoff`` in radians/pixel: the ringing resampling leaves."""
     x, y = _grid(size)
     radius = np.hypot(x, y)
     safe = np.where(radius == 0, 1.0, radius)
-    kernel = cutoff * _bessel_j1(cutoff * safe) / (2 * math.pi * safe)
+    # J1 by Bessel's integral (1/pi) int_0^pi cos(t - z sin t) dt: smooth and periodic, so
+    # 512 midpoints are exact to float64 for the arguments a 21-pixel kernel needs
+    t = (np.arange(512) + 0.5) * (math.pi / 512)
+    j1 = np.cos(t - (cutoff * safe)[..., None] * np.sin(t)).mean(axis=-1)
+    kernel = cutoff * j1 / (2 * math.pi * safe)
     kernel[radius == 0] = cutoff**2 / (4 * math.pi)
     return kernel / kernel.sum()
 
@@ -132,27 +99,24 @@ def _beta(rng: np.random.Generator, beta_range: tuple[float, float]) -> float:
     return rng.uniform(low, 1.0) if rng.uniform() < 0.5 else rng.uniform(1.0, high)
 
 
-def random_blur_kernel(rng: np.random.Generator, settings: BlurSettings) -> np.ndarray:
+def random_blur_kernel(rng: np.random.Generator,
+                       sigma_range: tuple[float, float]) -> np.ndarray:
     size = int(rng.choice(_KERNEL_SIZES))
-    if rng.uniform() < settings.sinc_probability:
+    if rng.uniform() < BLUR_SINC_PROBABILITY:
         low = math.pi / 3 if size < 13 else math.pi / 5
         return sinc_kernel(size, rng.uniform(low, math.pi))
-    kind = KERNEL_KINDS[rng.choice(len(KERNEL_KINDS), p=settings.kind_probabilities)]
-    sigma_x = rng.uniform(*settings.sigma_range)
+    kind = KERNEL_KINDS[rng.choice(len(KERNEL_KINDS), p=KIND_PROBABILITIES)]
+    sigma_x = rng.uniform(*sigma_range)
     if kind.endswith("_iso"):
         sigma_y, theta = sigma_x, 0.0
     else:
-        sigma_y, theta = rng.uniform(*settings.sigma_range), rng.uniform(-math.pi, math.pi)
-    if kind.startswith("generalized"):
-        return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape="generalized",
-                                      beta=_beta(rng, settings.generalized_beta_range))
-    if kind.startswith("plateau"):
-        return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape="plateau",
-                                      beta=_beta(rng, settings.plateau_beta_range))
-    return gaussian_family_kernel(size, sigma_x, sigma_y, theta)
+        sigma_y, theta = rng.uniform(*sigma_range), rng.uniform(-math.pi, math.pi)
+    shape = kind.rpartition("_")[0]  # "" for the plain Gaussians
+    if not shape:
+        return gaussian_family_kernel(size, sigma_x, sigma_y, theta)
+    return gaussian_family_kernel(size, sigma_x, sigma_y, theta, shape=shape,
+                                  beta=_beta(rng, BETA_RANGES[shape]))
 
-
-# ---- operations on HxWxC float32 images in [0, 1] ---------------------------------------------
 
 def _filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     # all kernels here are point-symmetric, so OpenCV's correlation is a convolution
@@ -203,31 +167,17 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator,
           quality_range: tuple[int, int]) -> np.ndarray:
     quality = int(rng.integers(quality_range[0], quality_range[1] + 1))
     pixels = np.clip(np.floor(image * 255.0 + 0.5), 0, 255).astype(np.uint8)
-    if pixels.shape[2] == 3:
-        pixels = pixels[:, :, ::-1]  # OpenCV encodes BGR
-    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG")
-    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    encoded = encode_image(pixels if pixels.shape[2] == 3 else pixels[:, :, 0], ".jpg",
+                           quality=quality)
+    decoded = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded.ndim == 3:
         decoded = decoded[:, :, ::-1]
     return decoded.reshape(image.shape).astype(np.float32) / 255.0
 
 
-def _final_sinc_kernel(rng: np.random.Generator) -> np.ndarray | None:
-    if rng.uniform() < FINAL_SINC_PROBABILITY:
-        size = int(rng.choice(_KERNEL_SIZES))
-        return sinc_kernel(size, rng.uniform(math.pi / 3, math.pi))
-    return None
-
-
 def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
-    """Degrade an HR image to (H // scale, W // scale) with the two-stage Real-ESRGAN process.
-
-    ``image`` is HxW or HxWxC (alpha is not expected), uint8, uint16 or float in
-    [0, 1]; the result has the same layout and dtype, quantised to 8 bits as
-    the final JPEG leaves it.
-    """
+    """HR (HxW or HxWxC, no alpha; uint8, uint16 or float in [0, 1]) to (H // scale,
+    W // scale), same layout and dtype, quantised to 8 bits as the last JPEG leaves it."""
     squeeze = image.ndim == 2
     integer = np.issubdtype(image.dtype, np.integer)
     peak = float(np.iinfo(image.dtype).max) if integer else 1.0
@@ -236,7 +186,7 @@ def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) 
     target_w, target_h = max(1, width // scale), max(1, height // scale)
 
     # stage 1: blur -> resize -> noise -> JPEG
-    out = _filter(out, random_blur_kernel(rng, FIRST_STAGE.blur))
+    out = _filter(out, random_blur_kernel(rng, FIRST_STAGE.blur_sigma_range))
     factor = _random_resize_factor(rng, FIRST_STAGE)
     out = _resize(out, round(out.shape[1] * factor), round(out.shape[0] * factor),
                   _random_mode(rng))
@@ -245,11 +195,13 @@ def realesrgan_degrade(image: np.ndarray, scale: int, rng: np.random.Generator) 
 
     # stage 2: blur (sometimes) -> resize -> noise -> {shrink to target + sinc, JPEG}, either order
     if rng.uniform() < SECOND_STAGE.blur_probability:
-        out = _filter(out, random_blur_kernel(rng, SECOND_STAGE.blur))
+        out = _filter(out, random_blur_kernel(rng, SECOND_STAGE.blur_sigma_range))
     factor = _random_resize_factor(rng, SECOND_STAGE)
     out = _resize(out, int(target_w * factor), int(target_h * factor), _random_mode(rng))
     out = _add_noise(out, rng, SECOND_STAGE)
-    sinc = _final_sinc_kernel(rng)
+    sinc = None
+    if rng.uniform() < FINAL_SINC_PROBABILITY:
+        sinc = sinc_kernel(int(rng.choice(_KERNEL_SIZES)), rng.uniform(math.pi / 3, math.pi))
 
     def shrink_and_ring(x: np.ndarray) -> np.ndarray:
         x = _resize(x, target_w, target_h, _random_mode(rng))

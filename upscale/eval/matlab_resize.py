@@ -1,15 +1,9 @@
 """MATLAB's ``imresize``, reimplemented in numpy, because every SR benchmark was made with it.
 
-Low-resolution test images in the literature are ``imresize(hr, 1/s, 'bicubic')``:
-a cubic kernel (a = -0.5, not OpenCV's -0.75) that is *stretched* by 1/s when
-shrinking (antialiasing), with symmetric edge padding. OpenCV's ``INTER_CUBIC``
-does neither, and lands a few tenths of a dB away from published tables.
-
-For each axis, output pixel ``i`` (1-based) sits at input position
-``u = i/s + (1 - 1/s)/2``; its value is the normalised sum of
-``k(u - j) * x[j]`` over the input pixels ``j`` the kernel reaches, where the
-kernel is ``k(x) = s * cubic(s * x)`` when ``s < 1`` (antialiasing) and
-``cubic(x)`` otherwise. Axes are resized one at a time, the one shrunk most first.
+Benchmark LR images are ``imresize(hr, 1/s, 'bicubic')``: a cubic kernel with a = -0.5
+(OpenCV's is -0.75), *stretched* by 1/s when shrinking (antialiasing), with symmetric
+edge padding; OpenCV's ``INTER_CUBIC`` lands tenths of a dB off the published tables.
+Output pixel ``i`` (1-based) of an axis sits at input position ``i/s + (1 - 1/s)/2``.
 """
 
 from __future__ import annotations
@@ -52,25 +46,20 @@ _KERNELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float, bool]] = {
 
 def contributions(in_len: int, out_len: int, scale: float,
                   kernel: Kernel = "cubic") -> tuple[np.ndarray, np.ndarray]:
-    """Per output pixel, the 0-based input indices it reads and their normalised weights.
-
-    Both arrays are (out_len, taps). Indices past an edge are mirrored
-    (x[-1] = x[0], x[-2] = x[1], ...), which is MATLAB's symmetric padding.
-    """
+    """Per output pixel, the 0-based input indices it reads and their normalised weights,
+    both (out_len, taps); indices past an edge are mirrored (MATLAB's symmetric padding)."""
     function, width, stretch = _KERNELS[kernel]
     antialias = scale < 1 and stretch
     if antialias:
         width = width / scale  # the stretched kernel reaches 1/scale times further
-
-    def weigh(distance: np.ndarray) -> np.ndarray:
-        return scale * function(scale * distance) if antialias else function(distance)
 
     out = np.arange(1, out_len + 1, dtype=np.float64)
     centre = out / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(centre - width / 2.0)
     taps = int(math.ceil(width)) + 2
     indices = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]  # 1-based
-    weights = weigh(centre[:, None] - indices)
+    distance = centre[:, None] - indices
+    weights = scale * function(scale * distance) if antialias else function(distance)
     weights /= weights.sum(axis=1, keepdims=True)
     mirrored = np.concatenate([np.arange(in_len), np.arange(in_len - 1, -1, -1)])
     indices = mirrored[np.mod(indices.astype(np.int64) - 1, 2 * in_len)]
@@ -92,12 +81,9 @@ def _resize_axis(image: np.ndarray, axis: int, out_len: int, scale: float,
 def imresize(image: np.ndarray, scale: float | None = None, *,
              output_shape: tuple[int, int] | None = None,
              kernel: Kernel = "cubic") -> np.ndarray:
-    """Resize like MATLAB's ``imresize(image, scale, 'bicubic')`` (or lanczos3 / nearest).
-
-    ``image`` is HxW or HxWxC. Give ``scale`` (the output is ``ceil(scale * size)``)
-    or ``output_shape`` as (height, width). Integer images come back rounded and
-    saturated to their dtype, as MATLAB returns them; float images come back float64.
-    """
+    """MATLAB's ``imresize(image, scale, 'bicubic')`` (or lanczos3 / nearest) of an HxW(xC)
+    ``image``, to ``ceil(scale * size)`` or ``output_shape`` (height, width). Integer images
+    come back rounded and saturated to their dtype, as MATLAB's do; float ones as float64."""
     if (scale is None) == (output_shape is None):
         raise ValueError("give exactly one of scale and output_shape")
     height, width = image.shape[:2]

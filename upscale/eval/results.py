@@ -1,8 +1,7 @@
 """Show an evaluation as a table, or save it as JSON for scripts and later comparison.
 
-Identical output and reference give an infinite PSNR. The table shows it as
-"∞", the mean becomes infinite too (as it should: no finite number is honest
-there), and JSON, which has no infinity, gets the string "inf".
+An identical output's infinite PSNR (and so the mean's: no finite one is honest) shows
+as "∞", and is the string "inf" in JSON, which has no infinity.
 """
 
 from __future__ import annotations
@@ -21,18 +20,14 @@ from .protocol import EvalReport
 
 
 def format_psnr(value: float) -> str:
-    if math.isinf(value):
-        return "∞"
-    if math.isnan(value):
-        return "-"
-    return f"{value:.2f}"
+    return "∞" if math.isinf(value) else _decimals(value, 2)
 
 
-def format_ssim(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4f}"
+def _decimals(value: float, digits: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def report_table(report: EvalReport) -> Table:
+def print_report(report: EvalReport, console: Console) -> None:
     """One row per image, then the mean; timings are upscaling only, wall time in the caption."""
     title = f"{report.method} ×{report.scale}"
     if report.dataset:
@@ -43,22 +38,16 @@ def report_table(report: EvalReport) -> Table:
     table = Table(title=title, caption=f"wall time {report.wall_seconds:.1f} s",
                   caption_justify="right")
     table.add_column("image")
-    table.add_column("size (HR)", justify="right")
-    table.add_column("PSNR (dB)", justify="right")
-    table.add_column("SSIM", justify="right")
-    table.add_column("time (s)", justify="right")
+    for heading in ("size (HR)", "PSNR (dB)", "SSIM", "time (s)"):
+        table.add_column(heading, justify="right")
     for score in report.scores:
         table.add_row(score.name, f"{score.width}×{score.height}", format_psnr(score.psnr),
-                      format_ssim(score.ssim), f"{score.seconds:.2f}")
+                      _decimals(score.ssim, 4), f"{score.seconds:.2f}")
     table.add_section()
     total = sum(s.seconds for s in report.scores)
     table.add_row("[bold]mean[/bold]", "", f"[bold]{format_psnr(report.mean_psnr)}[/bold]",
-                  f"[bold]{format_ssim(report.mean_ssim)}[/bold]", f"{total:.2f}")
-    return table
-
-
-def print_report(report: EvalReport, console: Console) -> None:
-    console.print(report_table(report))
+                  f"[bold]{_decimals(report.mean_ssim, 4)}[/bold]", f"{total:.2f}")
+    console.print(table)
 
 
 def _json_number(value: float) -> float | str | None:
@@ -70,11 +59,8 @@ def _json_number(value: float) -> float | str | None:
 def report_dict(report: EvalReport) -> dict[str, Any]:
     """Plain JSON-safe data: infinite PSNR is written as the string "inf"."""
     return {
-        "dataset": report.dataset,
-        "method": report.method,
-        "scale": report.scale,
-        "degradation": report.degradation,
-        "seed": report.seed,
+        **{key: getattr(report, key) for key in ("dataset", "method", "scale", "degradation",
+                                                  "seed")},
         "protocol": "Y channel (BT.601, MATLAB rgb2ycbcr), border shaved by scale, "
                     "SSIM Gaussian 11x11 sigma 1.5",
         "images": [

@@ -11,12 +11,5 @@ from .write import IMAGE_SUFFIXES, write_image
 
 INPUT_SUFFIXES = (*IMAGE_SUFFIXES, GIF_SUFFIX)  # what a folder run reads as images
 
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "INPUT_SUFFIXES",
-    "bleed_transparent_colour",
-    "read_image",
-    "resize_to",
-    "split_alpha",
-    "write_image",
-]
+__all__ = ["IMAGE_SUFFIXES", "INPUT_SUFFIXES", "bleed_transparent_colour", "read_image",
+           "resize_to", "split_alpha", "write_image"]

@@ -1,8 +1,4 @@
-"""OpenCV, imported once with its console warnings turned down.
-
-OpenCV prints decoder warnings straight to stderr; we report problems ourselves
-in one line, so its chatter would only be noise.
-"""
+"""OpenCV, imported once with its console warnings off: we report decode problems ourselves."""
 
 import contextlib
 import os

@@ -1,10 +1,8 @@
 """Alpha and grayscale handling around a network that only knows RGB.
 
-Transparent pixels usually hold an arbitrary colour (often black). A network
-or a resize filter mixes neighbours, so that hidden colour would bleed into
-the visible edge as a dark or coloured halo. :func:`bleed_transparent_colour`
-replaces the hidden colour with that of the nearest visible pixels first, so
-every mix at an edge is a mix of colours that belong there.
+Transparent pixels hold an arbitrary colour (often black) that a network or a resize
+filter would bleed into the visible edge as a halo; :func:`bleed_transparent_colour`
+replaces it with the colour of the nearest visible pixels first.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._cv2 import cv2
+
+_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -21,25 +21,13 @@ def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return image, None
 
 
-def _unit(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
-    return image.astype(np.float32)
-
-
 def bleed_transparent_colour(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Fill colour under (partly) transparent pixels from nearby visible ones.
-
-    Pull-push over an image pyramid: alpha-weighted averages are built at
-    coarser and coarser levels, then each level fills in what the finer one
-    lacks. Fully opaque pixels are left exactly as they were.
-    """
-    weight = _unit(alpha)
+    """Fill colour under (partly) transparent pixels from nearby visible ones by pull-push over
+    an alpha-weighted pyramid; fully opaque pixels are kept exactly."""
+    weight = alpha.astype(np.float32) / _PEAKS.get(alpha.dtype, 1.0)
     if weight.min() >= 1.0:
         return colour
-    values = _unit(colour)
+    values = colour.astype(np.float32) / _PEAKS.get(colour.dtype, 1.0)
     if values.ndim == 2:
         values = values[:, :, None]
     levels = [(values * weight[:, :, None], weight)]
@@ -63,15 +51,9 @@ def bleed_transparent_colour(colour: np.ndarray, alpha: np.ndarray) -> np.ndarra
     result = np.where((weight >= 1.0)[:, :, None], values, filled)
     if colour.ndim == 2:
         result = result[:, :, 0]
-    return _from_unit(result, colour.dtype)
-
-
-def _from_unit(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return (np.clip(image, 0, 1) * 255.0 + 0.5).astype(np.uint8)
-    if dtype == np.uint16:
-        return (np.clip(image, 0, 1) * 65535.0 + 0.5).astype(np.uint16)
-    return image.astype(np.float32)
+    if colour.dtype in _PEAKS:
+        return (np.clip(result, 0, 1) * _PEAKS[colour.dtype] + 0.5).astype(colour.dtype)
+    return result.astype(np.float32)
 
 
 def gray_to_rgb(gray: np.ndarray) -> np.ndarray:

@@ -1,8 +1,5 @@
-"""Resize a network's output to the scale the user asked for.
-
-Shrinking uses area averaging (no aliasing, no ringing); enlarging beyond the
-network's own scale uses Lanczos, the sharpest of OpenCV's filters.
-"""
+"""Resize a network's output to the scale the user asked for: area averaging to shrink
+(no aliasing, no ringing), Lanczos, the sharpest of OpenCV's filters, to enlarge."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """An uncompressed PNG byte stream, made a band of rows at a time.
 
-libvips reads images from Python a chunk at a time (``pyvips.SourceCustom``), but only
-in the formats its build loads from a stream: pyvips-binary has no PPM or raw loader
-there, and its own ``.v`` format needs a file it can map. PNG it streams, and a PNG
-whose deflate blocks are *stored* (level 0) costs little more than a copy to make and
-to read, keeps 8 and 16 bits, gray, gray+alpha, RGB and RGBA, and needs no seeking.
+libvips streams from Python only formats its build loads from a stream (pyvips-binary
+has no PPM or raw loader there). A PNG with *stored* deflate blocks costs about a copy,
+keeps 8 and 16 bits and every channel layout, and needs no seeking.
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ class StoredPng:
     """A ``width``×``height`` PNG of ``channels`` uint8/uint16 channels, row bands in order."""
 
     def __init__(self, width: int, height: int, channels: int, dtype: np.dtype) -> None:
-        if channels not in COLOUR_TYPES or np.dtype(dtype) not in (np.uint8, np.uint16):
-            raise ValueError(f"no PNG holds {channels} channels of {np.dtype(dtype)}")
         self.width, self.height, self.channels = width, height, channels
         self.big_endian = np.dtype(">u2") if np.dtype(dtype) == np.uint16 else np.dtype(np.uint8)
         self.deflate = zlib.compressobj(level=0)

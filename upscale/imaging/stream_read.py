@@ -1,9 +1,8 @@
 """Read an image file a band of rows at a time, in memory that does not grow with its height.
 
-libvips decodes on demand: opened for sequential access, it decodes rows as they are
-asked for, top to bottom, and forgets them after. It is used only where it gives the
-pixels :func:`~.read.read_image` gives (PNG, JPEG, TIFF and WebP of 8 or 16 bits, gray
-or RGB, with or without alpha, stored upright); anything else is read whole, as before.
+libvips, opened for sequential access, decodes rows as they are asked for and forgets
+them after. It is used only where its pixels are :func:`~.read.read_image`'s (PNG, JPEG,
+TIFF, WebP; 8 or 16 bits; gray or RGB, with or without alpha; stored upright).
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ import numpy as np
 import pyvips
 
 from ..errors import InputError
-from .read import _looks_truncated, check_pixel_count
+from .read import check_pixel_count, error_reason, looks_truncated
 
-# libvips loaders whose pixels match OpenCV's for the images below, and what they give.
 STREAMED_LOADERS = ("pngload", "jpegload", "tiffload", "webpload")
 STREAMED_FORMATS = {"uchar": np.dtype(np.uint8), "ushort": np.dtype(np.uint16)}
 STREAMED_INTERPRETATIONS = ("srgb", "b-w", "rgb16", "grey16")
@@ -39,11 +37,8 @@ class RowSource:
 
 
 def open_rows(path: str | os.PathLike, *, max_pixels: int | None = None) -> RowSource | None:
-    """The file's rows, read on demand; None where reading it whole is the only way to get
-    the same pixels as :func:`~.read.read_image` (then do that).
-
-    A damaged or truncated file is refused in one line, as :func:`~.read.read_image` does.
-    """
+    """The file's rows, read on demand; None where only reading it whole gives
+    :func:`~.read.read_image`'s pixels. A damaged file is refused in one line, as there."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -52,7 +47,7 @@ def open_rows(path: str | os.PathLike, *, max_pixels: int | None = None) -> RowS
         head = file.read(16)
         file.seek(max(0, path.stat().st_size - TAIL_BYTES))
         tail = file.read()
-    if problem := _looks_truncated(head + tail):
+    if problem := looks_truncated(head + tail):
         raise InputError(f"{path}: {problem}")
     try:
         image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="error")
@@ -74,17 +69,16 @@ def _row_reader(image, path: Path) -> Callable[[int], np.ndarray]:
     """Successive bands of ``image``'s rows (libvips keeps only what is being decoded)."""
     region = pyvips.Region.new(image)  # fetched in this thread, strictly top to bottom
     dtype = STREAMED_FORMATS[image.format]
-    state = {"next": 0}
+    top = 0
 
     def read_next(count: int) -> np.ndarray:
-        top = state["next"]
+        nonlocal top
         count = min(count, image.height - top)
         try:
             data = region.fetch(0, top, image.width, count)
         except pyvips.Error as exc:
-            reason = str(exc).strip().splitlines()[-1].strip()
-            raise InputError(f"{path}: cannot be decoded ({reason})") from exc
-        state["next"] = top + count
+            raise InputError(f"{path}: cannot be decoded ({error_reason(exc)})") from exc
+        top += count
         rows = np.frombuffer(data, dtype=dtype).reshape(count, image.width, image.bands)
         return rows[:, :, [0, 0, 0, 1]] if image.bands == 2 else rows
 
@@ -92,8 +86,7 @@ def _row_reader(image, path: Path) -> Callable[[int], np.ndarray]:
 
 
 def alpha_is_opaque(path: str | os.PathLike) -> bool:
-    """Whether the file's last channel (its alpha) is everywhere at its maximum: one pass
-    over the file, in bounded memory."""
+    """Whether the file's alpha (last channel) is opaque everywhere, in one bounded pass."""
     image = pyvips.Image.new_from_file(str(path), access="sequential")
     top = 65535 if image.format == "ushort" else 255
     return image.extract_band(image.bands - 1).min() >= top

@@ -1,20 +1,16 @@
 """Encode an image a band of rows at a time, as the rows are computed.
 
-libvips writes PNG, JPEG, TIFF and WebP from an image it pulls through a pipeline,
-so the rows are handed to it as a stream (:mod:`.stored_png`), from a queue a
-band deep: the encoder, in a thread of its own, works on one band while the next
-is computed, and neither waits for the whole picture. PNG, JPEG and TIFF hold
-only the rows being encoded. WebP cannot: libwebp takes the whole picture at once,
-which its 16383×16383 limit bounds (about 1 GB of RGBA). BMP is not written here
-(libvips has no BMP writer); it is encoded whole, as before.
+The rows reach libvips as a stream (:mod:`.stored_png`) from a queue a band deep, and
+its encoder, in a thread of its own, works on one band while the next is computed.
+PNG, JPEG and TIFF hold only the rows being encoded; libwebp takes the whole picture
+(bounded by its 16383×16383 limit). libvips writes no BMP: that is encoded whole.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +18,19 @@ import numpy as np
 import pyvips
 
 from ..errors import UpscaleError
-from ..limits import check_quality
-from ..notes import note
 from ..stages import StageThread, Stopped, get, put
-from .metadata import ImageMetadata
+from .metadata import EXIF_HEADER, ImageMetadata
+from .read import error_reason
 from .stored_png import StoredPng
-from .write import fit_to_format
+from .write import check_quality_for, fit_to_format
 
 STREAMED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 ROWS_PER_PIECE = 64  # rows handed to the encoder at a time (views of a computed band)
 PIECES_AHEAD = 24  # pieces computed but not yet encoded: about one band of a large image
-# zlib level 2 with the Sub filter: OpenCV's size (it uses level 1, Sub and run-length
-# matching, which libvips does not offer) at its speed; 12000×2000 of an upscaled photo:
-# 8 MB in 0.54 s here, 8 MB in 0.62 s there (level 1 with Sub: 14 MB, level 3: 0.9 s).
-PNG_COMPRESSION = 2
-PNG_SUB_FILTER = 0x10
+# zlib level 2 with the Sub filter: OpenCV's size at its speed (it uses level 1, Sub and
+# run-length matching, which libvips lacks); 12000×2000 of an upscaled photo: 8 MB in
+# 0.54 s here, 8 MB in 0.62 s there (level 1 with Sub: 14 MB, level 3: 0.9 s).
+PNG_COMPRESSION, PNG_SUB_FILTER = 2, 0x10
 JPEG_QUALITY = 95  # OpenCV's default, so both roads write the same file
 BIGTIFF_FROM = 4_000_000_000  # bytes of pixels past which a classic TIFF's offsets overflow
 _END = object()
@@ -49,12 +43,7 @@ def streams_to(suffix: str) -> bool:
 
 def saver_options(suffix: str, quality: int | None, pixel_bytes: int) -> dict[str, Any]:
     """libvips saver options that match what :func:`~.write.encode_image` writes."""
-    suffix = suffix.lower()
-    if quality is not None:
-        check_quality(quality)
-        if suffix not in (".jpg", ".jpeg", ".webp"):
-            note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
-                 "written losslessly")
+    check_quality_for(suffix, quality)
     if suffix == ".png":
         return {"compression": PNG_COMPRESSION, "filter": PNG_SUB_FILTER}
     if suffix in (".jpg", ".jpeg"):
@@ -64,59 +53,53 @@ def saver_options(suffix: str, quality: int | None, pixel_bytes: int) -> dict[st
     return {"compression": "lzw", "bigtiff": pixel_bytes > BIGTIFF_FROM}
 
 
-class _BandBytes:
-    """The libvips source's reader: rows from the queue, as the bytes of a stored PNG."""
+def _stored_png(pieces: queue.Queue, stop: threading.Event, width: int,
+                height: int) -> Iterator[bytes]:
+    """The rows from the queue, as the bytes of a stored PNG."""
+    png = None
+    while (rows := get(pieces, stop)) is not _END:
+        if png is None:
+            png = StoredPng(width, height, rows.shape[2], rows.dtype)
+            yield from png.header()
+        yield from png.band(rows)
+    if png is not None:
+        yield from png.end()
 
-    def __init__(self, pieces: queue.Queue, stop: threading.Event, width: int,
-                 height: int) -> None:
-        self.pieces, self.stop = pieces, stop
-        self.width, self.height = width, height
-        self.png: StoredPng | None = None
-        self.pending: deque[memoryview] = deque()
-        self.ended = False
 
-    def _refill(self) -> None:
-        rows = get(self.pieces, self.stop)
-        if rows is _END:
-            self.pending.extend(map(memoryview, self.png.end() if self.png else []))
-            self.ended = True
-            return
-        if self.png is None:
-            self.png = StoredPng(self.width, self.height, rows.shape[2], rows.dtype)
-            self.pending.extend(map(memoryview, self.png.header()))
-        self.pending.extend(map(memoryview, self.png.band(rows)))
+def _reader(chunks: Iterator[bytes]) -> Callable[[int], bytes]:
+    """libvips's read callback: the next bytes of ``chunks``, at most ``length`` of them."""
+    left = memoryview(b"")
 
-    def read(self, length: int) -> bytes:
+    def read(length: int) -> bytes:
+        nonlocal left
         try:
-            while not self.pending and not self.ended:
-                self._refill()
-        except Stopped:
-            return b""  # the producer failed: libvips sees a truncated stream and gives up
-        if not self.pending:
-            return b""
-        piece = self.pending.popleft()
-        if len(piece) > length:
-            self.pending.appendleft(piece[length:])
-            piece = piece[:length]
+            while not left:
+                left = memoryview(next(chunks))
+        except (StopIteration, Stopped):
+            return b""  # the end, or the producer failed: libvips sees a truncated stream
+        piece, left = left[:length], left[length:]
         return bytes(piece)
+
+    return read
 
 
 def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int, *,
                 quality: int | None = None, metadata: ImageMetadata | None = None) -> None:
-    """Encode ``bands`` (n×W×C rows of RGB(A)/gray, top to bottom, ``height`` rows in all)
-    to ``path``, in the format its suffix names, as they come."""
+    """Encode ``bands`` (n×W×C rows, top to bottom, ``height`` in all) to ``path`` as they come."""
     suffix = path.suffix.lower()
-    if not streams_to(suffix):
-        raise UpscaleError(f"{suffix} images are not written band by band")
     stop = threading.Event()
     waiting: queue.Queue = queue.Queue(maxsize=PIECES_AHEAD)
-    stream = _BandBytes(waiting, stop, width, height)
 
     def encode() -> None:
         source = pyvips.SourceCustom()
-        source.on_read(stream.read)
-        image = pyvips.Image.new_from_source(source, "", access="sequential")
-        image = _with_metadata(image, suffix, metadata, width, height)
+        source.on_read(_reader(_stored_png(waiting, stop, width, height)))
+        image = pyvips.Image.new_from_source(source, "", access="sequential").copy()
+        if metadata and suffix not in (".tif", ".tiff"):  # where embed_metadata puts it
+            kept = metadata.for_size(width, height)
+            if kept.icc_profile:
+                image.set_type(pyvips.GValue.blob_type, "icc-profile-data", kept.icc_profile)
+            if kept.exif:
+                image.set_type(pyvips.GValue.blob_type, "exif-data", EXIF_HEADER + kept.exif)
         pixel_bytes = width * height * image.bands * (2 if image.format == "ushort" else 1)
         image.write_to_file(str(path), **saver_options(suffix, quality, pixel_bytes))
 
@@ -138,27 +121,5 @@ def write_bands(path: Path, bands: Iterable[np.ndarray], width: int, height: int
         encoder.join()
         raise
     if encoder.error is not None:
-        raise UpscaleError(f"{path}: could not be written ({_reason(encoder.error)})")
+        raise UpscaleError(f"{path}: could not be written ({error_reason(encoder.error)})")
 
-
-def _reason(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
-
-
-def _with_metadata(image, suffix: str, metadata: ImageMetadata | None, width: int,
-                   height: int):
-    """``image`` carrying the ICC profile and EXIF where :func:`~.metadata.embed_metadata`
-    would put them (PNG, JPEG, WebP), and nothing else."""
-    image = image.copy()
-    for field in image.get_fields():
-        if field.startswith(("exif-", "icc-", "xmp-", "png-comment")):
-            image.remove(field)
-    if not metadata or suffix in (".tif", ".tiff"):
-        return image
-    metadata = metadata.for_size(width, height)
-    if metadata.icc_profile:
-        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", metadata.icc_profile)
-    if metadata.exif:
-        image.set_type(pyvips.GValue.blob_type, "exif-data", b"Exif\x00\x00" + metadata.exif)
-    return image

@@ -1,9 +1,5 @@
-"""Encode arrays to image files without ever leaving a half-written output.
-
-The file is encoded in memory, written under a temporary name in the target
-folder, then renamed over the final name: a crash leaves either nothing or the
-complete file, never a truncated one that a re-run would mistake for done.
-"""
+"""Encode arrays to image files, atomically: a crash leaves nothing or the whole file,
+never a truncated one that a re-run would mistake for done."""
 
 from __future__ import annotations
 
@@ -22,6 +18,15 @@ from .metadata import ImageMetadata, embed_metadata
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+LOSSY = (".jpg", ".jpeg", ".webp")
+
+
+def check_quality_for(suffix: str, quality: int | None) -> None:
+    """Refuse a quality out of range; note one given for a lossless format."""
+    check_quality(quality)
+    if quality is not None and suffix not in LOSSY:
+        note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
+             "written losslessly")
 
 
 def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
@@ -39,12 +44,10 @@ def flatten_onto_white(image: np.ndarray, suffix: str) -> np.ndarray:
 
 
 def fit_to_format(image: np.ndarray, suffix: str) -> np.ndarray:
-    """Pixels the format named by ``suffix`` holds: float to 16 bits, 16 bits to 8 where
-    only 8 are kept, alpha flattened where there is none (any rows of a picture alike)."""
-    suffix = suffix.lower()
+    """Pixels the format of (lower-case) ``suffix`` holds: float to 16 bits, 16 bits to 8
+    where only 8 are kept, alpha flattened where there is none (any rows alike)."""
     if image.dtype == np.float32:
-        image = np.clip(image, 0.0, 1.0)
-        image = (image * 65535.0 + 0.5).astype(np.uint16)
+        image = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
     if image.dtype == np.uint16 and suffix in EIGHT_BIT_ONLY:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and suffix in NO_ALPHA:
@@ -56,22 +59,17 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
     """Encode to the format named by ``suffix``, fitting depth and alpha to what it holds."""
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        known = ", ".join(IMAGE_SUFFIXES)
-        raise UpscaleError(f"cannot write {suffix!r} images; use one of {known}")
+        raise UpscaleError(f"cannot write {suffix!r} images; use one of "
+                           f"{', '.join(IMAGE_SUFFIXES)}")
     image = fit_to_format(array, suffix)
     if image.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(np.ascontiguousarray(image), code)
+    check_quality_for(suffix, quality)
     params: list[int] = []
-    if quality is not None:
-        check_quality(quality)
-        if suffix in (".jpg", ".jpeg"):
-            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-        elif suffix == ".webp":
-            params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-        else:
-            note(f"--quality applies to JPEG and WebP; {suffix.lstrip('.').upper()} is "
-                 "written losslessly")
+    if quality is not None and suffix in LOSSY:
+        flag = cv2.IMWRITE_WEBP_QUALITY if suffix == ".webp" else cv2.IMWRITE_JPEG_QUALITY
+        params = [flag, int(quality)]
     ok, encoded = cv2.imencode(suffix, image, params)
     if not ok:
         raise UpscaleError(f"could not encode a {image.shape} {image.dtype} image as {suffix}")
@@ -80,13 +78,10 @@ def encode_image(array: np.ndarray, suffix: str, *, quality: int | None = None) 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, quality: int | None = None,
                 overwrite: bool = False, metadata: ImageMetadata | None = None) -> Path:
-    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically.
-
-    ``metadata`` (ICC profile, EXIF) is kept where the format can hold it.
-    """
+    """Encode ``array`` (RGB(A)/gray, uint8/uint16/float32) to ``path`` atomically, with
+    ``metadata`` (ICC profile, EXIF) where the format can hold it."""
     path = Path(path)
     data = encode_image(array, path.suffix, quality=quality)
-    if metadata:
-        data = embed_metadata(data, path.suffix, metadata, array.shape[1], array.shape[0])
+    data = embed_metadata(data, path.suffix, metadata, array.shape[1], array.shape[0])
     write_bytes_atomically(path, data, overwrite=overwrite)
     return path
