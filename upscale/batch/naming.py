@@ -1,11 +1,5 @@
-"""Where each input's output goes: the name template, the format, and path safety.
-
-The output tree mirrors the input tree. Whatever a template or a folder
-contains, an output path must stay inside the output folder: a template with
-``..`` or an absolute part is refused up front, and a symlink planted in the
-output tree (``out/sub -> /etc``) is caught by resolving the real folder before
-anything is written there.
-"""
+"""Where each input's output goes (the output tree mirrors the input tree), never outside
+the output folder, whatever a template (``..``, a root) or a planted symlink says."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import UpscaleError
 from ..imaging.read import GIF_SUFFIX
-from ..outputs import DEFAULT_NAME_TEMPLATE, format_scale
+from ..outputs import format_scale
 
 TEMPLATE_FIELDS = {
     "stem": "input file name without its extension",
@@ -37,13 +31,11 @@ class OutputNaming:
 
     output_dir: Path
     scale: float
-    format: str = "png"
-    template: str = DEFAULT_NAME_TEMPLATE
+    format: str  # one of FORMATS
+    template: str
 
     def __post_init__(self) -> None:
         check_template(self.template)
-        if self.format not in FORMATS:
-            raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
 
     def image_suffix(self, source: Path) -> str:
         """The output extension for an image: the chosen format, or the input's for 'same'."""
@@ -51,20 +43,14 @@ class OutputNaming:
             return f".{self.format}"
         return ".png" if source.suffix.lower() == GIF_SUFFIX else source.suffix
 
-    def relative_target(self, relative_source: Path, suffix: str) -> PurePosixPath:
-        """The output path relative to the output folder, checked for ``..`` and roots."""
-        name = self.template.format(
-            stem=relative_source.stem,
-            scale=format_scale(self.scale),
-            ext=suffix.lstrip("."),
-            src_ext=relative_source.suffix.lstrip("."),
-        )
+    def target(self, relative_source: Path, suffix: str) -> Path:
+        """The output path, checked for ``..`` and roots."""
+        name = self.template.format(stem=relative_source.stem, scale=format_scale(self.scale),
+                                    ext=suffix.lstrip("."),
+                                    src_ext=relative_source.suffix.lstrip("."))
         relative = PurePosixPath(*relative_source.parent.parts, *name.replace("\\", "/").split("/"))
         check_relative(relative, f"output name {name!r} for {relative_source}")
-        return relative
-
-    def target(self, relative_source: Path, suffix: str) -> Path:
-        return self.output_dir / self.relative_target(relative_source, suffix)
+        return self.output_dir / relative
 
 
 def check_template(template: str) -> None:
@@ -97,13 +83,8 @@ def check_relative(relative: PurePosixPath, what: str) -> None:
 
 
 def make_output_folders(target: Path, root: Path, *, create: bool = True) -> None:
-    """Create ``target``'s folders under ``root``, refusing any that lead outside it.
-
-    Each level is checked before the next is created, so a symlink planted in
-    the output tree (``out/sub -> /etc``) is refused before anything is made
-    through it. Called right before writing, so the check sees the tree as it is;
-    ``create=False`` only checks what exists (for planning and --dry-run).
-    """
+    """Create ``target``'s folders under ``root``, each checked before the next is made, so a
+    symlink planted there (``out/sub -> /etc``) is refused; ``create=False`` only checks."""
     real_root = Path(os.path.realpath(root))
     current = root
     for part in target.relative_to(root).parent.parts:
