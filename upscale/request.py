@@ -1,16 +1,9 @@
-"""One run as the user asked for it: every option resolved and checked once, up front.
-
-:func:`make_request` is where the CLI's options (and Python callers' keyword arguments)
-become a frozen :class:`Request`. Everything that can be known without a network is
-checked there, before any model loads, any folder is created or any lock is taken, so
-the command line and Python get the same errors from the same function.
-:func:`upscale.outputs.output_scale` is the one rule for the scale a run produces.
-"""
+"""One run as the user asked for it: every option resolved and checked once, up front,
+before any model loads or any lock is taken, so the CLI and Python get the same errors."""
 
 from __future__ import annotations
 
 import enum
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +15,7 @@ from .limits import (
     DEFAULT_MAX_OUTPUT_PIXELS,
     DEFAULT_MAX_PIXELS,
     check_alpha,
-    check_max_output_pixels,
-    check_max_pixels,
+    check_pixel_limit,
     check_quality,
     check_tile_options,
 )
@@ -153,19 +145,15 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
                  pix_fmt: str | None = None, ray: str | None = None,
                  max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS) -> Request:
     """The checked request for these options; :class:`UpscaleError` names the first problem.
-
-    Unfinished video work is always continued; ``restart`` discards it.
-    """
+    Unfinished video work is always continued; ``restart`` discards it."""
     input_path = Path(input)
     if not input_path.exists():
         raise InputError(f"{input_path}: no such file or folder")
-    if scale is not None and not math.isfinite(scale):
-        raise UpscaleError(f"the scale (-s) must be a finite number, not {scale}")
     check_scale(scale)
     check_tile_options(tile, tile_pad)
     check_quality(quality)
-    check_max_pixels(max_pixels)
-    check_max_output_pixels(max_output_pixels)
+    check_pixel_limit(max_pixels, "--max-pixels")
+    check_pixel_limit(max_output_pixels, "--max-output-pixels")
     if format not in FORMATS:
         raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     network = NetworkChoice(model, alpha, psnr_model, gan_model)
