@@ -1,8 +1,5 @@
-"""Names a package exports but imports on first use, so that importing it stays cheap.
-
-``import upscale`` and ``import upscale.run`` must not import torch (about 2 s and
-280 MB): the CLI answers usage errors, and a ``--ray`` driver plans a folder, without it.
-"""
+"""Names a package exports but imports on first use: ``import upscale`` must not import torch
+(about 2 s and 280 MB), for the CLI and a ``--ray`` driver work without it."""
 
 from __future__ import annotations
 
