@@ -150,7 +150,8 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
     it into place with the replaced file's mode, else 0666 less the umask (not tempfile's
     0600, which would hide outputs from the user's group)."""
     target = Path(target)
-    refuse_existing(target, overwrite)  # a caller that owns the output refused it already
+    if not overwrite:  # a caller that owns the output has refused an existing one already
+        refuse_existing(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(target)
     kept_mode = file_mode_for(target)
@@ -203,10 +204,6 @@ def partial_files(target: Path) -> list[Path]:
                 name.endswith(end) and len(name) == len(prefix) + 8 + len(end) for end in endings)]
 
 
-class OutputBusy(UpscaleError):
-    """Another run owns this output right now."""
-
-
 class OutputLock:
     """One run at a time per output (a file, a folder, a video's work folder): the operating
     system's lock on a file beside or inside it, so a killed run leaves no stale lock."""
@@ -245,8 +242,8 @@ class OutputLock:
             self._lock.acquire()
         except Timeout:  # (an OSError too) also what filelock says of a file it cannot create
             self._refuse_unwritable()
-            raise OutputBusy(f"{self.what}: another upscale run is writing this output now; "
-                             "wait for it to finish, or choose another -o") from None
+            raise UpscaleError(f"{self.what}: another upscale run is writing this output now; "
+                               "wait for it to finish, or choose another -o") from None
         except OSError as exc:
             raise cannot_write(Path(self.what), exc) from exc
         OutputLock._held[self._key] = 1

@@ -16,19 +16,11 @@ from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, check_output, read_picture, upscale_picture, write_picture
 from ..notes import note
 from ..outputs import OutputLock, default_output_dir, output_scale, partial_files
+from . import report
 from .discover import find_files
 from .naming import OutputNaming, make_output_folders
 from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
-from .report import (
-    Outcomes,
-    failure_reason,
-    file_progress,
-    frame_progress,
-    plan_table,
-    progress_note,
-    summary_tables,
-)
 from .videos import VideoSupport
 
 if TYPE_CHECKING:
@@ -96,7 +88,7 @@ def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescript
         note(f"{unsearched} subfolder{'s' if unsearched > 1 else ''} of {input_dir} "
              "not searched; add -r to include them")
     if request.dry_run:
-        stdout.print(plan_table(jobs, output_dir, scale))
+        stdout.print(report.plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
     settings = JobSettings(request.device, request.precision, request.tile, request.tile_pad,
                            request.quality, prefetch, request.quiet, request.max_pixels,
@@ -112,7 +104,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               settings: JobSettings, executor: Callable[..., None] | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
-    outcomes = Outcomes()
+    outcomes = report.Outcomes()
     for job in jobs:
         if job.action is not Action.UPSCALE:
             outcomes.add(job, Status.SKIPPED if job.action is Action.SKIP else Status.FAILED,
@@ -139,7 +131,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
         if not settings.quiet or failed:
             stdout.print(f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s",
                          highlight=False, soft_wrap=True)
-            for table in summary_tables(outcomes.items):
+            for table in report.summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
 
@@ -157,10 +149,11 @@ def prepare_here(network: ModelDescriptor, options: JobSettings | Request,
 
 
 def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
-              outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+              outcomes: report.Outcomes, video: VideoSupport | None, stderr: Console,
               settings: JobSettings) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
-    progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
+    progress, task, finished = report.file_progress(stderr, outcomes, len(todo),
+                                                    quiet=settings.quiet)
     steps = ImageSteps(prepared, naming.output_dir, naming.scale, settings)
 
     def compute(job: Job, picture: Picture) -> Picture:
@@ -172,7 +165,7 @@ def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         finished(job, Status.DONE)
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
-        finished(job, Status.FAILED, failure_reason(job, error))
+        finished(job, Status.FAILED, report.failure_reason(job, error))
 
     with progress:
         images = [job for job in todo if job.kind is Kind.IMAGE]
@@ -186,8 +179,8 @@ def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
                 video.upscale(prepared, job.source, job.target, scale=naming.scale,
                               tile=settings.tile, tile_pad=settings.tile_pad,
                               overwrite=job.replace,
-                              on_progress=frame_progress(progress, task, job),
-                              notify=progress_note(progress, settings.quiet))
+                              on_progress=report.frame_progress(progress, task, job),
+                              notify=report.progress_note(progress, settings.quiet))
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:

@@ -12,17 +12,8 @@ from ..errors import UpscaleError
 from ..imaging.read import GIF_SUFFIX
 from ..outputs import format_scale
 
-TEMPLATE_FIELDS = {
-    "stem": "input file name without its extension",
-    "scale": "the output scale, e.g. 4 or 1.5",
-    "ext": "the output extension, without the dot",
-    "src_ext": "the input extension, without the dot",
-}
+TEMPLATE_FIELDS = ("stem", "scale", "ext", "src_ext")  # src_ext: the input's extension
 FORMATS = ("png", "jpg", "webp", "same")
-
-
-class UnsafeOutputPath(UpscaleError):
-    """An output path would land outside the output folder."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +66,11 @@ def check_relative(relative: PurePosixPath, what: str) -> None:
     """A relative path with no ``..``, no root, no empty or NUL parts."""
     text = str(relative)
     if relative.is_absolute() or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
-        raise UnsafeOutputPath(f"{what}: absolute paths are not allowed in output names")
+        raise UpscaleError(f"{what}: absolute paths are not allowed in output names")
     if any(part == ".." for part in relative.parts):
-        raise UnsafeOutputPath(f"{what}: '..' would leave the output folder")
+        raise UpscaleError(f"{what}: '..' would leave the output folder")
     if "\x00" in text or not relative.parts:
-        raise UnsafeOutputPath(f"{what}: not a usable file name")
+        raise UpscaleError(f"{what}: not a usable file name")
 
 
 def make_output_folders(target: Path, root: Path, *, create: bool = True) -> None:
@@ -95,9 +86,9 @@ def make_output_folders(target: Path, root: Path, *, create: bool = True) -> Non
             current.mkdir(exist_ok=True)
         real = Path(os.path.realpath(current))
         if real != real_root and real_root not in real.parents:
-            raise UnsafeOutputPath(f"{target}: the output folder {current} leads outside "
-                                   f"{root} (to {real}); refusing to write there")
+            raise UpscaleError(f"{target}: the output folder {current} leads outside "
+                               f"{root} (to {real}); refusing to write there")
         if not real.is_dir():
             raise UpscaleError(f"{target}: {current} is not a folder")
     if target.is_symlink():
-        raise UnsafeOutputPath(f"{target}: the output is a symlink; refusing to write through it")
+        raise UpscaleError(f"{target}: the output is a symlink; refusing to write through it")

@@ -37,17 +37,12 @@ class DefaultToRun(TyperGroup):
 
 
 app = typer.Typer(
-    cls=DefaultToRun,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    cls=DefaultToRun, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None, epilog=DEBUG_HELP, no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Make images and videos larger and sharper with ESRGAN-family networks.\n\n"
     "upscale photo.jpg -s 4 writes photo_x4.png; a folder in gives a folder out; "
-    "a video in gives a video out.",
-    epilog=DEBUG_HELP,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+    "a video in gives a video out.")
 app.command("run", help="Upscale an image, a folder or a video (the default command).",
             epilog=DEBUG_HELP)(run_command)
 app.command("models", help="List the known models and where they come from.")(models_command)
