@@ -45,12 +45,9 @@ if TYPE_CHECKING:
 def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | None = None,
             report: Callable[[str], None] | None = None) -> int:
     """Run a checked request on its road (image, folder, video, Ray); the exit code.
-
     ``load_network`` (default: what ``request.network`` names) is called at most once, only
-    when the work or the output's name needs it; ``report`` hears what was written.
-    """
+    when the work or the output's name needs it; ``report`` hears what was written."""
     started = time.perf_counter()
-    report = report or (lambda message: None)
     network_loader = load_network or request.network.load
     # Before any model loads: the folder every kind of input writes into must be writable.
     as_folder = request.output_is_folder or request.kind is InputKind.FOLDER
@@ -67,14 +64,14 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
     if request.kind is InputKind.FOLDER:
         return upscale_folder(request, load_network=network_loader)
     wrote = _run_file(request, network_loader)
-    if wrote:
+    if wrote and report:
         report(f"{wrote} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def _execute_joined(address: str, request: Request,
                     load_network: Callable[[], ModelDescriptor],
-                    report: Callable[[str], None]) -> int:
+                    report: Callable[[str], None] | None) -> int:
     """:func:`execute` on a cluster node, joining the cluster at ``address`` (``auto``)."""
     return execute(dataclasses.replace(request, ray=address), load_network=load_network,
                    report=report)
@@ -90,11 +87,8 @@ def _say_plan(request: Request, target: Path, scale: float) -> str:
 
 def _run_file(request: Request, network_loader: Callable[[], ModelDescriptor]) -> str:
     """One image or one video: every check that needs no network first, then load, run,
-    write; what was written ("" for a dry run).
-
-    The output is owned (its lock) and refused if it exists once, before the model
-    loads whenever its name is known without the network; else right after it loads.
-    """
+    write; what was written ("" for a dry run). The output is owned (its lock) before the
+    model loads whenever its name is known without the network; else right after."""
     scale = request.known_scale()
     output = request.output
     names_the_file = output is not None and not request.output_is_folder and not output.is_dir()

@@ -88,8 +88,7 @@ class StreamedPicture:
         return self.picture.metadata
 
     def bands(self) -> Iterator[np.ndarray]:
-        """The output rows, top to bottom (reads, runs the network, as they are asked for);
-        the file is read afresh each time."""
+        """The output rows, top to bottom, made as they are asked for (reading the file afresh)."""
         path = self.picture.source.path
         source = open_rows(path, max_pixels=None)
         if source is None or (source.width, source.height) != self.picture.size:
@@ -136,8 +135,7 @@ def upscale_picture(prepared: PreparedNetwork, picture: Picture | FilePicture, *
 
 def write_picture(target: str | os.PathLike, picture: Picture | StreamedPicture, *,
                   quality: int | None = None, overwrite: bool = False) -> Path:
-    """Encode atomically (a temporary name, renamed when complete); a streamed picture is
-    made as it is encoded."""
+    """Encode atomically; a streamed picture is made as it is encoded."""
     if isinstance(picture, Picture):
         return write_image(target, picture.pixels, quality=quality, overwrite=overwrite,
                            metadata=picture.metadata)
@@ -179,8 +177,7 @@ def upscale_file(prepared: PreparedNetwork, source: str | os.PathLike,
                  overwrite: bool = False, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  progress: Progress = False, picture: Picture | FilePicture | None = None
                  ) -> Picture | StreamedPicture:
-    """Read ``source`` (unless ``picture`` is it, already read), upscale it and write
-    ``target``; returns what was written."""
+    """Read ``source`` (unless given as ``picture``), upscale it, write ``target``; the result."""
     if picture is None:
         picture = read_picture(source, max_pixels=max_pixels)
     result = upscale_picture(prepared, picture, scale=scale, tile=tile, tile_pad=tile_pad,

@@ -9,8 +9,7 @@ from typing import Any
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``exports[name]`` (relative to ``package``)
-    the first time ``name`` is asked for."""
+    """A module ``__getattr__`` importing ``exports[name]`` (from ``package``) on first use."""
 
     def __getattr__(name: str) -> Any:
         if name in exports:

@@ -17,8 +17,7 @@ class Note(UserWarning):
 
 
 class Caution(Note):
-    """A note about something that may be wrong (an unrelated pair of networks to blend):
-    shown as a warning, even when notes are silenced."""
+    """A note about something that may be wrong: a warning, shown even when notes are silenced."""
 
 
 def note(message: str) -> None:

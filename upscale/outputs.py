@@ -72,8 +72,7 @@ def output_scale(asked: float | None, network: Any) -> float:
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The output size for a scale factor: rounded half up, and never below one pixel (a
-    video frame comes out as its still would)."""
+    """Rounded half up, never below one pixel (a video frame comes out as its still would)."""
     return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
 
 
@@ -108,8 +107,7 @@ def refuse_input_clash(target: Path, source: Path) -> None:
 
 
 def check_writable_folder(folder: Path, what: str) -> None:
-    """``folder`` exists as a writable folder, or can be created under one (it is created only
-    when something is written into it)."""
+    """``folder`` is a writable folder, or can be created under one (when written into)."""
     existing = nearest_existing(folder)
     if not existing.is_dir():
         raise DestinationError(f"{what}: {existing} is a file, not a folder")

@@ -99,14 +99,11 @@ def run_stages(source: Iterable[In], compute: Callable[[In], Out],
             put(write_queue, _END, stop)
             while threads[1].is_alive():  # the last writes land (Ctrl-C stays possible)
                 threads[1].join(timeout=0.2)
-    except KeyboardInterrupt:
-        if drain_on_interrupt:
+    except BaseException as exc:
+        if drain_on_interrupt and isinstance(exc, KeyboardInterrupt):
             with contextlib.suppress(Stopped):
                 put(write_queue, _END, stop)
                 threads[1].join()
-        stop.set()
-        raise
-    except BaseException:
         stop.set()
         raise
     finally:

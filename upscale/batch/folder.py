@@ -138,8 +138,7 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
 
 def prepare_here(network: ModelDescriptor, options: JobSettings | Request,
                  image_side: int | None = None) -> PreparedNetwork:
-    """The network on the options' device and precision, with a note where their tile goes
-    against its advice (every local road asks here once)."""
+    """The network on the options' device and precision, with a note on their tile if needed."""
     from ..run import prepare_network
     from ..run.advice import note_tile_choice
 

@@ -18,11 +18,9 @@ def run_overlapped(items: Iterable[Item], *,
                    write: Callable[[Item, Any], None],
                    on_failure: Callable[[Item, str, BaseException], None],
                    depth: int = 2) -> None:
-    """read -> compute -> write for every item, through :func:`upscale.stages.run_stages`.
-
-    ``on_failure(item, stage, error)`` is called once for an item whose stage raised.
-    ``depth=0`` runs everything in the calling thread, one item at a time. On Ctrl-C,
-    results already computed are still written.
+    """read -> compute -> write for every item, through :func:`upscale.stages.run_stages`;
+    ``on_failure(item, stage, error)`` once for an item whose stage raised. ``depth=0`` runs
+    one item at a time in the calling thread. On Ctrl-C, computed results are still written.
     """
     def decoded() -> Iterator[Entry]:
         for item in items:
