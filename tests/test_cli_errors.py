@@ -281,7 +281,7 @@ def test_ctrl_c_in_a_folder_run_keeps_what_is_finished(tmp_path, model_file, rng
     photos = tmp_path / "photos"
     for name in ("a", "b", "c"):
         write_image(photos / f"{name}.png", rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
-    real_upscale = upscale.files.upscale_pixels
+    real_upscale = upscale.files.upscale_image
     calls = []
 
     def stop_on_the_second_image(*args, **kwargs):
@@ -290,7 +290,7 @@ def test_ctrl_c_in_a_folder_run_keeps_what_is_finished(tmp_path, model_file, rng
             raise KeyboardInterrupt  # Ctrl-C while the second image is computing
         return real_upscale(*args, **kwargs)
 
-    monkeypatch.setattr(upscale.files, "upscale_pixels", stop_on_the_second_image)
+    monkeypatch.setattr(upscale.files, "upscale_image", stop_on_the_second_image)
     assert run_main(photos, "-m", model_file, "-o", tmp_path / "out") == EXIT_INTERRUPTED
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "1 of 3 outputs" in last and "run the same command again" in last

@@ -1,13 +1,7 @@
 """upscale: make images and videos larger and sharper with ESRGAN-family networks.
 
-The library under the ``upscale`` command, usable from Python::
-
-    from upscale import load_model, prepare_network, read_image, upscale_image, write_image
-
-    prepared = prepare_network(load_model("realesrgan-x4plus"))
-    write_image("photo_x4.png", upscale_image(prepared, read_image("photo.jpg")))
-
-Names are imported on first use, so ``import upscale`` does not import torch.
+``upscale_file(prepare_network(load_model("realesrgan-x4plus")), "photo.jpg", "big.png")``;
+names are imported on first use, so ``import upscale`` does not import torch.
 """
 
 from __future__ import annotations
@@ -31,6 +25,4 @@ _EXPORTS = {
 }
 
 __all__ = [*_EXPORTS, "__version__"]
-
-
 __getattr__ = lazy_exports(__name__, _EXPORTS)

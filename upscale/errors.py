@@ -1,10 +1,5 @@
-"""User-facing errors.
-
-Anything raised as :class:`UpscaleError` is shown by the CLI as one line and a
-non-zero exit, without a traceback (unless ``--debug``). Library code raises it
-for every problem a user can fix: a bad input file, an unknown model, an
-unsupported checkpoint layout.
-"""
+"""User-facing errors: the CLI shows an :class:`UpscaleError` as one line and a non-zero
+exit, without a traceback (unless ``--debug``)."""
 
 from __future__ import annotations
 
@@ -22,8 +17,5 @@ class InputError(UpscaleError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, carrying one line on what the stopped run kept and how to carry on.
-
-    A subclass of KeyboardInterrupt so that code between the raise and the CLI unwinds
-    exactly as it would for a bare Ctrl-C.
-    """
+    """Ctrl-C, carrying one line on what the stopped run kept and how to carry on (a
+    KeyboardInterrupt, so that everything unwinds as for a bare Ctrl-C)."""

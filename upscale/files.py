@@ -1,14 +1,9 @@
 """One image file in, one image file out: read, upscale, write, with the input's metadata.
 
-The single-image command, the folder runner and the Ray workers all do these
-three steps; they live here once. :func:`upscale_file` runs them in a row; a
-folder run overlaps them across files, so each step is also a function of its own.
-
-A large picture is never held whole: reading it only opens it (:class:`FilePicture`),
-upscaling it only plans (:class:`StreamedPicture`), and writing it reads, upscales
-and encodes it a band of rows at a time, in memory that follows the width and the
-tile size, not the picture (:mod:`upscale.streamed`). Every road gets that, and the
-same pixels as the in-memory one.
+Each step is a function of its own, for a folder run overlaps them. A large picture is never
+held whole: reading only opens it (:class:`FilePicture`), upscaling only plans
+(:class:`StreamedPicture`), and writing makes it a band of rows at a time, with the same
+pixels as the in-memory road.
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ from .imaging.stream_read import alpha_is_opaque, open_rows
 from .imaging.stream_write import streams_to, write_bands
 from .limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, check_output_image
 from .outputs import output_scale, output_size, write_atomically
-from .pipeline import Progress, check_pixels_layout, upscale_pixels
+from .pipeline import Progress, upscale_image
 from .run.bands import RowWindow
 from .streamed import area_factor, stream_image
 
@@ -47,7 +42,6 @@ class Picture:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height)."""
         return self.pixels.shape[1], self.pixels.shape[0]
 
 
@@ -94,8 +88,7 @@ class StreamedPicture:
         return self.picture.metadata
 
     def bands(self) -> Iterator[np.ndarray]:
-        """The output rows, top to bottom (reads, runs the network, as they are asked for);
-        the file is read afresh each time."""
+        """The output rows, top to bottom, made as they are asked for (reading the file afresh)."""
         path = self.picture.source.path
         source = open_rows(path, max_pixels=None)
         if source is None or (source.width, source.height) != self.picture.size:
@@ -128,32 +121,21 @@ def upscale_picture(prepared: PreparedNetwork, picture: Picture | FilePicture, *
     """
     scale = output_scale(scale, prepared.model)  # the one rule; the CLI passes its result
     if isinstance(picture, FilePicture):
-        streamed = _streamed(prepared, picture, scale, dict(tile=tile, tile_pad=tile_pad,
-                                                            progress=progress))
-        if streamed is not None:
-            return streamed
+        width, height = picture.size
+        out_w, out_h = output_size(width, height, scale)
+        factor = area_factor(prepared.scale, width, height, scale)
+        if factor is not None and out_w * out_h >= STREAM_FROM_OUTPUT_PIXELS:
+            return StreamedPicture(picture, prepared, factor,
+                                   dict(tile=tile, tile_pad=tile_pad, progress=progress))
         picture = picture.load()
-    check_pixels_layout(picture.pixels)
-    pixels = upscale_pixels(prepared, picture.pixels, scale, tile=tile, tile_pad=tile_pad,
-                            progress=progress)
+    pixels = upscale_image(prepared, picture.pixels, scale=scale, tile=tile, tile_pad=tile_pad,
+                           progress=progress)
     return Picture(pixels, picture.metadata)
-
-
-def _streamed(prepared: PreparedNetwork, picture: FilePicture, scale: float,
-              options: dict) -> StreamedPicture | None:
-    """The streamed upscale of ``picture``, where its output is large and can be made in bands."""
-    width, height = picture.size
-    out_w, out_h = output_size(width, height, scale)
-    factor = area_factor(prepared.scale, width, height, scale)
-    if factor is None or out_w * out_h < STREAM_FROM_OUTPUT_PIXELS:
-        return None
-    return StreamedPicture(picture, prepared, factor, options)
 
 
 def write_picture(target: str | os.PathLike, picture: Picture | StreamedPicture, *,
                   quality: int | None = None, overwrite: bool = False) -> Path:
-    """Encode atomically (a temporary name, renamed when complete); a streamed picture is
-    made as it is encoded."""
+    """Encode atomically; a streamed picture is made as it is encoded."""
     if isinstance(picture, Picture):
         return write_image(target, picture.pixels, quality=quality, overwrite=overwrite,
                            metadata=picture.metadata)
@@ -195,18 +177,10 @@ def upscale_file(prepared: PreparedNetwork, source: str | os.PathLike,
                  overwrite: bool = False, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  progress: Progress = False, picture: Picture | FilePicture | None = None
                  ) -> Picture | StreamedPicture:
-    """Read ``source``, upscale it and write ``target``; returns what was written.
-
-    ``picture`` is ``source`` already read (the CLI reads it before loading the
-    model, so a bad input fails in a fraction of a second).
-    """
+    """Read ``source`` (unless given as ``picture``), upscale it, write ``target``; the result."""
     if picture is None:
         picture = read_picture(source, max_pixels=max_pixels)
     result = upscale_picture(prepared, picture, scale=scale, tile=tile, tile_pad=tile_pad,
                              progress=progress)
     write_picture(target, result, quality=quality, overwrite=overwrite)
     return result
-
-
-__all__ = ["FilePicture", "Picture", "StreamedPicture", "check_output", "read_picture",
-           "upscale_file", "upscale_picture", "write_picture"]

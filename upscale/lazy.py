@@ -1,8 +1,5 @@
-"""Names a package exports but imports on first use, so that importing it stays cheap.
-
-``import upscale`` and ``import upscale.run`` must not import torch (about 2 s and
-280 MB): the CLI answers usage errors, and a ``--ray`` driver plans a folder, without it.
-"""
+"""Names a package exports but imports on first use: ``import upscale`` must not import torch
+(about 2 s and 280 MB), for the CLI and a ``--ray`` driver work without it."""
 
 from __future__ import annotations
 
@@ -12,8 +9,7 @@ from typing import Any
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``exports[name]`` (relative to ``package``)
-    the first time ``name`` is asked for."""
+    """A module ``__getattr__`` importing ``exports[name]`` (from ``package``) on first use."""
 
     def __getattr__(name: str) -> Any:
         if name in exports:

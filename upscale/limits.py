@@ -1,11 +1,6 @@
-"""Limits that protect the user's machine, in a module light enough for the CLI to import.
-
-An image's decoded size is known from its header; above ``DEFAULT_MAX_PIXELS`` input
-pixels (200 MP, a ×4 result of 3.2 gigapixels) it is refused before any large allocation,
-and ``--max-pixels`` raises the limit for a machine that has the memory. Outputs are
-checked too (:func:`check_output_image`): their format's largest side, an output-pixel
-limit (``--max-output-pixels``), and the free space on their disk.
-"""
+"""Limits that protect the user's machine, in a module light enough for the CLI to import:
+inputs over ``--max-pixels`` (from their header), and outputs their format cannot hold,
+over ``--max-output-pixels`` or larger than the free space on their disk."""
 
 import os
 import shutil
@@ -24,10 +19,10 @@ def check_tile_options(tile: int, tile_pad: int | None) -> None:
         raise UpscaleError(f"--tile-pad must be 0 or more, not {tile_pad}")
 
 
-def check_max_pixels(max_pixels: int | None) -> None:
-    """``--max-pixels`` is a number of pixels: at least one."""
-    if max_pixels is not None and max_pixels < 1:
-        raise UpscaleError(f"--max-pixels must be a positive number of pixels, not {max_pixels}")
+def check_pixel_limit(limit: int | None, option: str) -> None:
+    """``--max-pixels`` and ``--max-output-pixels`` are numbers of pixels: at least one."""
+    if limit is not None and limit < 1:
+        raise UpscaleError(f"{option} must be a positive number of pixels, not {limit}")
 
 
 def check_quality(quality: int | None) -> None:
@@ -74,13 +69,6 @@ COMPRESSED_FRACTION = {".webp": 0.3, ".jpg": 0.07, ".jpeg": 0.07, ".png": 0.5, "
                        ".tif": 0.6, ".tiff": 0.6}
 
 
-def check_max_output_pixels(max_output_pixels: int | None) -> None:
-    """``--max-output-pixels`` is a number of pixels: at least one."""
-    if max_output_pixels is not None and max_output_pixels < 1:
-        raise UpscaleError("--max-output-pixels must be a positive number of pixels, not "
-                           f"{max_output_pixels}")
-
-
 def check_output_image(target: Path, width: int, height: int, *, channels: int = 3,
                        sample_bytes: int = 1, max_output_pixels: int | None = None,
                        source: Path | None = None) -> None:
@@ -108,13 +96,18 @@ def check_output_image(target: Path, width: int, height: int, *, channels: int =
             f"{free / 1e9:.1f} GB free; free some space, or write it elsewhere with -o")
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists (where it would be created)."""
+    current = Path(os.path.abspath(path))
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
+
+
 def _free_space(folder: Path) -> int | None:
     """Bytes free where ``folder`` is (or would be created); None where it cannot be known."""
-    folder = Path(os.path.abspath(folder))
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
     try:
-        usage = shutil.disk_usage(folder)
+        usage = shutil.disk_usage(nearest_existing(folder))
     except OSError:
         return None
     return usage.free if usage.total else None  # /proc and kin report no size at all

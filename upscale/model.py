@@ -1,12 +1,5 @@
-"""The model contract: one frozen description of a loaded network, read by every caller.
-
-``upscale.loading.load_model`` returns a :class:`ModelDescriptor`; the run layer,
-the image pipeline, folders, videos and evaluation read a network's facts
-(scale, channels, size requirements, receptive radius, precision support,
-where its weights came from) from it and from nowhere else. Each architecture
-module in :mod:`upscale.archs` says what is true of its own networks in its
-``describe`` function; the loader adds where the weights came from.
-"""
+"""The model contract: one frozen description of a loaded network, the only place every
+caller reads a network's facts from (each architecture's ``describe`` fills it in)."""
 
 from __future__ import annotations
 
@@ -42,21 +35,16 @@ class SizeRequirements:
         return height, width
 
 
+# An architecture's own advice on tiling (spandrel's ``ModelTiling``): ``discouraged`` when it
+# relies on the whole image, ``internal`` when it tiles or resizes the image itself.
 Tiling = Literal["supported", "discouraged", "internal"]
-"""An architecture's own advice on cutting its input into tiles (spandrel's ``ModelTiling``):
-``discouraged`` when it relies on the whole image, ``internal`` when it tiles (or resizes)
-the image itself, so that tiles cut before it change what it computes."""
 TILING_ADVICE: tuple[Tiling, ...] = ("supported", "discouraged", "internal")
 
 
 @dataclass(frozen=True, eq=False)  # identity: it holds a module
 class ModelDescriptor:
-    """A network and the facts about it that callers need.
-
-    ``scale`` is what the network itself does; ``output_scale`` is what a run
-    produces by default, which differs for an export that ends in its own
-    resize (realesr-animevideov3's ncnn x2 and x3 files run a x4 network).
-    """
+    """A network and the facts about it that callers need. ``output_scale`` differs from
+    ``scale`` for an export that ends in its own resize (animevideov3's ncnn x2 and x3)."""
 
     module: nn.Module
     architecture: str
@@ -96,17 +84,11 @@ class ModelDescriptor:
 
 
 def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
-    """sha256 of a network's tensors: every name, dtype, shape and byte, in name order.
-
-    It names the weights rather than the file, so one checkpoint gives one
-    digest whatever format or file name it arrives in.
-    """
+    """sha256 of a network's tensors (names, dtypes, shapes, bytes): one checkpoint gives one
+    digest whatever format or file name it arrives in."""
     digest = hashlib.sha256()
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous()
         digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-__all__ = ["TILING_ADVICE", "ModelDescriptor", "SizeRequirements", "Tiling", "weights_sha256"]

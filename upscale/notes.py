@@ -1,11 +1,5 @@
-"""Things a user should hear that are not errors: notes, and long steps worth a status line.
-
-The library speaks through the standard ``warnings`` machinery (category :class:`Note`)
-so that Python callers see ordinary warnings and can filter them; the CLI prints each
-distinct note once as an ``upscale:`` line. Long steps (a first-use conversion that
-takes half a minute) announce themselves through :func:`long_step`, which the CLI shows
-as a status line and Python callers get as nothing at all unless they ask.
-"""
+"""Things a user should hear that are not errors: notes (ordinary warnings, which Python
+callers can filter; the CLI prints each once) and long steps worth a status line."""
 
 from __future__ import annotations
 
@@ -23,8 +17,7 @@ class Note(UserWarning):
 
 
 class Caution(Note):
-    """A note about something that may be wrong (an unrelated pair of networks to blend):
-    shown as a warning, even when notes are silenced."""
+    """A note about something that may be wrong: a warning, shown even when notes are silenced."""
 
 
 def note(message: str) -> None:

@@ -1,13 +1,5 @@
-"""Rules for every file the tool writes: checked first, owned by one run, never half-written.
-
-- ``check_destination`` runs before any model is loaded, so a bad ``-o`` costs no compute.
-- ``write_atomically`` fills a hidden temporary sibling and renames it into place: a crash
-  leaves either nothing or the whole file. The temporary file is created with mode 0666,
-  so the kernel applies the user's umask, as for any file a program writes (tempfile's
-  0600 would hide outputs from the user's group).
-- ``OutputLock`` makes one run the owner of an output (a file, a folder, a video's work
-  folder): a second run refuses in one line instead of redoing the work only to fail.
-"""
+"""Rules for every file the tool writes: checked before any model loads, owned by one run
+(:class:`OutputLock`), and never half-written (:func:`write_atomically`)."""
 
 from __future__ import annotations
 
@@ -18,19 +10,19 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar
 
 from filelock import FileLock, Timeout
 
 from .errors import UpscaleError
+from .limits import nearest_existing
 
 
 class DestinationError(UpscaleError):
     """The output cannot be written where the user asked."""
 
 
-SCALED_STEM = "{stem}_x{scale}"  # photo -> photo_x4, photos/ -> photos_x4/
-DEFAULT_NAME_TEMPLATE = SCALED_STEM + ".{ext}"  # a folder run's default (--name-template)
+DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}.{ext}"  # a folder run's default (--name-template)
 
 
 def format_scale(scale: float) -> str:
@@ -38,19 +30,15 @@ def format_scale(scale: float) -> str:
     return f"{scale:g}"
 
 
-def scaled_stem(stem: str, scale: float) -> str:
-    return SCALED_STEM.format(stem=stem, scale=format_scale(scale))
-
-
 def default_output(source: Path, scale: float, suffix: str = ".png") -> Path:
     """``photo.jpg`` at x4 -> ``photo_x4.png`` beside the input (``clip_x2.mp4`` for a video)."""
-    return source.with_name(scaled_stem(source.stem, scale) + suffix)
+    return source.with_name(f"{source.stem}_x{format_scale(scale)}{suffix}")
 
 
 def default_output_dir(input_dir: Path, scale: float) -> Path:
     """``photos/`` at x4 -> ``photos_x4/`` beside it."""
     real = Path(input_dir).resolve()
-    return real.parent / scaled_stem(real.name, scale)
+    return real.parent / f"{real.name}_x{format_scale(scale)}"
 
 
 def place_output(default: Path, output: Path | None, *, as_folder: bool = False) -> Path:
@@ -68,31 +56,23 @@ MAX_SCALE = 16.0  # far past what any network adds; above it a typo (-s 400) fil
 
 def check_scale(scale: float | None) -> None:
     """An explicit output scale must be a finite positive number, at most ``MAX_SCALE``."""
+    if scale is not None and not math.isfinite(scale):
+        raise UpscaleError(f"the scale (-s) must be a finite number, not {scale}")
     if scale is not None and not 0 < scale <= MAX_SCALE:
         raise UpscaleError(f"the scale (-s) must be above 0 and at most {MAX_SCALE:g}, "
                            f"not {scale:g}")
 
 
-class HasOutputScale(Protocol):
-    """A network's descriptor, or a cluster's handle on one: what it produces by itself."""
-
-    @property
-    def output_scale(self) -> float: ...
-
-
-def output_scale(asked: float | None, network: HasOutputScale) -> float:
+def output_scale(asked: float | None, network: Any) -> float:
     """The scale a run produces: the one asked for (``-s``), else the network's own output
-    scale. Every road (image, folder, video, Ray) asks this one function."""
+    scale (a descriptor's, or a cluster's handle's). Every road asks this one function."""
     scale = float(asked) if asked is not None else float(network.output_scale)
     check_scale(scale)
     return scale
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The output size for a scale factor: rounded half up, and never below one pixel.
-
-    Images and video frames both follow it, so a frame comes out as its still would.
-    """
+    """Rounded half up, never below one pixel (a video frame comes out as its still would)."""
     return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
 
 
@@ -126,17 +106,9 @@ def refuse_input_clash(target: Path, source: Path) -> None:
         raise UpscaleError(f"{target}: {input_clash()}")
 
 
-def _nearest_existing(path: Path) -> Path:
-    current = Path(os.path.abspath(path))
-    while not current.exists() and current != current.parent:
-        current = current.parent
-    return current
-
-
 def check_writable_folder(folder: Path, what: str) -> None:
-    """``folder`` exists as a writable folder, or can be created under one (it is created only
-    when something is written into it)."""
-    existing = _nearest_existing(folder)
+    """``folder`` is a writable folder, or can be created under one (when written into)."""
+    existing = nearest_existing(folder)
     if not existing.is_dir():
         raise DestinationError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -172,11 +144,9 @@ def temporary_sibling(target: Path) -> Path:
 
 def write_atomically(target: Path, write: Callable[[Path], None], *,
                      overwrite: bool = True) -> Path:
-    """Let ``write`` fill a temporary sibling of ``target``, then rename it into place.
-
-    ``write`` may reopen or even recreate the path (libraries that only take file names
-    do); the mode is set once it is done: the replaced file's, else 0666 less the umask.
-    """
+    """Let ``write`` fill a temporary sibling of ``target`` (it may recreate it), then rename
+    it into place with the replaced file's mode, else 0666 less the umask (not tempfile's
+    0600, which would hide outputs from the user's group)."""
     target = Path(target)
     if not overwrite:  # a caller that owns the output has refused an existing one already
         refuse_existing(target, overwrite)
@@ -232,16 +202,9 @@ def partial_files(target: Path) -> list[Path]:
                 name.endswith(end) and len(name) == len(prefix) + 8 + len(end) for end in endings)]
 
 
-class OutputBusy(UpscaleError):
-    """Another run owns this output right now."""
-
-
 class OutputLock:
-    """One run at a time per output: an advisory lock file beside (or inside) it.
-
-    The lock is the operating system's (``filelock``: flock on Unix), so a killed run
-    never leaves a stale lock behind; the file itself is removed on release.
-    """
+    """One run at a time per output (a file, a folder, a video's work folder): the operating
+    system's lock on a file beside or inside it, so a killed run leaves no stale lock."""
 
     # Locks this process holds, and how many times each was entered: the command takes an
     # output's lock before its model loads, and the engine it calls enters it again.
@@ -277,8 +240,8 @@ class OutputLock:
             self._lock.acquire()
         except Timeout:  # (an OSError too) also what filelock says of a file it cannot create
             self._refuse_unwritable()
-            raise OutputBusy(f"{self.what}: another upscale run is writing this output now; "
-                             "wait for it to finish, or choose another -o") from None
+            raise UpscaleError(f"{self.what}: another upscale run is writing this output now; "
+                               "wait for it to finish, or choose another -o") from None
         except OSError as exc:
             raise cannot_write(Path(self.what), exc) from exc
         OutputLock._held[self._key] = 1

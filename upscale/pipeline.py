@@ -1,10 +1,6 @@
-"""Image-level upscaling: everything between a decoded image and the network.
-
-The network sees only what it was trained on (RGB, no alpha); this module
-adapts any image to that and back: grayscale is expanded and reduced again,
-alpha is upscaled on its own after transparent colour is bled outward (no
-halos), bit depth is kept, and the result is resized to the requested scale.
-"""
+"""Image-level upscaling: any image adapted to what the network takes (RGB) and back: gray
+expanded and reduced, alpha upscaled on its own after transparent colour is bled outward
+(no halos), bit depth kept, and the result resized to the requested scale."""
 
 from __future__ import annotations
 
@@ -48,28 +44,16 @@ def check_colour_channels(channels: int, in_channels: int) -> None:
             f"the image has {channels} colour channels but the network takes {in_channels}")
 
 
-def check_pixels_layout(image: np.ndarray) -> None:
-    """An array this module upscales: H×W gray, or H×W×1-4 channels, of 8/16-bit or float."""
+def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float | None = None,
+                  tile: int = 0, tile_pad: int | None = None,
+                  progress: Progress = False) -> np.ndarray:
+    """Upscale an RGB(A)/gray uint8/uint16/float32 image by ``scale`` (default: the network's)."""
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise InputError(f"cannot upscale an array of shape {image.shape}")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         raise InputError(
             f"cannot upscale pixels of type {image.dtype}; use uint8, uint16 or float32")
-
-
-def upscale_image(prepared: PreparedNetwork, image: np.ndarray, *, scale: float | None = None,
-                  tile: int = 0, tile_pad: int | None = None,
-                  progress: Progress = False) -> np.ndarray:
-    """Upscale an RGB(A)/gray uint8/uint16/float32 image by ``scale`` (default: the network's)."""
-    check_pixels_layout(image)
-    return upscale_pixels(prepared, image, output_scale(scale, prepared.model), tile=tile,
-                          tile_pad=tile_pad, progress=progress)
-
-
-def upscale_pixels(prepared: PreparedNetwork, image: np.ndarray, scale: float, *,
-                   tile: int = 0, tile_pad: int | None = None,
-                   progress: Progress = False) -> np.ndarray:
-    """:func:`upscale_image` at the run's output scale, already resolved by the caller."""
+    scale = output_scale(scale, prepared.model)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     height, width = image.shape[:2]
@@ -79,19 +63,14 @@ def upscale_pixels(prepared: PreparedNetwork, image: np.ndarray, scale: float, *
     colour, alpha = split_alpha(image)
     if colour.ndim == 3 and colour.shape[2] == 1:
         colour = colour[:, :, 0]
-    if alpha is not None and alpha.min() >= _max_value(alpha.dtype):
-        opaque = np.full((target_h, target_w), alpha.max(), dtype=alpha.dtype)
-        alpha = None  # fully opaque: nothing to upscale but a constant
-    else:
-        opaque = None
-    if alpha is not None:
+    opaque = alpha is not None and alpha.min() >= _max_value(alpha.dtype)
+    if alpha is not None and not opaque:
         colour = bleed_transparent_colour(colour, alpha)
-
     result = resize_to(_run_colour(prepared, colour, **run_options), target_w, target_h)
-    if alpha is None and opaque is None:
+    if alpha is None:
         return result
-    if opaque is not None:
-        new_alpha = opaque
+    if opaque:  # nothing to upscale but a constant
+        new_alpha = np.full((target_h, target_w), alpha.max(), dtype=alpha.dtype)
     else:
         new_alpha = resize_to(_run_colour(prepared, alpha, **run_options), target_w, target_h)
     if result.ndim == 2:

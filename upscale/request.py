@@ -1,32 +1,17 @@
-"""One run as the user asked for it: every option resolved and checked once, up front.
-
-:func:`make_request` is where the CLI's options (and Python callers' keyword arguments)
-become a frozen :class:`Request`. Everything that can be known without a network is
-checked there, before any model loads, any folder is created or any lock is taken, so
-the command line and Python get the same errors from the same function.
-:func:`upscale.outputs.output_scale` is the one rule for the scale a run produces.
-"""
+"""One run as the user asked for it: every option resolved and checked once, up front,
+before any model loads or any lock is taken, so the CLI and Python get the same errors."""
 
 from __future__ import annotations
 
 import enum
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import limits
 from .batch.naming import FORMATS
 from .errors import InputError, UpscaleError
-from .limits import (
-    DEFAULT_MAX_OUTPUT_PIXELS,
-    DEFAULT_MAX_PIXELS,
-    check_alpha,
-    check_max_output_pixels,
-    check_max_pixels,
-    check_quality,
-    check_tile_options,
-)
 from .loading import DEFAULT_MODEL, load_model
 from .loading.families import families, family_of
 from .loading.registry import find_model
@@ -59,7 +44,7 @@ class NetworkChoice:
     def check(self) -> None:
         """A pair, an α and a family that fit together, before any weights are read."""
         if self.alpha is not None:
-            check_alpha(self.alpha)
+            limits.check_alpha(self.alpha)
         if self.psnr_model or self.gan_model:
             if not (self.psnr_model and self.gan_model):
                 raise UpscaleError("--psnr-model and --gan-model go together: give both")
@@ -131,7 +116,7 @@ class Request:
     max_pixels: int
     encoder: EncoderSettings
     ray: str | None
-    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
+    max_output_pixels: int = limits.DEFAULT_MAX_OUTPUT_PIXELS
 
     def known_scale(self) -> float | None:
         """The output scale when it is known before the network loads."""
@@ -148,24 +133,20 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
                  glob: tuple[str, ...] | list[str] = (), skip_existing: bool = True,
                  overwrite: bool = False, restart: bool = False,
                  dry_run: bool = False, quiet: bool = False,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, codec: str = "libx264",
+                 max_pixels: int = limits.DEFAULT_MAX_PIXELS, codec: str = "libx264",
                  crf: int | None = None, preset: str | None = None,
                  pix_fmt: str | None = None, ray: str | None = None,
-                 max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS) -> Request:
+                 max_output_pixels: int = limits.DEFAULT_MAX_OUTPUT_PIXELS) -> Request:
     """The checked request for these options; :class:`UpscaleError` names the first problem.
-
-    Unfinished video work is always continued; ``restart`` discards it.
-    """
+    Unfinished video work is always continued; ``restart`` discards it."""
     input_path = Path(input)
     if not input_path.exists():
         raise InputError(f"{input_path}: no such file or folder")
-    if scale is not None and not math.isfinite(scale):
-        raise UpscaleError(f"the scale (-s) must be a finite number, not {scale}")
     check_scale(scale)
-    check_tile_options(tile, tile_pad)
-    check_quality(quality)
-    check_max_pixels(max_pixels)
-    check_max_output_pixels(max_output_pixels)
+    limits.check_tile_options(tile, tile_pad)
+    limits.check_quality(quality)
+    limits.check_pixel_limit(max_pixels, "--max-pixels")
+    limits.check_pixel_limit(max_output_pixels, "--max-output-pixels")
     if format not in FORMATS:
         raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     network = NetworkChoice(model, alpha, psnr_model, gan_model)
@@ -186,9 +167,7 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
 
 def input_kind(path: Path) -> InputKind:
     """A folder, a video (by content, as ffmpeg sees it) or an image."""
-    if path.is_dir():
-        return InputKind.FOLDER
-    kind = media_kind(path)
+    kind = "folder" if path.is_dir() else media_kind(path)
     if kind == "no video":
         raise InputError(f"{path}: not a readable video (no video stream)")
-    return InputKind.VIDEO if kind == "video" else InputKind.IMAGE
+    return InputKind(kind) if kind in ("folder", "video") else InputKind.IMAGE

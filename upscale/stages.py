@@ -1,13 +1,6 @@
-"""The one pipeline: read → compute → write, three stages at once, joined by bounded queues.
-
-A reader thread draws items from a source (decoded files of a folder, batches of a
-video's frames), the calling thread computes (the network), and a writer thread
-consumes the results (encodes and writes files, feeds segment encoders). Decoders,
-encoders and torch release the GIL, so the stages really overlap; queues of ``depth``
-items bound memory whatever the input's size. A stage that raises stops the others
-and its error reaches the caller; a stage hand-off gives up (:class:`Stopped`) once
-the shared stop flag is set, so no thread ever hangs on a dead neighbour.
-"""
+"""The one pipeline: read → compute → write, three stages at once (decoders, encoders and
+torch release the GIL), joined by bounded queues. A stage that raises stops the others, and
+its error reaches the caller; no thread ever hangs on a dead neighbour."""
 
 from __future__ import annotations
 
@@ -73,11 +66,9 @@ def run_stages(source: Iterable[In], compute: Callable[[In], Out],
                stop: threading.Event | None = None) -> None:
     """Draw ``source`` in a reader thread, ``compute`` here, ``write`` in a writer thread.
 
-    ``finish_writing`` runs in the writer after the last item; ``on_stop`` runs here
-    when the stream is abandoned (kill subprocesses, remove partial files).
-    ``drain_on_interrupt``: on Ctrl-C, results already computed are still written (a
-    second Ctrl-C stops that). ``stop`` is the flag helpers of the stages (threads of
-    their own) share with them. The first error of any stage is raised here.
+    ``finish_writing`` runs in the writer after the last item; ``on_stop`` runs here when
+    the stream is abandoned (kill subprocesses, remove partial files). ``drain_on_interrupt``:
+    on Ctrl-C, results already computed are still written. ``stop`` is shared with helpers.
     """
     stop = stop or threading.Event()
     read_queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
@@ -108,14 +99,11 @@ def run_stages(source: Iterable[In], compute: Callable[[In], Out],
             put(write_queue, _END, stop)
             while threads[1].is_alive():  # the last writes land (Ctrl-C stays possible)
                 threads[1].join(timeout=0.2)
-    except KeyboardInterrupt:
-        if drain_on_interrupt:
+    except BaseException as exc:
+        if drain_on_interrupt and isinstance(exc, KeyboardInterrupt):
             with contextlib.suppress(Stopped):
                 put(write_queue, _END, stop)
                 threads[1].join()
-        stop.set()
-        raise
-    except BaseException:
         stop.set()
         raise
     finally:

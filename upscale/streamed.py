@@ -1,13 +1,7 @@
-"""Image-level upscaling of a picture read a band at a time: rows in, bands of output rows out.
-
-What :func:`~upscale.pipeline.upscale_image` does to a whole array, done so that nothing
-the size of the picture is ever held: gray is expanded and reduced per band; alpha is
-upscaled by a second run of the same tiles beside the colour's, after transparent
-colour is bled outward within a margin of the band (:func:`bleed_rows`); a smaller
-scale than the network's, by a whole factor, is an area average of whole blocks,
-which a band holds. Other scales need the whole picture (Lanczos and non-integer area
-weights reach across bands) and are upscaled whole by the caller.
-"""
+"""What :func:`~upscale.pipeline.upscale_image` does, to a picture read a band of rows at a
+time, so that nothing its size is ever held: alpha is a second run of the same tiles beside
+the colour's, and a scale below the network's by a whole factor an area average of blocks a
+band holds (other scales reach across bands: the caller upscales those whole)."""
 
 from __future__ import annotations
 
@@ -48,32 +42,22 @@ def area_factor(network_scale: int, width: int, height: int, scale: float) -> in
     return None
 
 
-class SharedRows:
-    """One window of input rows read by several tile runs (colour and alpha) in step:
-    rows are dropped once every reader is past them."""
-
-    def __init__(self, window: RowWindow, readers: int) -> None:
-        self.window = window
-        self.released = [0] * readers
-
-    def reader(self, index: int, transform: Callable[[np.ndarray], np.ndarray],
-               margin: int = 0) -> _RowView:
-        return _RowView(self, index, transform, margin)
-
-
 class _RowView:
-    """What one tile run reads: ``transform`` of rows ``y0:y1``, cached for the row's other
-    tiles (given ``margin`` rows around them to work with, aligned to BLEED_ALIGN)."""
+    """What one tile run reads of a window shared with another (colour and alpha, in step:
+    rows are dropped once each reader's ``released`` is past them): ``transform`` of rows
+    ``y0:y1``, cached for the row's other tiles (with ``margin`` rows around them, aligned
+    to BLEED_ALIGN)."""
 
-    def __init__(self, shared: SharedRows, index: int,
-                 transform: Callable[[np.ndarray], np.ndarray], margin: int) -> None:
-        self.shared, self.index, self.transform, self.margin = shared, index, transform, margin
+    def __init__(self, window: RowWindow, released: list[int], index: int,
+                 transform: Callable[[np.ndarray], np.ndarray], margin: int = 0) -> None:
+        self.window, self.released, self.index = window, released, index
+        self.transform, self.margin = transform, margin
         self.cached: tuple[int, int, np.ndarray] | None = None
 
     def _span(self, y0: int, y1: int) -> tuple[int, int]:
         if not self.margin:
             return y0, y1
-        height = self.shared.window.height
+        height = self.window.height
         top = max(0, (y0 - self.margin) // BLEED_ALIGN * BLEED_ALIGN)
         bottom = min(height, -(-(y1 + self.margin) // BLEED_ALIGN) * BLEED_ALIGN)
         return top, bottom
@@ -82,18 +66,12 @@ class _RowView:
         top, bottom = self._span(y0, y1)
         if self.cached is None or self.cached[:2] != (top, bottom):
             self.cached = None  # before the new rows are made
-            self.cached = (top, bottom, self.transform(self.shared.window.rows(top, bottom)))
+            self.cached = (top, bottom, self.transform(self.window.rows(top, bottom)))
         return self.cached[2][y0 - top: y1 - top]
 
     def release(self, y: int) -> None:
-        self.shared.released[self.index] = self._span(y, y)[0]
-        self.shared.window.release(min(self.shared.released))
-
-
-def bleed_rows(rows: np.ndarray) -> np.ndarray:
-    """The colour of RGBA/gray+alpha rows with transparent colour bled from visible pixels."""
-    colour, alpha = rows[:, :, :-1], rows[:, :, -1]
-    return bleed_transparent_colour(colour, alpha)
+        self.released[self.index] = self._span(y, y)[0]
+        self.window.release(min(self.released))
 
 
 def _network_input(in_channels: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -128,11 +106,8 @@ def stream_image(prepared: PreparedNetwork, source: RowSource, window: RowWindow
                  factor: int, opaque_alpha: bool, tile: int = 0, tile_pad: int | None = None,
                  progress: Progress = False) -> Iterator[np.ndarray]:
     """The upscaled rows of ``source`` (read through ``window``), band by band, as
-    :func:`~upscale.pipeline.upscale_image` would give them: H×W×C of its dtype.
-
-    ``factor`` is :func:`area_factor`'s; ``opaque_alpha``: the alpha channel is
-    everywhere opaque, so it stays so without being upscaled.
-    """
+    :func:`~upscale.pipeline.upscale_image` would give them. ``factor`` is
+    :func:`area_factor`'s; ``opaque_alpha``: an alpha that stays opaque, not upscaled."""
     from .run.engine import default_tile_pad
 
     channels, dtype = source.channels, source.dtype
@@ -141,12 +116,13 @@ def stream_image(prepared: PreparedNetwork, source: RowSource, window: RowWindow
     gray = colour_channels == 1
     shape = (source.height, source.width)
     fit = _network_input(prepared.model.in_channels)
-    shared = SharedRows(window, 2 if has_alpha and not opaque_alpha else 1)
-    if has_alpha and not opaque_alpha:
+    released = [0, 0] if has_alpha and not opaque_alpha else [0]
+    if has_alpha and not opaque_alpha:  # transparent colour bled from visible pixels
         pad = default_tile_pad(prepared) if tile_pad is None else tile_pad
-        colour = shared.reader(0, lambda rows: fit(bleed_rows(rows)), BLEED_ALIGN + pad)
+        colour = _RowView(window, released, 0, lambda rows: fit(bleed_transparent_colour(
+            rows[:, :, :-1], rows[:, :, -1])), BLEED_ALIGN + pad)
     else:
-        colour = shared.reader(0, lambda rows: fit(rows[:, :, :colour_channels]))
+        colour = _RowView(window, released, 0, lambda rows: fit(rows[:, :, :colour_channels]))
     run_options = dict(tile=tile, tile_pad=tile_pad, cpu_budget=STREAMED_TILE_BYTES)
     colour_bands = _plane_bands(prepared, colour, shape, dtype, gray, factor,
                                 progress=progress, **run_options)
@@ -158,7 +134,7 @@ def stream_image(prepared: PreparedNetwork, source: RowSource, window: RowWindow
         for band in colour_bands:
             yield np.concatenate([band, np.full((*band.shape[:2], 1), top, dtype)], axis=2)
         return
-    alpha = shared.reader(1, lambda rows: fit(rows[:, :, -1]))
+    alpha = _RowView(window, released, 1, lambda rows: fit(rows[:, :, -1]))
     alpha_bands = _plane_bands(prepared, alpha, shape, dtype, True, factor, **run_options)
     for colour_band, alpha_band in zip(colour_bands, alpha_bands, strict=True):
         yield np.concatenate([colour_band, alpha_band], axis=2)

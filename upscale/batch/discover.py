@@ -1,11 +1,6 @@
-"""Find the files of a folder that a batch should look at.
-
-Hidden files and folders (``.name``) are left out: they include our own
-temporary ``.part`` files and tools' caches. Symlinked folders are not
-followed (no loops, no wandering out of the tree); symlinked files are read
-like any other file, since reading never changes them. The output folder, when
-it lies inside the input folder, is never searched: outputs are not inputs.
-"""
+"""Find the files of a folder that a batch should look at: hidden ones (our ``.part`` files,
+tools' caches), symlinked folders (loops) and the output folder (outputs are not inputs) are
+left out."""
 
 from __future__ import annotations
 
@@ -16,40 +11,31 @@ from pathlib import Path
 
 
 def find_files(input_dir: Path, *, recursive: bool, patterns: Sequence[str] = (),
-               exclude: Iterable[Path] = ()) -> list[Path]:
-    """Files under ``input_dir`` in a stable order (sorted by relative path)."""
+               exclude: Iterable[Path] = ()) -> tuple[list[Path], int]:
+    """Files under ``input_dir`` in a stable order (sorted by relative path), and how many
+    subfolders were not searched (all of them, without ``recursive``)."""
     excluded = {os.path.realpath(path) for path in exclude}
     found: list[Path] = []
+    unsearched = 0
     for folder, dirnames, filenames in os.walk(input_dir, followlinks=False):
         dirnames[:] = sorted(
             name for name in dirnames
             if not name.startswith(".")
-            and os.path.realpath(os.path.join(folder, name)) not in excluded
-        ) if recursive else []
+            and os.path.realpath(os.path.join(folder, name)) not in excluded)
+        if not recursive:
+            unsearched, dirnames[:] = len(dirnames), []
         for name in filenames:
             path = Path(folder, name)
             if name.startswith(".") or not path.is_file():
                 continue
             if matches(path.relative_to(input_dir), patterns):
                 found.append(path)
-    return sorted(found, key=lambda path: path.relative_to(input_dir).as_posix())
-
-
-def subfolders(input_dir: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
-    """The visible folders directly inside ``input_dir`` (what ``-r`` would add)."""
-    excluded = {os.path.realpath(path) for path in exclude}
-    return sorted(entry for entry in Path(input_dir).iterdir()
-                  if entry.is_dir() and not entry.name.startswith(".")
-                  and os.path.realpath(entry) not in excluded)
+    return sorted(found, key=lambda path: path.relative_to(input_dir).as_posix()), unsearched
 
 
 def matches(relative: Path, patterns: Sequence[str]) -> bool:
-    """Shell-style match, case-insensitive (cameras write ``.JPG``).
-
-    A pattern without ``/`` matches the file name; one with ``/`` matches the
-    whole path relative to the input folder, part by part, where ``**`` stands
-    for any number of folders.
-    """
+    """Shell-style match, case-insensitive (cameras write ``.JPG``): of the file name, or with
+    ``/`` of the relative path, part by part, ``**`` standing for any number of folders."""
     if not patterns:
         return True
     parts = [part.lower() for part in relative.parts]

@@ -1,10 +1,5 @@
-"""``upscale photos/ -o big/``: a whole folder, resumable, with nothing lost.
-
-The plan is made first (every file: upscale, skip or fail, with a reason);
-then the network is loaded and prepared once, images stream through the
-overlapped reader/compute/writer stages, videos go to the video engine, and a
-summary closes the run. Exit code 1 when any file failed.
-"""
+"""``upscale photos/ -o big/``: a whole folder, planned first, then run once, resumable,
+with a summary at the end (exit code 1 when any file failed)."""
 
 from __future__ import annotations
 
@@ -12,34 +7,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from .. import video as video_engine
 from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, check_output, read_picture, upscale_picture, write_picture
-from ..limits import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS
 from ..notes import note
-from ..outputs import (
-    OutputLock,
-    default_output_dir,
-    output_scale,
-    partial_files,
-)
-from .discover import find_files, subfolders
+from ..outputs import OutputLock, default_output_dir, output_scale, partial_files
+from . import report
+from .discover import find_files
 from .naming import OutputNaming, make_output_folders
 from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
-from .report import (
-    Outcomes,
-    failure_reason,
-    file_progress,
-    frame_progress,
-    plan_table,
-    progress_note,
-    summary_tables,
-)
-from .videos import VideoSupport, video_support
+from .videos import VideoSupport
 
 if TYPE_CHECKING:
     from ..model import ModelDescriptor
@@ -53,39 +35,27 @@ EXIT_OK, EXIT_FAILURES = 0, 1
 class JobSettings:
     """How every planned file is upscaled, wherever it runs (here, or on a cluster)."""
 
-    device: str = "auto"
-    precision: str = "auto"
-    tile: int = 0
-    tile_pad: int | None = None
-    quality: int | None = None
-    prefetch: int = 2
-    quiet: bool = False
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-    max_output_pixels: int | None = DEFAULT_MAX_OUTPUT_PIXELS
-
-
-class Executor(Protocol):
-    """Upscales a folder's planned jobs and records each outcome (``run_here``, or
-    ``upscale.distributed``'s cluster executor)."""
-
-    def __call__(self, todo: list[Job], network: Any, naming: OutputNaming,
-                 outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
-                 settings: JobSettings) -> None: ...
+    device: str
+    precision: str
+    tile: int
+    tile_pad: int | None
+    quality: int | None
+    prefetch: int
+    quiet: bool
+    max_pixels: int | None
+    max_output_pixels: int | None
 
 
 def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescriptor] | None = None,
                    prefetch: int = 2, stdout: Console | None = None,
                    stderr: Console | None = None, videos: VideoSupport | None | bool = True,
-                   executor: Executor | None = None) -> int:
+                   executor: Callable[..., None] | None = None) -> int:
     """Upscale every image (and video) of the request's folder; the exit code.
 
-    ``load_network`` loads what ``request.network`` names (by default, as it says; the
-    CLI's adds notes); it is called at most once, and only if there is work (or the
-    scale must come from the network). ``prefetch``
-    is how many decoded inputs and finished outputs may wait in each queue; 0 runs one
-    file at a time. ``videos``: True uses ``upscale.video``, False/None skips videos.
-    ``executor`` runs the planned work elsewhere (``upscale.distributed``); by default
-    it runs here.
+    ``load_network`` is called at most once, and only if there is work (or the scale must
+    come from the network). ``prefetch``: how many files may wait in each queue (0: one
+    at a time). ``videos``: True uses ``upscale.video``, False/None skips videos.
+    ``executor`` runs the planned jobs elsewhere (a Ray cluster's); by default, here.
     """
     input_dir = request.input
     if not input_dir.is_dir():
@@ -103,22 +73,22 @@ def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescript
     if output_dir.exists() and not output_dir.is_dir():
         raise UpscaleError(f"{output_dir}: exists and is not a folder")
     naming = OutputNaming(output_dir, scale, request.format, request.name_template)
-    video = video_support() if videos is True else (videos or None)
+    video = (VideoSupport(video_engine.output_suffix, video_engine.upscale_video)
+             if videos is True else videos or None)
 
-    files = find_files(input_dir, recursive=request.recursive, patterns=list(request.glob),
-                       exclude=[output_dir])
-    unsearched = [] if request.recursive else subfolders(input_dir, exclude=[output_dir])
+    files, unsearched = find_files(input_dir, recursive=request.recursive,
+                                   patterns=list(request.glob), exclude=[output_dir])
     jobs = make_plan(files, input_dir, naming,
                      video_suffix=video.output_suffix if video else None,
                      skip_existing=request.skip_existing, overwrite=request.overwrite)
     if not any(job.kind for job in jobs):
-        hint = f" ({len(unsearched)} subfolders not searched: add -r)" if unsearched else ""
+        hint = f" ({unsearched} subfolders not searched: add -r)" if unsearched else ""
         raise InputError(f"{input_dir}: no images or videos to upscale{hint}")
     if unsearched and not request.quiet:
-        note(f"{len(unsearched)} subfolder{'s' if len(unsearched) > 1 else ''} of {input_dir} "
+        note(f"{unsearched} subfolder{'s' if unsearched > 1 else ''} of {input_dir} "
              "not searched; add -r to include them")
     if request.dry_run:
-        stdout.print(plan_table(jobs, output_dir, scale))
+        stdout.print(report.plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
     settings = JobSettings(request.device, request.precision, request.tile, request.tile_pad,
                            request.quality, prefetch, request.quiet, request.max_pixels,
@@ -129,24 +99,23 @@ def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescript
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
-              network: ModelDescriptor | None,
-              load_network: Callable[[], ModelDescriptor],
+              network: ModelDescriptor | None, load_network: Callable[[], ModelDescriptor],
               video: VideoSupport | None, stdout: Console, stderr: Console,
-              settings: JobSettings, executor: Executor | None) -> int:
+              settings: JobSettings, executor: Callable[..., None] | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
-
-    outcomes = Outcomes()
+    outcomes = report.Outcomes()
     for job in jobs:
         if job.action is not Action.UPSCALE:
             outcomes.add(job, Status.SKIPPED if job.action is Action.SKIP else Status.FAILED,
                          job.reason)
     todo = [job for job in jobs if job.action is Action.UPSCALE]
     started = time.perf_counter()
-    run = executor
+    run = executor or _run_here
     if todo:
         network = network if network is not None else load_network()
-        run = run or run_here(network, settings)
+        if executor is None:  # the network prepared on this machine, for every job
+            network = prepare_here(network, settings)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
@@ -158,37 +127,32 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
                           "rest") from exc
     finally:  # an interrupted run still says what it finished
         elapsed = time.perf_counter() - started
-        title = f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s"
         failed = outcomes.count(Status.FAILED)
         if not settings.quiet or failed:
-            stdout.print(title, highlight=False, soft_wrap=True)
-            for table in summary_tables(outcomes.items):
+            stdout.print(f"{input_dir} -> {output_dir}: {len(jobs)} files, {elapsed:.1f} s",
+                         highlight=False, soft_wrap=True)
+            for table in report.summary_tables(outcomes.items):
                 stdout.print(table)
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def run_here(network: ModelDescriptor, settings: JobSettings) -> Executor:
-    """The default executor: the network prepared on this machine now (on the settings'
-    device and precision), then every job here."""
+def prepare_here(network: ModelDescriptor, options: JobSettings | Request,
+                 image_side: int | None = None) -> PreparedNetwork:
+    """The network on the options' device and precision, with a note on their tile if needed."""
     from ..run import prepare_network
     from ..run.advice import note_tile_choice
 
-    prepared = prepare_network(network, device=settings.device, precision=settings.precision)
-    note_tile_choice(prepared, settings.tile, settings.tile_pad)
-
-    def run(todo: list[Job], network: ModelDescriptor, naming: OutputNaming,
-            outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
-            settings: JobSettings) -> None:
-        _run_jobs(todo, prepared, naming, outcomes, video, stderr, settings)
-
-    return run
+    prepared = prepare_network(network, device=options.device, precision=options.precision)
+    note_tile_choice(prepared, options.tile, options.tile_pad, image_side)
+    return prepared
 
 
-def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
-              outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
+def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
+              outcomes: report.Outcomes, video: VideoSupport | None, stderr: Console,
               settings: JobSettings) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
-    progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
+    progress, task, finished = report.file_progress(stderr, outcomes, len(todo),
+                                                    quiet=settings.quiet)
     steps = ImageSteps(prepared, naming.output_dir, naming.scale, settings)
 
     def compute(job: Job, picture: Picture) -> Picture:
@@ -200,7 +164,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
         finished(job, Status.DONE)
 
     def failed(job: Job, stage: str, error: BaseException) -> None:
-        finished(job, Status.FAILED, failure_reason(job, error))
+        finished(job, Status.FAILED, report.failure_reason(job, error))
 
     with progress:
         images = [job for job in todo if job.kind is Kind.IMAGE]
@@ -214,8 +178,8 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
                 video.upscale(prepared, job.source, job.target, scale=naming.scale,
                               tile=settings.tile, tile_pad=settings.tile_pad,
                               overwrite=job.replace,
-                              on_progress=frame_progress(progress, task, job),
-                              notify=progress_note(progress, settings.quiet))
+                              on_progress=report.frame_progress(progress, task, job),
+                              notify=report.progress_note(progress, settings.quiet))
             except Exception as exc:  # noqa: BLE001 - one file's failure is not the batch's
                 failed(job, "video", exc)
             else:
@@ -225,8 +189,7 @@ def _run_jobs(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
 
 @dataclass(frozen=True)
 class ImageSteps:
-    """Read, compute and write one image of a folder: the same steps here and in a Ray actor,
-    overlapped by :func:`~.prefetch.run_overlapped` in both."""
+    """Read, compute and write one image of a folder: the same steps here and in a Ray actor."""
 
     prepared: PreparedNetwork
     output_dir: Path
@@ -234,8 +197,8 @@ class ImageSteps:
     settings: JobSettings
 
     def read(self, job: Job) -> Picture:
-        """The picture, once its output is known to fit (format, pixels, free space): a file
-        refused here fails alone, before any work, as a single image is refused."""
+        """The picture, once its output is known to fit: a file refused here fails alone,
+        before any work, as a single image is refused."""
         assert job.target is not None
         check_output(job.source, job.target, self.scale, max_pixels=self.settings.max_pixels,
                      max_output_pixels=self.settings.max_output_pixels)
@@ -246,19 +209,9 @@ class ImageSteps:
                                tile_pad=self.settings.tile_pad)
 
     def write(self, job: Job, picture: Picture) -> None:
-        write_output(job, picture, self.output_dir, quality=self.settings.quality)
-
-
-def write_output(job: Job, picture: Picture, output_dir: Path, *, quality: int | None) -> None:
-    """A folder job's result under its name: subfolders made, a killed run's leftovers
-    removed, then written atomically (local and Ray runs alike)."""
-    assert job.target is not None
-    make_output_folders(job.target, output_dir)
-    remove_stale_partials(job.target)
-    write_picture(job.target, picture, quality=quality, overwrite=job.replace)
-
-
-def remove_stale_partials(target: Path) -> None:
-    """Temporary files an interrupted earlier run left for this output."""
-    for stale in partial_files(target):
-        stale.unlink(missing_ok=True)
+        """Subfolders made and a killed run's leftovers removed, then written atomically."""
+        assert job.target is not None
+        make_output_folders(job.target, self.output_dir)
+        for stale in partial_files(job.target):
+            stale.unlink(missing_ok=True)
+        write_picture(job.target, picture, quality=self.settings.quality, overwrite=job.replace)

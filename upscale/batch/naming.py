@@ -1,11 +1,5 @@
-"""Where each input's output goes: the name template, the format, and path safety.
-
-The output tree mirrors the input tree. Whatever a template or a folder
-contains, an output path must stay inside the output folder: a template with
-``..`` or an absolute part is refused up front, and a symlink planted in the
-output tree (``out/sub -> /etc``) is caught by resolving the real folder before
-anything is written there.
-"""
+"""Where each input's output goes (the output tree mirrors the input tree), never outside
+the output folder, whatever a template (``..``, a root) or a planted symlink says."""
 
 from __future__ import annotations
 
@@ -16,19 +10,10 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import UpscaleError
 from ..imaging.read import GIF_SUFFIX
-from ..outputs import DEFAULT_NAME_TEMPLATE, format_scale
+from ..outputs import format_scale
 
-TEMPLATE_FIELDS = {
-    "stem": "input file name without its extension",
-    "scale": "the output scale, e.g. 4 or 1.5",
-    "ext": "the output extension, without the dot",
-    "src_ext": "the input extension, without the dot",
-}
+TEMPLATE_FIELDS = ("stem", "scale", "ext", "src_ext")  # src_ext: the input's extension
 FORMATS = ("png", "jpg", "webp", "same")
-
-
-class UnsafeOutputPath(UpscaleError):
-    """An output path would land outside the output folder."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +22,11 @@ class OutputNaming:
 
     output_dir: Path
     scale: float
-    format: str = "png"
-    template: str = DEFAULT_NAME_TEMPLATE
+    format: str  # one of FORMATS
+    template: str
 
     def __post_init__(self) -> None:
         check_template(self.template)
-        if self.format not in FORMATS:
-            raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
 
     def image_suffix(self, source: Path) -> str:
         """The output extension for an image: the chosen format, or the input's for 'same'."""
@@ -51,20 +34,14 @@ class OutputNaming:
             return f".{self.format}"
         return ".png" if source.suffix.lower() == GIF_SUFFIX else source.suffix
 
-    def relative_target(self, relative_source: Path, suffix: str) -> PurePosixPath:
-        """The output path relative to the output folder, checked for ``..`` and roots."""
-        name = self.template.format(
-            stem=relative_source.stem,
-            scale=format_scale(self.scale),
-            ext=suffix.lstrip("."),
-            src_ext=relative_source.suffix.lstrip("."),
-        )
+    def target(self, relative_source: Path, suffix: str) -> Path:
+        """The output path, checked for ``..`` and roots."""
+        name = self.template.format(stem=relative_source.stem, scale=format_scale(self.scale),
+                                    ext=suffix.lstrip("."),
+                                    src_ext=relative_source.suffix.lstrip("."))
         relative = PurePosixPath(*relative_source.parent.parts, *name.replace("\\", "/").split("/"))
         check_relative(relative, f"output name {name!r} for {relative_source}")
-        return relative
-
-    def target(self, relative_source: Path, suffix: str) -> Path:
-        return self.output_dir / self.relative_target(relative_source, suffix)
+        return self.output_dir / relative
 
 
 def check_template(template: str) -> None:
@@ -89,21 +66,16 @@ def check_relative(relative: PurePosixPath, what: str) -> None:
     """A relative path with no ``..``, no root, no empty or NUL parts."""
     text = str(relative)
     if relative.is_absolute() or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
-        raise UnsafeOutputPath(f"{what}: absolute paths are not allowed in output names")
+        raise UpscaleError(f"{what}: absolute paths are not allowed in output names")
     if any(part == ".." for part in relative.parts):
-        raise UnsafeOutputPath(f"{what}: '..' would leave the output folder")
+        raise UpscaleError(f"{what}: '..' would leave the output folder")
     if "\x00" in text or not relative.parts:
-        raise UnsafeOutputPath(f"{what}: not a usable file name")
+        raise UpscaleError(f"{what}: not a usable file name")
 
 
 def make_output_folders(target: Path, root: Path, *, create: bool = True) -> None:
-    """Create ``target``'s folders under ``root``, refusing any that lead outside it.
-
-    Each level is checked before the next is created, so a symlink planted in
-    the output tree (``out/sub -> /etc``) is refused before anything is made
-    through it. Called right before writing, so the check sees the tree as it is;
-    ``create=False`` only checks what exists (for planning and --dry-run).
-    """
+    """Create ``target``'s folders under ``root``, each checked before the next is made, so a
+    symlink planted there (``out/sub -> /etc``) is refused; ``create=False`` only checks."""
     real_root = Path(os.path.realpath(root))
     current = root
     for part in target.relative_to(root).parent.parts:
@@ -114,9 +86,9 @@ def make_output_folders(target: Path, root: Path, *, create: bool = True) -> Non
             current.mkdir(exist_ok=True)
         real = Path(os.path.realpath(current))
         if real != real_root and real_root not in real.parents:
-            raise UnsafeOutputPath(f"{target}: the output folder {current} leads outside "
-                                   f"{root} (to {real}); refusing to write there")
+            raise UpscaleError(f"{target}: the output folder {current} leads outside "
+                               f"{root} (to {real}); refusing to write there")
         if not real.is_dir():
             raise UpscaleError(f"{target}: {current} is not a folder")
     if target.is_symlink():
-        raise UnsafeOutputPath(f"{target}: the output is a symlink; refusing to write through it")
+        raise UpscaleError(f"{target}: the output is a symlink; refusing to write through it")

@@ -1,10 +1,6 @@
-"""Decide, before any pixel is touched, what happens to each file of a batch.
-
-Every file found gets exactly one job: upscale it, skip it (with the reason),
-or fail it (with the reason). Skipping a present output is safe because every
-output is written under a temporary name and renamed into place: a file at the
-final name is complete. An empty file there is not trusted and is redone.
-"""
+"""Decide, before any pixel is touched, what happens to each file of a batch: upscale, skip
+or fail, with the reason. An output at its final name is complete (outputs are renamed into
+place), so it is skipped; an empty one is not trusted and is redone."""
 
 from __future__ import annotations
 
@@ -66,18 +62,15 @@ class Job:
     reason: str = ""
     replace: bool = False  # the target exists and is to be replaced
 
-    def skip(self, reason: str) -> Job:
+    def skip(self, reason: str) -> None:
         self.action, self.reason = Action.SKIP, reason
-        return self
 
-    def fail(self, reason: str) -> Job:
+    def fail(self, reason: str) -> None:
         self.action, self.reason = Action.FAIL, reason
-        return self
 
 
 def image_or_video(path: Path) -> Kind | None:
-    """An image, a video, or None for a file a batch does not handle (the rule a single
-    file follows: ``upscale.video.media_kind``)."""
+    """An image, a video, or None: the rule a single file follows."""
     kind = video.media_kind(path)
     return Kind(kind) if kind in ("image", "video") else None
 
@@ -85,11 +78,7 @@ def image_or_video(path: Path) -> Kind | None:
 def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
               video_suffix: Callable[[Path], str] | None, skip_existing: bool,
               overwrite: bool) -> list[Job]:
-    """One job per file, in the order the files were found.
-
-    ``video_suffix`` gives a video's output extension, or is None when this
-    run does not upscale videos (they are then skipped with that reason).
-    """
+    """One job per file, in the order found; ``video_suffix`` None: videos are skipped."""
     jobs = [Job(path, path.relative_to(input_dir), image_or_video(path)) for path in files]
     sources = {os.path.realpath(job.source): job for job in jobs}
     targets: dict[str, Job] = {}
@@ -100,10 +89,8 @@ def make_plan(files: list[Path], input_dir: Path, naming: OutputNaming, *,
         if job.kind is Kind.VIDEO and video_suffix is None:
             job.skip("video: this run does not upscale videos")
             continue
-        if job.kind is Kind.VIDEO:
-            suffix = video_suffix(job.source)
-        else:
-            suffix = naming.image_suffix(job.source)
+        suffix = (video_suffix(job.source) if job.kind is Kind.VIDEO
+                  else naming.image_suffix(job.source))
         try:
             job.target = naming.target(job.relative, suffix)
         except UpscaleError as exc:

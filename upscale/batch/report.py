@@ -1,11 +1,5 @@
-"""What a batch tells its user: one live progress line, then a summary.
-
-Progress (on stderr) shows files done/total, the file being computed,
-throughput and ETA. The summary (on stdout) counts done, skipped and failed
-files with their reasons, then lists every file that was not done for a
-reason other than "already done", so an overnight run's problems are all in
-one place.
-"""
+"""What a batch tells its user: one live progress line (stderr), then a summary (stdout)
+that lists every file not done, so an overnight run's problems are all in one place."""
 
 from __future__ import annotations
 
@@ -53,11 +47,8 @@ class Outcomes:
 
 
 def failure_reason(job: Job, error: BaseException) -> str:
-    """One line for the table: the message without the file name the table already shows.
-
-    Errors a user can act on carry their whole story; anything else (a bug, a
-    device running out of memory) keeps its type name as a clue.
-    """
+    """The message without the file name the table shows; anything but a user's error (a
+    bug, a device out of memory) keeps its type name as a clue."""
     message = str(error) or type(error).__name__
     for prefix in (f"{job.source}: ", f"{job.target}: "):
         if message.startswith(prefix):
@@ -78,16 +69,12 @@ class ThroughputColumn(ProgressColumn):
         return Text(text, style="progress.data.speed")
 
 
-def make_progress(console: Console, *, disable: bool) -> Progress:
-    return counting_bar(ThroughputColumn(), console=console, disable=disable,
-                        tail=(TextColumn("{task.fields[current]}", style="dim"),))
-
-
 def file_progress(console: Console, outcomes: Outcomes, total: int, *, quiet: bool
                   ) -> tuple[Progress, TaskID, Callable[[Job, Status, str], None]]:
     """The batch's bar, its task, and ``finished(job, status, reason)``: the one way a
     file's result is recorded, printed when it failed, and counted on the bar."""
-    progress = make_progress(console, disable=quiet)
+    progress = counting_bar(ThroughputColumn(), console=console, disable=quiet,
+                            tail=(TextColumn("{task.fields[current]}", style="dim"),))
     task = progress.add_task("upscaling", total=total, current="")
 
     def finished(job: Job, status: Status, reason: str = "") -> None:
@@ -143,8 +130,7 @@ def plan_table(jobs: list[Job], output_root: Path, scale: float) -> Table:
     """What --dry-run prints for any input (one image, a video, a folder, here or on Ray):
     each file, its output, and what would happen."""
     table = Table(title=f"dry run at ×{format_scale(scale)} into {output_root}: nothing was "
-                  "written",
-                  title_justify="left", show_edge=False)
+                  "written", title_justify="left", show_edge=False)
     table.add_column("file", overflow="fold")
     table.add_column("output", overflow="fold")
     table.add_column("action", overflow="fold")

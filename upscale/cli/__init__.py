@@ -1,12 +1,5 @@
-"""The ``upscale`` command: a thin typer layer over the library.
-
-``upscale INPUT ...`` runs the ``run`` command; named subcommands (``models``,
-``blend``, ``eval``) sit beside it. Modules here import torch only inside
-command bodies so that ``upscale --help`` starts instantly.
-
-Errors a user can fix (:class:`upscale.errors.UpscaleError`) are printed as one
-line with a non-zero exit; ``--debug`` anywhere on the line shows tracebacks.
-"""
+"""The ``upscale`` command: a thin typer layer over the library (``upscale INPUT`` runs
+``run``), printing a user's error as one line; ``--debug`` anywhere shows tracebacks."""
 
 from __future__ import annotations
 
@@ -29,12 +22,9 @@ DEBUG_HELP = ("--debug, anywhere on the line: show the traceback of an error ins
               "one line (the exit code stays the same).")
 EXIT_INTERRUPTED = 130
 
-# click's exception classes as this typer raises them: click's own before typer 0.29,
-# typer's bundled copy of click after. Found through typer's public names, so that a
-# usage error is a usage error on every typer this project allows.
+# click's ClickException as this typer raises it (click's own before typer 0.29, typer's
+# bundled copy after), found through typer's public names.
 CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-ABORT = typer.Abort
-EXIT = typer.Exit
 
 
 class DefaultToRun(TyperGroup):
@@ -47,21 +37,14 @@ class DefaultToRun(TyperGroup):
 
 
 app = typer.Typer(
-    cls=DefaultToRun,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    cls=DefaultToRun, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None, epilog=DEBUG_HELP, no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Make images and videos larger and sharper with ESRGAN-family networks.\n\n"
     "upscale photo.jpg -s 4 writes photo_x4.png; a folder in gives a folder out; "
-    "a video in gives a video out.",
-    epilog=DEBUG_HELP,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+    "a video in gives a video out.")
 app.command("run", help="Upscale an image, a folder or a video (the default command).",
             epilog=DEBUG_HELP)(run_command)
-
-
 app.command("models", help="List the known models and where they come from.")(models_command)
 app.command("blend", help="Blend a PSNR and a GAN network (--alpha, saved).",
             epilog=DEBUG_HELP)(blend_command)
@@ -69,20 +52,9 @@ app.command("eval", help="Measure PSNR/SSIM on HR images, as SR papers do.",
             epilog=DEBUG_HELP)(eval_command)
 
 
-def interrupted_message(exc: BaseException) -> str:
-    """What a Ctrl-C kept and how to continue; commands that kept work say so themselves."""
-    if isinstance(exc, Interrupted) and str(exc):
-        return str(exc)
-    return "interrupted: nothing was left under a final name; run the same command to start again"
-
-
 def invoke(args: list[str]) -> object:
-    """Parse and run one command line, letting every exception reach :func:`main`.
-
-    typer's and click's own ``main`` turn Ctrl-C into an exit code (typer ≥ 0.29) or an
-    Abort (click), losing what the interrupted command had to say; parsing and invoking
-    the command directly keeps that, on every typer this project allows.
-    """
+    """Parse and run one command line, letting every exception reach :func:`main` (typer's
+    and click's own ``main`` would turn Ctrl-C into an exit code, losing its message)."""
     command = typer.main.get_command(app)
     with command.make_context("upscale", args) as ctx:
         return command.invoke(ctx)
@@ -95,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"]
     quiet = "-q" in args or "--quiet" in args
     if not args:  # the help, as a usage error (click < 8.2 would exit 0 here, later 2)
-        with contextlib.suppress(EXIT):
+        with contextlib.suppress(typer.Exit):
             invoke(["--help"])
         sys.exit(EXIT_USER_ERROR)
     try:
@@ -110,10 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     except CLICK_EXCEPTION as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, ABORT) as exc:
-        print_error(interrupted_message(exc))
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        kept = isinstance(exc, Interrupted) and str(exc)  # what the stopped command kept
+        print_error(kept or "interrupted: nothing was left under a final name; run the same "
+                    "command to start again")
         sys.exit(EXIT_INTERRUPTED)
-    except EXIT as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line, the traceback only on request
         if debug:

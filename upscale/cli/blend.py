@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..errors import UpscaleError
 from ..outputs import check_destination, refuse_existing
 from .console import print_note
-
-if TYPE_CHECKING:
-    pass
 
 
 def blend_command(

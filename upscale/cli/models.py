@@ -27,11 +27,6 @@ def parameter_count(architecture: str, scale: int, hyperparameters: dict) -> int
     return sum(p.numel() for p in network.parameters())
 
 
-def _size(count: int) -> str:
-    """fp32 size of the weights: what the network occupies once loaded."""
-    return f"{count * 4 / 1e6:.1f} MB"
-
-
 def models_command() -> None:
     """List the known models and where they come from."""
     from ..loading import availability
@@ -47,7 +42,8 @@ def models_command() -> None:
         name = f"[bold]{entry.name}[/bold] (default)" if entry.name == default else entry.name
         sources = ", ".join(dict.fromkeys(s.kind for s in entry.sources))
         table.add_row(name, entry.architecture, f"×{entry.scale}", f"{count / 1e6:.2f} M",
-                      _size(count), entry.licence, AVAILABILITY[availability(entry)], sources)
+                      f"{count * 4 / 1e6:.1f} MB",  # fp32: the loaded network's size
+                      entry.licence, AVAILABILITY[availability(entry)], sources)
     stdout.print(table)
     stdout.print("Use one with [bold]-m NAME[/bold]; any .pth/.safetensors/ncnn file works with "
                  "-m PATH, and files in weights/ by their stem.", highlight=False)
