@@ -149,7 +149,7 @@ def test_an_overflow_switches_the_network_to_fp32_for_the_rest_of_the_run(rng):
 def test_the_fp32_rerun_after_an_overflow_is_sized_for_fp32(rng, monkeypatch):
     recorder = Recorder(overflowing_network())
     half = prepare_network(wrapped(recorder.inner, recorder), "cpu", "fp16", allow_slow_half=True)
-    facts = engine.network_facts(half)
+    facts = half.memory_facts()
     fp16_bytes, fp32_bytes = (facts.bytes_per_pixel(d, 3, 2) for d in (torch.float16,
                                                                        torch.float32))
     image = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)
