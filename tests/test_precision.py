@@ -21,6 +21,7 @@ from upscale.run import (
     run_frames,
     run_network,
 )
+from upscale.run.device import cuda_unusable
 
 CPU = torch.device("cpu")
 
@@ -362,8 +363,10 @@ def a_visible_card(monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: "NVIDIA GeForce RTX 5090")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (12, 0))
-    monkeypatch.setattr("upscale.run.device._probed", {})
     monkeypatch.setattr(torch.version, "hip", None)
+    cuda_unusable.cache_clear()
+    yield
+    cuda_unusable.cache_clear()
 
 
 def test_a_card_this_torch_has_no_kernels_for_is_passed_over_or_refused(a_visible_card,
