@@ -21,8 +21,7 @@ _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([a-z]?)$")  # sm_86, sm_90a, comput
 def _has_kernels_for(arch_list: list[str], capability: tuple[int, int]) -> bool:
     """Whether a torch built for ``arch_list`` (cubins, PTX) runs on a card of ``capability``."""
     for arch in arch_list:
-        match = _ARCH.match(arch)
-        if match is None:
+        if (match := _ARCH.match(arch)) is None:
             continue
         kind, built = match.group(1), (int(match.group(2)), int(match.group(3)))
         if match.group(4):

@@ -4,6 +4,7 @@ keeps what a run learns: that half precision overflows, what sizes fit in memory
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -25,9 +26,8 @@ HALF_SOURCE_BITS = {torch.float16: 10, torch.bfloat16: 8}
 
 def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
     """True when every parameter and buffer already lives on ``device`` in ``dtype``."""
-    tensors = [*network.parameters(), *network.buffers()]
     return all(t.device == device and (not t.is_floating_point() or t.dtype == dtype)
-               for t in tensors)
+               for t in itertools.chain(network.parameters(), network.buffers()))
 
 
 def convert(network: nn.Module, device: torch.device, dtype: torch.dtype, *,
