@@ -21,6 +21,7 @@ from upscale.run import (
     run_frames,
     run_network,
 )
+from upscale.run.device import cuda_unusable
 
 CPU = torch.device("cpu")
 
@@ -149,7 +150,7 @@ def test_an_overflow_switches_the_network_to_fp32_for_the_rest_of_the_run(rng):
 def test_the_fp32_rerun_after_an_overflow_is_sized_for_fp32(rng, monkeypatch):
     recorder = Recorder(overflowing_network())
     half = prepare_network(wrapped(recorder.inner, recorder), "cpu", "fp16", allow_slow_half=True)
-    facts = engine.network_facts(half)
+    facts = half.memory_facts()
     fp16_bytes, fp32_bytes = (facts.bytes_per_pixel(d, 3, 2) for d in (torch.float16,
                                                                        torch.float32))
     image = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)
@@ -362,8 +363,10 @@ def a_visible_card(monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: "NVIDIA GeForce RTX 5090")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (12, 0))
-    monkeypatch.setattr("upscale.run.device._probed", {})
     monkeypatch.setattr(torch.version, "hip", None)
+    cuda_unusable.cache_clear()
+    yield
+    cuda_unusable.cache_clear()
 
 
 def test_a_card_this_torch_has_no_kernels_for_is_passed_over_or_refused(a_visible_card,

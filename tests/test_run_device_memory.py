@@ -14,7 +14,7 @@ from upscale.archs import describe
 from upscale.archs.rrdbnet import RRDBNet
 from upscale.archs.srvgg import SRVGGNetCompact
 from upscale.run import PreparedNetwork, engine
-from upscale.run.engine import auto_tile, network_facts
+from upscale.run.engine import auto_tile
 from upscale.run.frames import batch_size
 from upscale.run.memory import memory_budget
 
@@ -43,7 +43,7 @@ def card_with(monkeypatch, free_bytes: int) -> None:
 def largest_activation(prepared: PreparedNetwork, side: int, height: int, width: int) -> float:
     """Elements of the largest activation of the biggest tile a plan of ``side`` makes."""
     rows, cols = (min(min(side, s) + 2 * PAD, s) + 1 for s in (height, width))
-    return network_facts(prepared).elements_per_pixel * rows * cols
+    return prepared.memory_facts().elements_per_pixel * rows * cols
 
 
 @pytest.mark.parametrize(("free_gib", "height", "width"),
@@ -51,7 +51,7 @@ def largest_activation(prepared: PreparedNetwork, side: int, height: int, width:
 def test_an_automatic_cuda_tile_keeps_every_activation_under_2_to_the_31(
         monkeypatch, x4plus_on_cuda, free_gib, height, width):
     card_with(monkeypatch, free_gib * GIB)
-    whole = network_facts(x4plus_on_cuda).elements_per_pixel * height * width
+    whole = x4plus_on_cuda.memory_facts().elements_per_pixel * height * width
     assert whole > MAX_ELEMENTS  # the premise: the whole image would be one tensor too many
     side = auto_tile(x4plus_on_cuda, height, width, PAD)
     assert largest_activation(x4plus_on_cuda, side, height, width) <= MAX_ELEMENTS
@@ -82,7 +82,7 @@ def test_a_batch_of_frames_stays_under_the_element_cap(monkeypatch):
     prepared = PreparedNetwork(model=describe(network), device=CUDA, dtype=torch.float16,
                                module=network)
     frames = np.zeros((8, 2160, 3840, 3), np.uint8)  # 4K frames through animevideov3's shape
-    per_frame = network_facts(prepared).elements_per_pixel * 2161 * 3841
+    per_frame = prepared.memory_facts().elements_per_pixel * 2161 * 3841
     batch = batch_size(prepared, frames)
     assert batch >= 1 and batch * per_frame <= MAX_ELEMENTS
 

@@ -1,34 +1,17 @@
-"""The memory of a streamed upscale: a window of input rows and a band of output rows.
-
-The tiling engine works a row of tiles at a time. What it holds is the input rows
-that row's tiles see (:class:`RowWindow`, read forward from the source, released
-behind) and the output rows its tiles write (:class:`OutputBand`) until no later
-tile can add to them; those rows are then handed on and forgotten. Both grow with
-the tile size and the image's width, never with its height.
-"""
+"""The memory of a streamed upscale: a window of input rows and a band of output rows,
+held only while a row of tiles needs them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 
 from .tiles import Tile, tile_weights
 
 
-class RowReader(Protocol):
-    """Input rows for the tiler, asked for in (mostly) increasing order."""
-
-    def rows(self, y0: int, y1: int) -> np.ndarray:
-        """Rows ``y0:y1`` of the input, every column: (y1-y0)×W×C."""
-
-    def release(self, y: int) -> None:
-        """Rows above ``y`` will not be asked for again."""
-
-
 class ArrayRows:
-    """An image already in memory, read in place."""
+    """An image already in memory, read in place (the reader :class:`RowWindow` streams)."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = image
@@ -41,11 +24,7 @@ class ArrayRows:
 
 
 class RowWindow:
-    """Rows of a source that can only be read forward, kept from the first row still needed.
-
-    ``read_next(n)`` returns the source's next ``n`` rows (n×W×C). Rows are read only
-    when asked for, and dropped once :meth:`release` says they are behind every tile.
-    """
+    """Rows of a forward-only source, read when asked for and dropped once released."""
 
     def __init__(self, read_next: Callable[[int], np.ndarray], height: int) -> None:
         self.read_next = read_next
@@ -53,13 +32,10 @@ class RowWindow:
         self.top = 0  # the input row held at self.held[0]
         self.held: np.ndarray | None = None
 
-    def _bottom(self) -> int:
-        return self.top + (0 if self.held is None else len(self.held))
-
     def rows(self, y0: int, y1: int) -> np.ndarray:
         if y0 < self.top:
             raise ValueError(f"rows from {y0} were already released (held from {self.top})")
-        bottom = self._bottom()
+        bottom = self.top + (0 if self.held is None else len(self.held))
         if y1 > bottom:
             fresh = self.read_next(min(y1, self.height) - bottom)
             self.held = fresh if self.held is None else np.concatenate([self.held, fresh])
@@ -74,27 +50,18 @@ class RowWindow:
 
 
 class OutputBand:
-    """Output rows that tiles are still writing, from ``top`` down.
-
-    Without blending, tiles' pixels are the final ones and the band has the image's
-    dtype. With blending, shares are added in float32 and rounded once, when the rows
-    are taken (rounding each share lost up to a level per seam).
-    """
+    """Output rows that tiles are still writing, from ``top`` down; blended shares add up
+    in float32, rounded once when taken (rounding each lost up to a level per seam)."""
 
     def __init__(self, width: int, channels: int, dtype: np.dtype, blended: bool) -> None:
         self.dtype = np.dtype(dtype)
-        self.blended = blended
         self.store = np.dtype(np.float32) if blended else self.dtype
         self.top = 0
         self.buffer = np.zeros((0, width, channels), dtype=self.store)
 
-    @property
-    def bottom(self) -> int:
-        return self.top + len(self.buffer)
-
     def extend_to(self, bottom: int) -> None:
         """Make room for output rows down to ``bottom`` (blends add to zeros)."""
-        if bottom <= self.bottom:
+        if bottom <= self.top + len(self.buffer):
             return
         grown = np.zeros((bottom - self.top, *self.buffer.shape[1:]), dtype=self.store)
         grown[: len(self.buffer)] = self.buffer

@@ -1,18 +1,9 @@
-"""Which device runs the network: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-
-A device the user names but this machine lacks is an error the user can fix
-(wrong index, no CUDA build), so it is reported in one line rather than left
-for PyTorch to fail on later with a less helpful message.
-
-A CUDA card can be visible and still unusable: the installed torch has no
-kernels for its architecture, it is held by another process in exclusive
-mode, or its first allocation fails. Each card is probed once, with a tiny
-computation: ``auto`` then passes over it to the next device with a note,
-and a card named by the user is one line.
-"""
+"""Which device runs the network: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; one that
+is missing or unusable is one line the user can act on, not a later PyTorch failure."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -24,21 +15,13 @@ from ..notes import note
 if TYPE_CHECKING:
     from ..model import ModelDescriptor
 
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([a-z]?)$")  # sm_86, sm_90a, compute_120
-_probed: dict[int, str | None] = {}  # card index -> why it cannot run, or None
 
 
 def _has_kernels_for(arch_list: list[str], capability: tuple[int, int]) -> bool:
-    """Whether a torch built for ``arch_list`` runs on a card of ``capability``.
-
-    A cubin (``sm_XY``) runs on the same major version with an equal or higher
-    minor; PTX (``compute_XY``) is compiled by the driver for any later card; an
-    ``a``/``f`` suffix marks architecture-specific code that runs on that card only.
-    """
+    """Whether a torch built for ``arch_list`` (cubins, PTX) runs on a card of ``capability``."""
     for arch in arch_list:
-        match = _ARCH.match(arch)
-        if match is None:
+        if (match := _ARCH.match(arch)) is None:
             continue
         kind, built = match.group(1), (int(match.group(2)), int(match.group(3)))
         if match.group(4):
@@ -52,14 +35,9 @@ def _has_kernels_for(arch_list: list[str], capability: tuple[int, int]) -> bool:
     return False
 
 
+@functools.cache
 def cuda_unusable(index: int) -> str | None:
-    """Why CUDA card ``index`` cannot run this torch's networks (None: it can); asked once."""
-    if index not in _probed:
-        _probed[index] = _probe_cuda(index)
-    return _probed[index]
-
-
-def _probe_cuda(index: int) -> str | None:
+    """Why CUDA card ``index`` cannot run this torch's networks (None: it can); probed once."""
     try:
         name = torch.cuda.get_device_name(index)
         capability = tuple(torch.cuda.get_device_capability(index))
@@ -78,8 +56,7 @@ def _probe_cuda(index: int) -> str | None:
 
 
 def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
+    return torch.backends.mps.is_available()
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
@@ -95,9 +72,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
                 return torch.device("cuda", index)
             note(f"cuda:{index}: {reason}; running on the CPU instead")
             return torch.device("cpu")
-        if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("mps" if _mps_available() else "cpu")
     if name == "cpu":
         return torch.device("cpu")
     if name == "mps":
@@ -122,16 +97,11 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         if reason is not None:
             raise UpscaleError(f"device {spec}: {reason}; use --device cpu")
         return torch.device("cuda", index)
-    raise UpscaleError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
+    raise UpscaleError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
 def device_for(model: ModelDescriptor, spec: str | torch.device | None = "auto") -> torch.device:
-    """:func:`resolve_device`, for a network that may run on the CPU only (an ONNX graph).
-
-    Such a network on ``auto`` runs on the CPU, with a note where a GPU would otherwise have
-    been used; a GPU the user names is refused in one line: running there quietly on the
-    CPU would be tens of times slower than asked for, and say nothing.
-    """
+    """:func:`resolve_device`, where a CPU-only network (an ONNX graph) refuses a GPU named."""
     if not model.cpu_only:
         return resolve_device(spec)
     name = str(spec or "auto").strip().lower()

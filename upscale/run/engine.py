@@ -1,36 +1,26 @@
-"""The tiling engine: an image in, the upscaled image out, in bounded memory.
-
-Tiles are cut with context (see :mod:`.tiles`) and run a row of tiles at a time
-(:func:`stream_network`): the input rows a row sees are read as it needs them, and
-its output rows are handed on as soon as no later tile writes them, so memory
-follows the tile size and the width, not the whole image (:mod:`.bands`).
-Tiles' cores are written straight into the output band, which has the input's
-dtype; where the context is shorter than the network's reach, neighbouring tiles
-are blended across a band instead (each tile adds its weighted share, in float32,
-rounded once). When the device runs out of memory the tile size is halved and only
-the tile that failed is split and redone; finished tiles stay where they are. The
-size that worked is kept on the prepared network for the rest of the run.
-:func:`run_network` is the same engine with its bands gathered into one array.
-"""
+"""The tiling engine: an image in, the upscaled image out, a row of tiles at a time, so memory
+follows the tile size and the width, not the height; out of memory, a tile is split smaller."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..errors import UpscaleError
 from ..limits import check_tile_options
-from .bands import ArrayRows, OutputBand, RowReader
+from .bands import ArrayRows, OutputBand, RowWindow
 from .forward import PrecisionSwitched, forward
 from .memory import (
     MAX_ELEMENTS,
     MIN_TILE,
-    NetworkFacts,
-    element_cap_side,
     enough_tile,
     largest_tile,
     memory_budget,
@@ -40,28 +30,16 @@ from .pixels import check_pixels, from_network, to_network
 from .prepared import PreparedNetwork
 from .progress import Progress, TileProgress
 from .tiles import Region, Tile, plan_tiles
-from .trim import give_back_freed_memory
 
 log = logging.getLogger(__name__)
 
-# Context around each tile, in input pixels, for networks that see farther than this
-# (RRDBNet's receptive radius is ~350 px); half of it is blended across tile edges. RealESRGAN
-# x4plus, Set5 baby 256×128, tiled vs whole image (bench/tiling.py, bench/RESULTS.md): 48 px
-# with hard edges -> 56.9 / 60.2 / 70.2 dB at tiles 32 / 64 / 128; 32 px blended -> 47.6 dB and
-# 18 levels at tile 32 (fails); 40 px blended -> 51.7 dB, 7 levels at tile 32, for 19-23 % less
-# network work than 48. Networks that see less (SRVGGNetCompact: one pixel per conv) get
-# exactly their receptive radius, which makes tiling exact and needs no blending.
+# Context around each tile for networks that see farther (RRDBNet ~350 px): x4plus tiled vs whole
+# (bench/tiling.py), 40 px half blended gave 51.7 dB at tile 32 for 19-23 % less work than 48 px
+# hard-edged (56.9 dB); 32 px blended failed.
 DEFAULT_TILE_PAD = 40
 BLEND_FRACTION = 0.5  # of the context, blended across tile edges when the context is short
-# Freed memory is given back to the system after each tile that needed this much (glibc
-# kept ~200 MB of a 96 MP run's tiles otherwise), and after each row of tiles: a call
-# costs ~5 ms, a lot for thousands of small tiles, nothing for large ones.
+# Freed memory is given back after each tile this big and each row: ~5 ms, nothing for large tiles.
 TRIM_FROM_BYTES = 32 << 20
-
-
-def network_facts(prepared: PreparedNetwork) -> NetworkFacts:
-    """Activation size, probed once per prepared network."""
-    return prepared.memory_facts()
 
 
 def default_tile_pad(prepared: PreparedNetwork) -> int:
@@ -77,14 +55,13 @@ def blend_band(prepared: PreparedNetwork, pad: int) -> int:
 
 
 def bytes_per_pixel(prepared: PreparedNetwork) -> float:
-    return network_facts(prepared).bytes_per_pixel(prepared.dtype, prepared.model.in_channels,
+    return prepared.memory_facts().bytes_per_pixel(prepared.dtype, prepared.model.in_channels,
                                                    prepared.scale)
 
 
 def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int,
               cpu_budget: int | None = None) -> int:
-    """The tile side for ``tile=0``: the whole image if it fits, else the largest that fits
-    (in ``cpu_budget`` bytes too, on a CPU, where one is given)."""
+    """The tile side for ``tile=0``: the whole image if it fits, else the largest that fits."""
     budget = memory_budget(prepared.device)
     if cpu_budget is not None and prepared.device.type == "cpu":
         budget = min(budget, cpu_budget)
@@ -98,19 +75,18 @@ def auto_tile(prepared: PreparedNetwork, height: int, width: int, pad: int,
 def _within_elements(prepared: PreparedNetwork, size: int, height: int, width: int,
                      pad: int) -> int:
     """``size``, or less where a tile that big would have an activation over MAX_ELEMENTS."""
-    facts = network_facts(prepared)
+    facts = prepared.memory_facts()
     multiple = prepared.model.size.multiple_of
     rows, cols = (min(min(size, side) + 2 * pad, side) + multiple for side in (height, width))
-    if facts.largest_activation(rows, cols) <= MAX_ELEMENTS:
+    if facts.elements_per_pixel * rows * cols <= MAX_ELEMENTS:
         return size
-    return min(size, max(MIN_TILE, element_cap_side(facts.elements_per_pixel, pad, multiple)))
+    capped = int(math.sqrt(MAX_ELEMENTS / facts.elements_per_pixel)) - 2 * pad - multiple
+    return min(size, max(MIN_TILE, capped))
 
 
 def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad: int,
               cpu_budget: int | None = None) -> int:
-    """The tile side to start an image with: the user's (or the automatic) one, no larger than
-    what worked after running out of memory, and small enough that no activation of a tile
-    exceeds :data:`~.memory.MAX_ELEMENTS`, whatever the memory."""
+    """The tile side to start with, no larger than what worked or MAX_ELEMENTS allows."""
     if tile == 0 and prepared.model.tiling == "internal":  # it tiles the image itself
         size = max(height, width)  # our estimate cannot see that: whole, unless memory runs out
     else:
@@ -120,10 +96,23 @@ def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad
     return _within_elements(prepared, size, height, width, pad)
 
 
-def _run_tile(prepared: PreparedNetwork, reader: RowReader, tile: Tile,
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return None
+
+
+def give_back_freed_memory() -> None:
+    """Return freed heap pages, which glibc keeps fragmented, so the resident size stays flat."""
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
+
+
+def _run_tile(prepared: PreparedNetwork, reader: ArrayRows | RowWindow, tile: Tile,
               dtype: np.dtype) -> np.ndarray:
-    """The upscaled kept region of one tile, H×W×C of ``dtype`` (float32 in [0, 1] for a
-    band that blends)."""
+    """The upscaled kept region of one tile, H×W×C of ``dtype``."""
     ctx, kept, s = tile.context, tile.kept, prepared.scale
     x = to_network(reader.rows(ctx.y0, ctx.y1)[:, ctx.x0:ctx.x1], prepared.device)
     y = forward(prepared, x)
@@ -132,31 +121,12 @@ def _run_tile(prepared: PreparedNetwork, reader: RowReader, tile: Tile,
     return from_network(y, dtype)[0]
 
 
-def tile_rows(tiles: list[Tile]) -> list[list[Tile]]:
-    """Tiles in reading order, grouped into rows (the same core rows)."""
-    rows: list[list[Tile]] = []
-    for tile in tiles:
-        if rows and rows[-1][0].core.y0 == tile.core.y0:
-            rows[-1].append(tile)
-        else:
-            rows.append([tile])
-    return rows
-
-
-def stream_network(prepared: PreparedNetwork, reader: RowReader,
+def stream_network(prepared: PreparedNetwork, reader: ArrayRows | RowWindow,
                    shape: tuple[int, int, int], dtype: np.dtype, *, tile: int = 0,
                    tile_pad: int | None = None, progress: Progress = False,
                    source_bits: int | None = None,
                    cpu_budget: int | None = None) -> Iterator[np.ndarray]:
-    """Upscale an H×W×C image of ``dtype`` read through ``reader``, a row of tiles at a
-    time; yields its output rows, top to bottom, in bands ((rows·s)×(W·s)×C of ``dtype``).
-
-    Only the input rows the current row of tiles sees, and the output rows it (and the
-    blend it shares with the next row) writes, are held: memory grows with the tile size
-    and the width, not the height. Options as :func:`run_network`; ``cpu_budget`` caps the
-    bytes an automatic tile may take on a CPU (where the tiles share the host's memory with
-    everything else a streamed image holds).
-    """
+    """Upscale an H×W×C image read through ``reader``; yields its output rows top to bottom."""
     height, width, channels = shape
     dtype = np.dtype(dtype)
     prepared = prepared.for_pixels(dtype, source_bits)
@@ -167,9 +137,9 @@ def stream_network(prepared: PreparedNetwork, reader: RowReader,
     multiple = prepared.model.size.multiple_of
     band = blend_band(prepared, pad)
     output = OutputBand(width * s, channels, dtype, blended=band > 0)
-    rows = tile_rows(plan_tiles(Region(0, height, 0, width), size, pad, height, width,
-                                multiple, band))
-    later = sum(len(row) for row in rows)
+    tiles = plan_tiles(Region(0, height, 0, width), size, pad, height, width, multiple, band)
+    rows = [list(row) for _, row in itertools.groupby(tiles, key=lambda t: t.core.y0)]
+    later = len(tiles)
     with TileProgress(progress, later) as bar:
         for index, row in enumerate(rows):
             later -= len(row)
@@ -182,11 +152,10 @@ def stream_network(prepared: PreparedNetwork, reader: RowReader,
             yield output.take(finished)
 
 
-def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
+def _run_row(prepared: PreparedNetwork, reader: ArrayRows | RowWindow, output: OutputBand,
              pending: deque[Tile], size: int, asked: tuple[int, int | None], pad: int,
              band: int, shape: tuple[int, int, int], bar: TileProgress, later: int) -> int:
-    """Run and paste one row's tiles (split smaller after running out of memory); the tile
-    side that worked. ``asked``: the tile and CPU budget the run was given."""
+    """Run and paste one row's tiles; returns the tile side that worked."""
     height, width, _ = shape
     multiple = prepared.model.size.multiple_of
     per_pixel = bytes_per_pixel(prepared)
@@ -205,8 +174,15 @@ def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
             pending.appendleft(current)
             continue
         if failure:
-            size = _smaller_tile(max(core.height, core.width), prepared, failure)
-            prepared.tile_limit = size
+            failed_side = max(core.height, core.width)
+            if failed_side // 2 < MIN_TILE:
+                raise UpscaleError(
+                    f"out of memory on {prepared.device} even with a {failed_side}×{failed_side} "
+                    f"tile (the smallest tried is {MIN_TILE}; the device said: {failure}); free "
+                    "memory on the device, use --precision fp16 on a GPU, or run on another device")
+            size = prepared.tile_limit = failed_side // 2
+            log.info("out of memory with a %d px tile on %s (%s); redoing it as %d px tiles",
+                     failed_side, prepared.device, failure, size)
             pending.appendleft(current)
             continue
         output.paste(current, result, prepared.scale)
@@ -221,13 +197,8 @@ def _run_row(prepared: PreparedNetwork, reader: RowReader, output: OutputBand,
 def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
                 tile_pad: int | None = None, progress: Progress = False,
                 source_bits: int | None = None) -> np.ndarray:
-    """Upscale an H×W×C uint8/uint16/float32 image; returns (H·s)×(W·s)×C of the same dtype.
-
-    ``tile`` is the largest tile side in input pixels (0: automatic), ``tile_pad``
-    the context around each tile (None: :func:`default_tile_pad`); ``source_bits``
-    the pixels' real depth where it is less than their type's (10-bit video). The
-    bands of :func:`stream_network`, gathered.
-    """
+    """Upscale an H×W×C uint8/uint16/float32 image; returns (H·s)×(W·s)×C of the same dtype
+    (``tile``: the largest tile side, 0 automatic; ``source_bits``: as of a 10-bit video)."""
     check_pixels(image, prepared.model.in_channels)
     if image.ndim != 3:
         raise UpscaleError(f"run_network takes one H×W×C image, not shape {image.shape}; "
@@ -243,15 +214,3 @@ def run_network(prepared: PreparedNetwork, image: np.ndarray, *, tile: int = 0,
         del rows  # before the next band is made
     return output
 
-
-def _smaller_tile(failed_side: int, prepared: PreparedNetwork, failure: str) -> int:
-    """Half the side that ran out of memory, or a clear error below the floor."""
-    smaller = failed_side // 2
-    if smaller < MIN_TILE:
-        raise UpscaleError(
-            f"out of memory on {prepared.device} even with a {failed_side}×{failed_side} tile "
-            f"(the smallest tried is {MIN_TILE}; the device said: {failure}); free memory on "
-            "the device, use --precision fp16 on a GPU, or run on another device")
-    log.info("out of memory with a %d px tile on %s (%s); redoing it as %d px tiles",
-             failed_side, prepared.device, failure, smaller)
-    return smaller

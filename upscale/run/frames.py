@@ -1,13 +1,4 @@
-"""Batches of small, same-sized frames (video), several per forward pass where that pays.
-
-On a GPU one forward over a batch of frames keeps the device busy where one
-small frame would not. On a CPU a batch is no faster than the same frames one
-by one (each convolution already uses every core), so it only costs memory:
-there the batch is one frame. Frames too big for memory, or whose activations
-would pass :data:`~.memory.MAX_ELEMENTS`, go through the tiling engine one at
-a time. A batch size that worked after running out of memory is kept for the
-rest of the run, so every later batch of the video does not fail again first.
-"""
+"""Batches of same-sized frames (video), several per forward pass to keep a GPU busy."""
 
 from __future__ import annotations
 
@@ -15,7 +6,7 @@ import numpy as np
 
 from ..errors import UpscaleError
 from ..limits import frames_per_batch
-from .engine import bytes_per_pixel, network_facts, run_network
+from .engine import bytes_per_pixel, run_network
 from .forward import PrecisionSwitched, forward
 from .memory import MAX_ELEMENTS, memory_budget, unless_out_of_memory
 from .pixels import check_pixels, from_network, to_network
@@ -28,7 +19,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
     per_frame = height * width * bytes_per_pixel(prepared)
     fits = int(memory_budget(prepared.device) // per_frame)
     multiple = prepared.model.size.multiple_of
-    elements = network_facts(prepared).largest_activation(height + multiple, width + multiple)
+    elements = prepared.memory_facts().elements_per_pixel * (height + multiple) * (width + multiple)
     fits = min(fits, int(MAX_ELEMENTS // elements))
     if fits < 1:
         return 0
@@ -40,10 +31,7 @@ def batch_size(prepared: PreparedNetwork, frames: np.ndarray) -> int:
 
 def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
                tile_pad: int | None = None, source_bits: int | None = None) -> np.ndarray:
-    """Upscale N×H×W×C frames; returns N×(H·s)×(W·s)×C of the same dtype.
-
-    ``source_bits``: the video's real depth (a 10-bit source decodes to uint16 frames).
-    """
+    """Upscale N×H×W×C frames; returns N×(H·s)×(W·s)×C of the same dtype."""
     check_pixels(frames, prepared.model.in_channels, what="frames")
     if frames.ndim != 4:
         raise UpscaleError(f"run_frames takes N×H×W×C frames, not shape {frames.shape}")
@@ -75,6 +63,6 @@ def run_frames(prepared: PreparedNetwork, frames: np.ndarray, *, tile: int = 0,
     return output
 
 
+
 def _forward_frames(prepared: PreparedNetwork, frames: np.ndarray) -> np.ndarray:
-    """One forward pass over a batch of frames, back in their own dtype."""
     return from_network(forward(prepared, to_network(frames, prepared.device)), frames.dtype)

@@ -1,26 +1,8 @@
-"""How much memory a tile needs, how much there is, and what to do when it runs out.
-
-The cost of a tile is estimated from the network itself: a tiny probe forward
-records the largest activation per input pixel (for RRDBNet x4 that is the
-64-channel map at 16× the input's pixels). Our networks free each full-size
-map as soon as the next exists, so at most :data:`LIVE_ACTIVATIONS` (a
-convolution's input and output) are alive at once; the convolution's own
-workspace comes on top, for which :data:`WORKSPACE_MARGIN` is kept free
-(oneDNN's on the CPU measured exactly one activation: RRDBNet's peak is 3.0×
-its largest activation, tests/test_run_device_memory.py). cuDNN's heuristic
-algorithms fall back to ones with less workspace when memory is short. That
-estimate is a first guess: a size that ran out of memory is shrunk and the
-size that worked is kept (see :class:`~.prepared.PreparedNetwork`);
-``bench/gpu.py`` prints the estimate beside the measured peak on a card.
-
-Whatever the memory, no single activation may exceed :data:`MAX_ELEMENTS`:
-many CUDA kernels (and older cuDNN) index with 32-bit integers, and past 2³¹
-elements they fail with an illegal memory access, which kills the CUDA context
-for the rest of the process, or fall back to very slow kernels.
-"""
+"""How much memory a tile needs, how much there is, and what to do when it runs out."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -35,22 +17,19 @@ from ..model import ModelDescriptor
 
 T = TypeVar("T")
 
-LIVE_ACTIVATIONS = 2.0  # largest activations alive at once: a convolution's input and output
-WORKSPACE_MARGIN = 1.0  # in activations, for the convolution's workspace and fragmentation
-PEAK_FACTOR = LIVE_ACTIVATIONS + WORKSPACE_MARGIN  # peak memory / largest single activation
+PEAK_FACTOR = 3.0  # peak memory / largest activation: input, output, workspace
 MIN_TILE = 32  # below this the context costs more than the tile; fail instead
 CPU_BUDGET_CAP = 4 << 30  # tiles bigger than this buy no speed on a CPU, only memory
 CPU_BUDGET_FRACTION = 0.4  # of the RAM available now
 GPU_BUDGET_FRACTION = 0.75  # of the free device memory (leave room for the allocator)
 ENOUGH_OVERHEAD = 1.15  # stop growing tiles once context adds at most 15% work
 ENOUGH_ROUNDING = 64
-MAX_ELEMENTS = 2**31 - 1  # the largest activation any tile or batch may have
+# The largest activation any tile or batch may have, whatever the memory: past it CUDA kernels
+# indexing with 32-bit integers fail (killing the context) or crawl.
+MAX_ELEMENTS = 2**31 - 1
 MPS_BUDGET_FRACTION = 0.5  # of Metal's recommended working set (or of free RAM, torch<2.5)
-# What backends raise when an allocation fails, besides torch.cuda.OutOfMemoryError. cuDNN and
-# cuBLAS allocate their own workspace and handles and report failure in their own words; cuDNN
-# says "GET/FIND was unable to find an engine" when no algorithm fits its workspace, and
-# CUDNN_STATUS_INTERNAL_ERROR is what older cuDNN raises for the same. A smaller tile is the cure;
-# should one of these have another cause, halving stops at MIN_TILE with the original message.
+# Failed allocations in each backend's words (cuDNN's when no algorithm fits its workspace);
+# should one have another cause, halving the tile stops at MIN_TILE with the message.
 OUT_OF_MEMORY_MARKERS = (
     "out of memory", "can't allocate memory", "cudnn_status_alloc_failed",
     "cublas_status_alloc_failed", "cudnn_status_internal_error",
@@ -65,14 +44,9 @@ class NetworkFacts:
 
     def bytes_per_pixel(self, dtype: torch.dtype, channels: int, scale: int) -> float:
         size = torch.empty((), dtype=dtype).element_size()
-        # input: the fp32 tensor from to_network and its copy in the run dtype; output: the
-        # network's, then one fp32 copy in from_network (which is what fp16 runs forget)
+        # input: to_network's fp32 and its run-dtype copy; output: the network's and an fp32 copy
         io = 4 * channels + size * channels * (1 + scale * scale) + 4 * channels * scale * scale
         return size * PEAK_FACTOR * self.elements_per_pixel + io
-
-    def largest_activation(self, height: int, width: int, batch: int = 1) -> float:
-        """Elements in the largest activation of a batch of ``height``×``width`` inputs."""
-        return self.elements_per_pixel * height * width * batch
 
 
 def probe_network(model: ModelDescriptor, device: torch.device, dtype: torch.dtype
@@ -100,28 +74,12 @@ def probe_network(model: ModelDescriptor, device: torch.device, dtype: torch.dty
 
 def _available_ram() -> int:
     """Bytes of RAM available to a new allocation now (MemAvailable on Linux)."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
     return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 8 << 30
-
-
-def _mps_room() -> int:
-    """Bytes Metal can still give this process: torch>=2.5 says so, older torch does not.
-
-    Apple GPUs share the system RAM, so free RAM stands in where the
-    recommended working set is unknown.
-    """
-    recommended = getattr(torch.mps, "recommended_max_memory", None)
-    if recommended is None:
-        return _available_ram()
-    allocated = getattr(torch.mps, "current_allocated_memory", lambda: 0)
-    return recommended() - allocated()
 
 
 def memory_budget(device: torch.device) -> int:
@@ -130,8 +88,11 @@ def memory_budget(device: torch.device) -> int:
         free, _total = torch.cuda.mem_get_info(device)
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return int(GPU_BUDGET_FRACTION * (free + cached))
-    if device.type == "mps":
-        return int(MPS_BUDGET_FRACTION * _mps_room())
+    if device.type == "mps":  # free RAM, which Apple GPUs share, where torch<2.5 cannot say
+        recommended = getattr(torch.mps, "recommended_max_memory", None)
+        room = (_available_ram() if recommended is None
+                else recommended() - torch.mps.current_allocated_memory())
+        return int(MPS_BUDGET_FRACTION * room)
     return int(min(CPU_BUDGET_FRACTION * _available_ram(), CPU_BUDGET_CAP))
 
 
@@ -153,11 +114,6 @@ def largest_tile(budget: int, bytes_per_pixel: float, pad: int) -> int:
     return side
 
 
-def element_cap_side(elements_per_pixel: float, pad: int, multiple: int = 1) -> int:
-    """The largest core side whose padded tile keeps every activation within MAX_ELEMENTS."""
-    return int(math.sqrt(MAX_ELEMENTS / elements_per_pixel)) - 2 * pad - multiple
-
-
 def is_out_of_memory(error: BaseException) -> bool:
     """An allocation failure, in any of the words CUDA, cuDNN, cuBLAS, MPS or the CPU use."""
     if isinstance(error, torch.cuda.OutOfMemoryError):
@@ -166,25 +122,18 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and any(m in text for m in OUT_OF_MEMORY_MARKERS)
 
 
-def release_cached(device: torch.device) -> None:
-    """Give cached blocks back so a smaller retry can use them."""
-    if device.type == "cuda" and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    elif device.type == "mps":
-        torch.mps.empty_cache()
-
-
 def unless_out_of_memory(device: torch.device, run: Callable[..., T], *args: Any
                          ) -> tuple[T | None, str]:
-    """``run(*args)`` and no failure, or no result and what the device said when it ran out of
-    memory (its cache already given back). The one out-of-memory rule of tiles and frame
-    batches: each then retries smaller and keeps the size that worked."""
-    failure = ""
+    """``run(*args)`` and "", or None and what the device said when it ran out of memory."""
     try:
         return run(*args), ""
     except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
         if not is_out_of_memory(error):
             raise
         failure = str(error).splitlines()[0] if str(error) else type(error).__name__
-    release_cached(device)  # outside the except block, so the failed tensors are freed
+    # outside the except block, so the failed tensors are freed
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
     return None, failure

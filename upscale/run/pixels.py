@@ -1,9 +1,5 @@
-"""Pixels between numpy and the network: uint8/uint16/float32 in, the same dtype out.
-
-Conversion happens per tile on the device, so a big image never exists as a
-full-size float32 copy, and pixels cross between host and device in their own
-width both ways (a quarter of float32's bytes for uint8, half for uint16).
-"""
+"""Pixels between numpy and the network: uint8/uint16/float32 in, the same dtype out,
+converted per tile on the device and crossing to it and back in their own width."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ import torch
 from ..errors import InputError
 
 MAX_VALUES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-UINT16_WRAP = 65536.0  # uint16 crosses to and from the device as int16 (same bits, 2 bytes)
+UINT16_WRAP = 65536.0  # uint16 crosses as int16 (same bits): few torch backends take uint16
 
 
 def check_pixels(array: np.ndarray, channels: int, what: str = "image") -> None:
@@ -29,15 +25,8 @@ def check_pixels(array: np.ndarray, channels: int, what: str = "image") -> None:
 
 
 def to_network(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N,)H×W×C pixels -> N×C×H×W float32 in [0, 1] on ``device``.
-
-    The pixels cross in their own width (uint16 as int16: few torch versions and
-    backends take uint16), and the copy is synchronous: the source is a
-    temporary, pageable array, from which a ``non_blocking`` copy gains nothing
-    on CUDA and may read freed memory on MPS. Nothing is lost by waiting: the
-    previous tile's result came back with a synchronous ``.cpu()``, so there is
-    no queued work for the copy to overlap with.
-    """
+    """(N,)H×W×C pixels -> N×C×H×W float32 in [0, 1] on ``device``; synchronously, as from
+    a temporary pageable array ``non_blocking`` gains nothing and may read freed memory."""
     scale = MAX_VALUES[np.dtype(array.dtype)]
     array = np.ascontiguousarray(array)
     wrapped = array.dtype == np.uint16
@@ -54,14 +43,8 @@ def to_network(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def from_network(tensor: torch.Tensor, dtype: np.dtype) -> np.ndarray:
-    """N×C×H×W output -> C-contiguous N×H×W×C numpy of ``dtype``, clamped to the valid range.
-
-    One fp32 working copy, changed in place; then a single pass on the device
-    both narrows it to the pixels' own width (uint16 as int16) and lays it out
-    channel-last. Crossing channel-first would hand back a strided view, and
-    every paste of it would be an element-by-element copy on the host (25 times
-    slower than a contiguous copy for an 8K frame: ``bench/gpu.py --stages paste``).
-    """
+    """N×C×H×W output -> N×H×W×C numpy of ``dtype``, clamped, laid out channel-last on the
+    device: a strided result would make every paste on the host 25× slower (8K frame)."""
     dtype = np.dtype(dtype)
     scale = MAX_VALUES[dtype]
     with torch.inference_mode():

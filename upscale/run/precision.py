@@ -1,16 +1,5 @@
-"""Which floating-point type the network runs in: ``auto``, ``fp32``, ``fp16`` or ``bf16``.
-
-Half precision halves memory and is much faster on GPUs, but on CPUs without
-native half arithmetic PyTorch emulates it: on the development machine a 64×64
-tile took 523 s in fp16 against about 1 s in fp32, and a bf16 convolution was
-about 22× slower than fp32. So ``auto`` picks fp16 only on CUDA, and half
-precision on a CPU is refused unless the CPU does it natively.
-
-``auto`` is only a default: 16-bit pixels need more than fp16's 11 significant
-bits (an fp16 round trip keeps 7,169 of the 65,536 levels, off by up to 16
-codes; bf16 keeps 1,281, off by up to 128), so under ``auto`` uint16 images run
-in fp32 (see :meth:`.prepared.PreparedNetwork.for_pixels`).
-"""
+"""Which floating-point type the network runs in: ``auto``, ``fp32``, ``fp16`` or ``bf16``
+(``auto``: fp16 on CUDA only, as CPUs emulate half precision hundreds of times slower)."""
 
 from __future__ import annotations
 
@@ -27,20 +16,13 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 def _cpu_has_native(dtype: torch.dtype) -> bool:
     """Whether this CPU has hardware support for ``dtype`` (private torch probes, if present)."""
-    probes = {torch.bfloat16: ("_is_avx512_bf16_supported",),
-              torch.float16: ("_is_amx_fp16_supported",)}
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes[dtype])
+    probe = {torch.bfloat16: "_is_avx512_bf16_supported",
+             torch.float16: "_is_amx_fp16_supported"}[dtype]
+    return bool(getattr(torch.cpu, probe, lambda: False)())
 
 
 def cuda_has_native_bf16(device: torch.device) -> bool:
-    """Whether the chosen CUDA device computes in bf16 itself (Ampere, compute capability 8.0,
-    and newer), rather than emulating it as T4, V100 and RTX 20xx do.
-
-    ``torch.cuda.is_bf16_supported()`` counts emulation by default and always asks
-    about the current device, so it is asked with the chosen one current and
-    ``including_emulation=False``; torch before 2.3 lacks that argument, and
-    there the device's compute capability decides.
-    """
+    """Whether the CUDA device has bf16 arithmetic (8.0 and newer), not emulation."""
     if torch.version.hip:
         return True
     try:
@@ -58,12 +40,7 @@ def is_auto(spec: str | torch.dtype | None) -> bool:
 def resolve_precision(spec: str | torch.dtype | None, device: torch.device, *,
                       allow_slow_half: bool = False, model: ModelDescriptor | None = None
                       ) -> torch.dtype:
-    """The dtype to run in on ``device``; refuses combinations that would crawl or that the
-    model's architecture does not support (``supports_half``/``supports_bfloat16``).
-
-    ``allow_slow_half`` exists for tests, which run tiny networks in half
-    precision on the CPU on purpose; the CLI never sets it.
-    """
+    """The dtype to run in on ``device``; refuses ones that would crawl or break the model."""
     if isinstance(spec, torch.dtype):
         name = next((k for k, v in PRECISIONS.items() if v == spec), None)
         if name is None:

@@ -1,19 +1,10 @@
-"""A network made ready to run: on its device, in its dtype, converted once.
-
-Converting weights per tile would cost a copy of the whole network per tile;
-here it happens once, on a copy, so the caller's module stays as it was (it is
-the exact fp32 source for the fallback below). The fp32 twin used when a
-half-precision tile overflows is made only the first time one does.
-
-What a run learns is kept here for the rest of the run, so it is paid for once:
-that the network overflows in half precision (it then runs in fp32 from that
-tile on), and the tile side and batch size that worked after running out of
-memory (the estimate in :mod:`.memory` is only a first guess).
-"""
+"""A network made ready to run: on its device, in its dtype, converted once (on a copy); it
+keeps what a run learns: that half precision overflows, what sizes fit in memory."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -29,27 +20,19 @@ from .device import device_for
 from .memory import NetworkFacts, is_out_of_memory, probe_network
 from .precision import HALF_DTYPES, is_auto, resolve_precision
 
-# The deepest source (bits per channel) whose every level survives the round trip through a
-# half type: fp16 has 11 significant bits, bf16 8.
+# The deepest source (bits per channel) whose every level survives a half type's round trip.
 HALF_SOURCE_BITS = {torch.float16: 10, torch.bfloat16: 8}
 
 
 def _already(network: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
     """True when every parameter and buffer already lives on ``device`` in ``dtype``."""
-    tensors = [*network.parameters(), *network.buffers()]
     return all(t.device == device and (not t.is_floating_point() or t.dtype == dtype)
-               for t in tensors)
+               for t in itertools.chain(network.parameters(), network.buffers()))
 
 
 def convert(network: nn.Module, device: torch.device, dtype: torch.dtype, *,
             purpose: str = "the network's weights") -> nn.Module:
-    """An eval-mode, gradient-free copy of ``network`` on ``device`` in ``dtype`` (no copy if it
-    already is).
-
-    Running out of memory here is no tile's fault, so no smaller tile can cure
-    it: it is one line saying what did not fit (``purpose``), not an OOM the
-    tiling engine would take for its own and retry.
-    """
+    """An eval-mode copy of ``network`` on ``device`` in ``dtype``; out of memory is one line."""
     if not _already(network, device, dtype):
         try:
             network = copy.deepcopy(network).to(device=device, dtype=dtype)
@@ -69,12 +52,8 @@ def convert(network: nn.Module, device: torch.device, dtype: torch.dtype, *,
 
 @dataclass(eq=False)
 class PreparedNetwork:
-    """A model plus where and how it runs.
-
-    ``model`` is the caller's descriptor (every fact about the network is read
-    from it; its module is the exact fp32 source); ``module`` is what actually
-    runs, which a faster engine may have replaced with one computing the same function.
-    """
+    """A model plus where and how it runs: ``module`` is what runs (perhaps a faster
+    engine computing the same function); ``model.module`` stays the exact fp32 source."""
 
     model: ModelDescriptor
     device: torch.device
@@ -96,13 +75,10 @@ class PreparedNetwork:
         return self.dtype in HALF_DTYPES
 
     def memory_facts(self) -> NetworkFacts:
-        """The network's activation sizes, probed once (on the caller's plain module, whose
-        layers the probe's hooks can see, which a fused fast module's may not be)."""
+        """Activation sizes, probed once on the plain module (whose layers hooks can see)."""
         if self._memory is None:
-            weight = next(self.model.module.parameters(), None)
-            device = weight.device if weight is not None else torch.device("cpu")
-            dtype = weight.dtype if weight is not None else torch.float32
-            self._memory = probe_network(self.model, device, dtype)
+            weight = next(self.model.module.parameters(), torch.empty(0, dtype=torch.float32))
+            self._memory = probe_network(self.model, weight.device, weight.dtype)
         return self._memory
 
     def fp32_module(self) -> nn.Module:
@@ -126,15 +102,8 @@ class PreparedNetwork:
             self.batch_limit //= 2
 
     def for_pixels(self, dtype: np.dtype, source_bits: int | None = None) -> PreparedNetwork:
-        """The network to run ``dtype`` pixels with: under ``auto``, pixels deeper than the half
-        type can hold get fp32.
-
-        ``source_bits`` is the source's real depth where the pixels are wider than
-        it (a 10-bit video decodes to 16-bit values). fp16's 11 significant bits
-        hold every level of a 10-bit source but not of 12 or 16 bits (a 16-bit
-        round trip keeps 7,169 of 65,536 levels); bf16's 8 hold 8 bits only. A
-        user who asked for half precision by name gets it.
-        """
+        """The network for ``dtype`` pixels: fp32, under ``auto``, for more bits than the half
+        type holds (``source_bits``: the real depth, as of a 10-bit video)."""
         bits = source_bits or np.dtype(dtype).itemsize * 8
         if np.dtype(dtype) == np.float32 or not (self.auto_precision and self.is_half) \
                 or bits <= HALF_SOURCE_BITS[self.dtype]:
@@ -149,12 +118,7 @@ class PreparedNetwork:
 def prepare_network(model: ModelDescriptor | nn.Module, device: str | torch.device = "auto",
                     precision: str | torch.dtype = "auto", *, optimize: bool = True,
                     allow_slow_half: bool = False) -> PreparedNetwork:
-    """Resolve device and precision and convert the network's weights once.
-
-    ``model`` is what :func:`upscale.loading.load_model` returns, or a network of a
-    known architecture built by hand. ``optimize`` swaps in the fastest equivalent
-    module for the device (:mod:`.cpu`; the network itself elsewhere).
-    """
+    """Resolve device and precision and convert the network's weights once."""
     model = as_model(model)
     where = device_for(model, device)
     dtype = resolve_precision(precision, where, allow_slow_half=allow_slow_half, model=model)

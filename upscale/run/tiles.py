@@ -1,17 +1,5 @@
-"""Tile geometry: which input pixels each tile writes, and which it sees.
-
-Every tile owns a *core* (the cores partition the image) and sees a *context*:
-its core grown by ``pad`` pixels on every side that is not the image border.
-With enough context only the core's output is kept and the result is the
-whole-image result. When the context is shorter than what the network sees
-(RRDBNet sees ~350 px), neighbouring tiles also overlap by a *band* of ``b``
-pixels on each side of their shared edge, and their outputs are blended there
-with a raised-cosine ramp (:func:`ramp`), which spreads a tile's edge error
-over the band instead of leaving a step. Cores split each side into equal
-parts (no thin slivers at the far edge); contexts start on multiples of the
-model's ``size.multiple_of`` so pixel-unshuffle networks see the same pixel
-phase as on the whole image.
-"""
+"""Tile geometry: which input pixels each tile writes (its *core*) and which it sees; with too
+little context, neighbours blend across a *band*, spreading edge errors instead of a step."""
 
 from __future__ import annotations
 
@@ -63,11 +51,8 @@ class Tile:
 
 
 def ramp(length: int) -> np.ndarray:
-    """A raised cosine rising from ~0 to ~1 over ``length`` samples, sampled at pixel centres.
-
-    ``ramp(n) + ramp(n)[::-1] == 1``, so two tiles blended across the same band
-    always weigh 1 in total.
-    """
+    """A raised cosine from ~0 to ~1 over ``length`` pixel centres; ``ramp(n) +
+    ramp(n)[::-1] == 1``, so two tiles blended across a band always weigh 1 in total."""
     t = (np.arange(length, dtype=np.float64) + 0.5) / max(length, 1)
     return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
 
@@ -99,11 +84,8 @@ def split_span(start: int, stop: int, size: int) -> list[tuple[int, int]]:
 
 
 def context_span(start: int, stop: int, pad: int, limit: int, multiple: int) -> tuple[int, int]:
-    """Grow ``start:stop`` by ``pad`` within ``0:limit``, starting on a multiple of ``multiple``.
-
-    The end is grown to make the length a multiple when the image allows; when
-    it does not (the image side itself is not a multiple), the caller pads.
-    """
+    """Grow ``start:stop`` by ``pad`` within ``0:limit``, starting on a multiple of ``multiple``
+    (so pixel-unshuffle networks see the whole image's pixel phase)."""
     lo = max(0, start - pad)
     lo -= lo % multiple
     hi = min(limit, stop + pad)
@@ -112,8 +94,7 @@ def context_span(start: int, stop: int, pad: int, limit: int, multiple: int) -> 
 
 
 def inner_band(spans: list[tuple[int, int]], band: int, outer: tuple[int, int]) -> int:
-    """The band between these parts: at most ``band``, and narrow enough that no part's two
-    bands (``outer`` at the ends of the row of parts) overlap."""
+    """The band between these parts, narrow enough that no part's two bands overlap."""
     if len(spans) < 2:
         return 0
     shortest = min(stop - start for start, stop in spans)
@@ -122,12 +103,8 @@ def inner_band(spans: list[tuple[int, int]], band: int, outer: tuple[int, int]) 
 
 def plan_tiles(core: Region, size: int, pad: int, height: int, width: int,
                multiple: int = 1, band: int = 0, outer: Bands = Bands()) -> list[Tile]:
-    """Tiles of at most ``size``×``size`` core pixels covering ``core``, in reading order.
-
-    ``band`` (at most ``pad``) is the blend band between the new tiles; ``outer``
-    the bands ``core`` already has with its neighbours (re-planning a tile that
-    ran out of memory keeps them, so its neighbours' blends still add up).
-    """
+    """Tiles of at most ``size``×``size`` core pixels covering ``core``, in reading order,
+    blending ``band`` between them and keeping ``core``'s ``outer`` bands with its neighbours."""
     band = min(band, pad)
     rows, cols = split_span(core.y0, core.y1, size), split_span(core.x0, core.x1, size)
     row_band = inner_band(rows, band, (outer.top, outer.bottom))

@@ -1,14 +1,5 @@
-"""The CPU engines: a faster module computing the same function as the network.
-
-:func:`~upscale.run.prepare_network` calls :func:`optimize_network` once, after
-moving the weights. On the CPU in fp32 that is our Winograd modules
-(:mod:`.winograd`, numba) for RRDBNet and SRVGGNetCompact, which measured faster
-than OpenVINO on the development machine (``bench/RESULTS.md``), OpenVINO
-(:mod:`.openvino`) for those when numba is missing, and for any other architecture
-whichever of OpenVINO and PyTorch measured faster on it (:mod:`.choice`, once per network);
-everywhere else (CUDA, MPS, half precision) PyTorch runs the network itself.
-Whatever comes back takes and returns the same N×C×H×W tensors.
-"""
+"""The CPU engines in fp32: our Winograd modules where measured fastest (RRDBNet,
+SRVGGNetCompact), else OpenVINO or PyTorch, whichever measured faster (:mod:`.choice`)."""
 
 from __future__ import annotations
 
@@ -38,15 +29,9 @@ def winograd_module(model: ModelDescriptor, network: nn.Module) -> nn.Module | N
     return None
 
 
-def optimize_network(model: ModelDescriptor, network: nn.Module,
-                     device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32) -> nn.Module:
-    """The fastest equivalent of ``network`` (the model's module, already on ``device`` in
-    ``dtype``), or ``network`` itself.
-
-    When OpenVINO is missing or fails to convert or compile the network, one
-    warning line says so and PyTorch runs it.
-    """
+def optimize_network(model: ModelDescriptor, network: nn.Module, device: torch.device | str,
+                     dtype: torch.dtype) -> nn.Module:
+    """The fastest equivalent of ``network`` (already on ``device`` in ``dtype``), or itself."""
     device = torch.device(device)
     if device.type != "cpu" or dtype != torch.float32 or getattr(network, "runs_itself", False):
         return network  # an ONNX graph is run by its own engine
@@ -68,6 +53,3 @@ def optimize_network(model: ModelDescriptor, network: nn.Module,
         note(f"OpenVINO could not run this network ({reason[:200]}); running it with "
             "plain PyTorch, which is slower on the CPU")
         return network
-
-
-__all__ = ["optimize_network", "use_all_cores"]

@@ -1,21 +1,9 @@
 """OpenVINO or plain PyTorch: measured once per network, the faster one kept.
 
-OpenVINO is not faster for every architecture, and for a few it is wrong or
-crashes: on RealPLKSR, OpenVINO 2026.4's compiler segfaults for inputs under
-64 pixels (and runs larger ones 40× faster than PyTorch). A crash in the
-user's process would kill the run, so the first CPU run of a network converts
-it, then compiles and runs the IR in a child process (:mod:`.probe`) on probe
-images of decreasing size while this process runs PyTorch on the same images.
-OpenVINO is kept if it was faster on the largest probe and its outputs match
-PyTorch's to a quarter of an 8-bit level; inputs smaller than the smallest probe
-it got right (and survived) run in PyTorch. The verdict is saved beside the
-IR, so later runs only read it.
-
-Some graphs hold only at the size they were traced at (DAT turns its count of
-windows into constants, so OpenVINO refuses every other size). For those, one IR
-is traced at the largest probe's shape and timed the same way; if it is right
-and faster, the network runs as :class:`~.openvino.TracedPerShape` (an IR per
-input size, traced on first use), with inputs smaller than that probe in PyTorch.
+OpenVINO is wrong or crashes on a few (RealPLKSR under 64 px), so it runs probes in a
+child process (:mod:`.probe`), and below the smallest it got right PyTorch runs. A graph
+that holds only at its traced size (DAT) gets one IR traced at the largest probe's shape;
+kept when right and faster, it runs as :class:`~.openvino.TracedPerShape`.
 """
 
 from __future__ import annotations
@@ -39,8 +27,7 @@ from ...notes import long_step
 from ...outputs import write_bytes_atomically
 from .openvino import TracedPerShape, ensure_ir, ir_path, openvino_network
 
-# Probe inputs (height, width), largest first; the first one is timed. Odd sides, as tiles
-# have: a graph traced with windows padded one way can be wrong for another.
+# Probe inputs, largest (timed) first; odd sides, as tiles have, where window padding differs.
 PROBE_SHAPES = ((96, 88), (61, 47), (37, 29), (23, 17), (13, 11), (7, 5))
 REPEATS = 2  # timed runs after a warm-up; the best counts
 AGREEMENT = 0.25 / 255  # largest difference from PyTorch accepted, in [0, 1] units
@@ -52,11 +39,7 @@ PER_SHAPE = "openvino-per-shape"  # an IR traced at each input shape
 
 @dataclass(frozen=True)
 class Verdict:
-    """Which engine runs the network on the CPU, and the measurements behind it.
-
-    ``openvino_minimum``: inputs with a side under it run in PyTorch even when the
-    engine is OpenVINO (OpenVINO failed, or was not tried, below it).
-    """
+    """The engine chosen and why (inputs under ``openvino_minimum`` run in PyTorch)."""
 
     engine: str
     pytorch_s: float
@@ -79,48 +62,22 @@ class SmallInputsInPyTorch(nn.Module):
 
 
 def verdict_path(model: ModelDescriptor) -> Path:
-    """Beside the IR: one verdict per set of weights."""
     return ir_path(model).with_suffix(".engine.json")
-
-
-def _probes(model: ModelDescriptor) -> list[torch.Tensor]:
-    """Random images of each probe side the network takes, largest first."""
-    generator = torch.Generator().manual_seed(0)
-    shapes = list(dict.fromkeys(model.size.fit_shape(*shape) for shape in PROBE_SHAPES))
-    return [torch.rand(1, model.in_channels, height, width, generator=generator)
-            for height, width in shapes]
-
-
-def _time_pytorch(network: nn.Module, x: torch.Tensor) -> float:
-    """Best of :data:`REPEATS` calls after a warm-up."""
-    network(x)
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        network(x)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def _child_env() -> dict[str, str]:
-    """This process's environment, with this copy of ``upscale`` first on the path."""
-    package_root = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def _run_openvino(xml: Path, probes: list[torch.Tensor]
                   ) -> tuple[float | None, list[np.ndarray], str]:
-    """In a child process: seconds per call on the first probe, the outputs it produced
-    (in order, up to the first failure), and why it stopped early ("" if it did not)."""
+    """In a child process: seconds per call, outputs up to a failure, and the failure."""
     with tempfile.TemporaryDirectory(prefix="upscale-probe-") as name:
         folder = Path(name)
         for index, probe in enumerate(probes):
             np.save(folder / f"input_{index}.npy", probe.numpy())
         command = [*PROBE_COMMAND, str(xml), str(folder), str(REPEATS)]
+        env = dict(os.environ)  # with this copy of upscale first on the path
+        package_root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, env=_child_env(),
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
                                   timeout=PROBE_TIMEOUT_S, check=False)
             stdout, stderr, code = done.stdout, done.stderr, done.returncode
         except subprocess.TimeoutExpired as expired:
@@ -141,8 +98,17 @@ def _run_openvino(xml: Path, probes: list[torch.Tensor]
 def measure(model: ModelDescriptor, network: nn.Module) -> Verdict:
     """Time PyTorch here and OpenVINO in a child process on the probes; pick."""
     xml = openvino_network(model, network).xml  # converts once (cached)
-    probes = _probes(model)
-    pytorch_s = _time_pytorch(network, probes[0])
+    generator = torch.Generator().manual_seed(0)
+    shapes = dict.fromkeys(model.size.fit_shape(*shape) for shape in PROBE_SHAPES)
+    probes = [torch.rand(1, model.in_channels, height, width, generator=generator)
+              for height, width in shapes]
+    network(probes[0])  # warm-up
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        network(probes[0])
+        times.append(time.perf_counter() - start)
+    pytorch_s = min(times)
     openvino_s, outputs, failure = _run_openvino(xml, probes)
     right = 0  # how many probes, from the largest, OpenVINO got right
     for probe, output in zip(probes, outputs, strict=False):

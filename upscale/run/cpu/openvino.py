@@ -1,13 +1,5 @@
-"""The CPU engine: the network converted once to OpenVINO's IR, compiled, and run by OpenVINO.
-
-On the development CPU OpenVINO ran RealESRGAN x4plus and animevideov3 faster than
-our own Winograd and oneDNN modules and than ncnn (``bench/speed.py``,
-``bench/RESULTS.md``), in a library that is kept current for new CPUs. The
-conversion traces the PyTorch module, so it works for any architecture the
-loader builds, but it costs seconds: the IR is saved once per weights digest in
-the model cache (``$UPSCALE_CACHE/openvino``), and OpenVINO's own ``CACHE_DIR``
-beside it keeps the compiled blob, so a warm start only maps files.
-"""
+"""The network converted to OpenVINO's IR, compiled, and run by OpenVINO on the CPU; the IR
+and compiled blob are cached per weights digest, as tracing costs seconds."""
 
 from __future__ import annotations
 
@@ -27,10 +19,8 @@ from ...notes import long_step
 from ...outputs import temporary_sibling
 from .shared import cpu_count
 
-# The traced input's height and width; every spatial size is left dynamic in the IR. Sides
-# that are multiples of nothing: a windowed network pads its input to whole windows only
-# when it must, and tracing keeps the branch taken, so an input that needs the padding
-# traces a graph that is right for every size (padding by zero is a no-op).
+# The traced input's sides, multiples of nothing: tracing keeps the branch taken, so a windowed
+# network traced padding its input is right for every size (padding by zero is a no-op).
 EXAMPLE_SHAPE = (37, 43)
 STATIC_SHAPES = 4  # compiled shapes kept (each holds its own activation buffers)
 
@@ -40,35 +30,22 @@ def available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def network_digest(model: ModelDescriptor) -> str:
-    """sha256 naming the function: architecture, hyperparameters and every weight byte."""
+def ir_path(model: ModelDescriptor, shape: tuple[int, ...] | None = None) -> Path:
+    """The IR's ``.xml`` (its ``.bin`` beside it), named by everything that makes the graph:
+    one IR for every size, or one traced at ``shape`` (N, C, H, W)."""
     digest = hashlib.sha256()
     digest.update(model.architecture.encode())
     digest.update(repr(sorted(model.hyperparameters.items())).encode())
     digest.update(model.weights_sha256.encode())
     digest.update(repr(EXAMPLE_SHAPE).encode())  # a graph traced at another shape may differ
-    return digest.hexdigest()
-
-
-def cache_dir() -> Path:
-    return cache_root() / "openvino"
-
-
-def ir_path(model: ModelDescriptor, shape: tuple[int, ...] | None = None) -> Path:
-    """Where this network's IR lives (``.xml``; its weights are the ``.bin`` beside it):
-    one for every size, or one traced at ``shape`` (N, C, H, W)."""
     traced_at = "" if shape is None else "-at-" + "x".join(map(str, shape))
-    return cache_dir() / f"{model.name}-{network_digest(model)[:20]}{traced_at}.xml"
+    return cache_root() / "openvino" / f"{model.name}-{digest.hexdigest()[:20]}{traced_at}.xml"
 
 
 def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path,
                   shape: tuple[int, ...] | None = None) -> Path:
-    """Trace ``network`` with every spatial size and the batch dynamic, or fixed at
-    ``shape``; save it atomically.
-
-    The ``.bin`` is moved into place before the ``.xml``, so an ``.xml`` that
-    exists always has its weights.
-    """
+    """Trace ``network``, every size dynamic (or fixed at ``shape``); save the ``.bin``, then
+    the ``.xml``, atomically."""
     import openvino as ov
 
     channels = model.in_channels
@@ -90,22 +67,9 @@ def convert_to_ir(model: ModelDescriptor, network: nn.Module, target: Path,
     return target
 
 
-def compile_config() -> dict[str, object]:
-    """fp32 everywhere (no bf16 on AMX CPUs), all cores, one request at a time."""
-    return {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": cpu_count(), "NUM_STREAMS": 1,
-            "CACHE_DIR": str(cache_dir() / "compiled")}
-
-
 class OpenVINONetwork(nn.Module):
-    """Runs the compiled IR; takes and returns N×C×H×W float32 like the network it came from.
-
-    ``shapes="static"`` (the default) compiles the IR for each input shape it is
-    given, keeping the :data:`STATIC_SHAPES` most recently used: single images
-    and video frames have one shape, a row of tiles at most four (first, middle
-    pair, last). ``"dynamic"`` compiles once for every size; it measured up to
-    1.4× slower per call (``bench/speed.py``).
-    """
+    """Runs the IR on N×C×H×W float32, compiled per input shape (``"static"``: the
+    :data:`STATIC_SHAPES` latest kept) or once (``"dynamic"``: up to 1.4× slower)."""
 
     def __init__(self, xml: Path, shapes: str = "static") -> None:
         super().__init__()
@@ -113,19 +77,13 @@ class OpenVINONetwork(nn.Module):
 
         self.xml, self.shapes = xml, shapes
         self._core = ov.Core()
-        self._config = compile_config()
+        # fp32 everywhere (no bf16 on AMX CPUs), all cores, one request at a time
+        self._config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                        "INFERENCE_NUM_THREADS": cpu_count(), "NUM_STREAMS": 1,
+                        "CACHE_DIR": str(cache_root() / "openvino" / "compiled")}
         self._lock = threading.Lock()
         self._requests: dict[tuple[int, ...] | None, object] = {}  # oldest first
         self._model = None
-
-    def _compile(self, shape: tuple[int, ...] | None):
-        if shape is None:  # dynamic: straight from the file, so CACHE_DIR skips reading it
-            return self._core.compile_model(str(self.xml), "CPU", self._config)
-        if self._model is None:
-            self._model = self._core.read_model(str(self.xml))
-        model = self._model.clone()
-        model.reshape(list(shape))
-        return self._core.compile_model(model, "CPU", self._config)
 
     def _request_for(self, shape: tuple[int, ...]):
         key = None if self.shapes == "dynamic" else shape
@@ -133,7 +91,13 @@ class OpenVINONetwork(nn.Module):
         if request is None:
             if len(self._requests) >= STATIC_SHAPES:  # drop the least recently used
                 self._requests.pop(next(iter(self._requests)))
-            request = self._compile(key).create_infer_request()
+            model = str(self.xml)  # dynamic: from the file, so CACHE_DIR skips reading it
+            if key is not None:
+                if self._model is None:
+                    self._model = self._core.read_model(model)
+                model = self._model.clone()
+                model.reshape(list(key))
+            request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
         self._requests[key] = request  # most recently used last
         return request
 
@@ -152,30 +116,22 @@ def ensure_ir(model: ModelDescriptor, network: nn.Module,
     xml = ir_path(model, shape)
     if not xml.is_file():
         xml.parent.mkdir(parents=True, exist_ok=True)
-        at = "" if shape is None else " at " + "×".join(map(str, shape[-2:]))
-        cached = "once" if shape is None else "once per input size"
-        with long_step(f"converting {model.source} for OpenVINO{at} ({cached}; cached in "
-                       f"{xml.parent})"):
+        at = "once" if shape is None else "at " + "×".join(map(str, shape[-2:])) + ", once"
+        with long_step(f"converting {model.source} for OpenVINO ({at}; cached in {xml.parent})"):
             convert_to_ir(model, network, xml, shape)
     return xml
 
 
 def openvino_network(model: ModelDescriptor, network: nn.Module | None = None,
                      shapes: str = "static") -> OpenVINONetwork:
-    """The OpenVINO engine for the model (fp32, on the CPU), converting it on first use.
-
-    ``network`` is the model's module as prepared for the CPU in fp32 (default: the
-    model's own).
-    """
-    xml = ensure_ir(model, model.module if network is None else network)
-    return OpenVINONetwork(xml, shapes).eval()
+    """The OpenVINO engine for the model, converting ``network`` (fp32, CPU) on first use."""
+    return OpenVINONetwork(ensure_ir(model, model.module if network is None else network),
+                           shapes).eval()
 
 
 class TracedPerShape(nn.Module):
-    """OpenVINO for a network whose traced graph holds only at the size it was traced at
-    (DAT turns its count of windows into constants): an IR traced for each input shape,
-    on first use, cached like the others. Costly once per size, then fast: DAT ran
-    ~7× faster than in PyTorch (``bench/archs.py``)."""
+    """OpenVINO for a graph that holds only at the size it was traced at (DAT turns its count
+    of windows into constants): an IR traced at each input shape on first use, and cached."""
 
     def __init__(self, model: ModelDescriptor, network: nn.Module) -> None:
         super().__init__()

@@ -1,14 +1,5 @@
-"""Run an OpenVINO IR on probe inputs in a process of its own:
-``python -m upscale.run.cpu.probe XML FOLDER REPEATS``.
-
-:mod:`.choice` runs this as a child process so that an OpenVINO compiler crash
-costs only the measurement, not the user's run. ``FOLDER`` holds ``input_0.npy``,
-``input_1.npy``, ... (largest first); each is compiled and run exactly as
-:class:`~.openvino.OpenVINONetwork` does, its output saved as ``output_N.npy``,
-and one line ``{"index": N, "seconds": s}`` printed (flushed, so the lines
-before a crash reach the parent). Only the first input is timed: best of
-``REPEATS`` calls after a warm-up.
-"""
+"""``python -m upscale.run.cpu.probe XML FOLDER REPEATS``: run an OpenVINO IR on probes,
+in a process of its own so that a compiler crash costs only :mod:`.choice`'s measurement."""
 
 from __future__ import annotations
 

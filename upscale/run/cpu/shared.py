@@ -8,16 +8,13 @@ import torch
 
 
 def cpu_count() -> int:
-    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
 
 
-def use_all_cores() -> int:
-    """Give PyTorch's intra-op pool every core this process may run on; return the count."""
-    cores = cpu_count()
-    if torch.get_num_threads() != cores:
-        torch.set_num_threads(cores)
-    return cores
+def use_all_cores() -> None:
+    """Give PyTorch's intra-op pool every core this process may run on."""
+    if torch.get_num_threads() != cpu_count():
+        torch.set_num_threads(cpu_count())

@@ -1,24 +1,13 @@
-"""3x3 convolutions by the Winograd F(6x6, 3x3) method, for fp32 on the CPU.
+"""3x3 convolutions by the Winograd F(6x6, 3x3) method: 5x fewer multiplies, fp32 on the CPU.
 
-A direct 3x3 convolution does 9 multiply-adds per input channel, output channel
-and pixel. Winograd's method (Lavin & Gray, 2016) transforms 8x8 input tiles and
-the 3x3 kernels so that each 6x6 output tile costs 64 instead of 324: 5x fewer
-multiplications. What is left is a batched matrix multiply (64 independent
-``[tiles, C_in] @ [C_in, C_out]``, done by MKL through ``torch.bmm``) between two
-cheap linear transforms (numba kernels in :mod:`.winograd_kernels`). This is how
-ncnn is fast on CPUs, and oneDNN offers no Winograd on AVX2.
-
-Feature maps live in a *padded map*: NHWC, ``[N, 6*Ht + 2, 6*Wt + 2, C]`` with the
-image at offset (1, 1) and zeros everywhere else, which is both the convolution's
-zero padding and the whole-tile padding, so no kernel ever checks a border.
-
-In fp32 the transforms lose a few 1e-6 relative; outputs agree with the direct
-convolution to well above 100 dB PSNR (``tests/test_winograd.py``, ``bench/speed.py``).
+Feature maps are *padded maps*: NHWC ``[N, 6*Ht + 2, 6*Wt + 2, C]``, the image at (1, 1) and
+zeros around it, padding both the convolution and the last tiles, so no kernel checks borders.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 from torch import nn
@@ -29,6 +18,7 @@ from ...notes import note
 TILE = 6  # output pixels per tile side
 POSITIONS = 64  # (TILE + 2) ** 2 values per transformed tile
 BAND_TILES = 2048  # tiles per band in a banded convolution: transformed band ~34 MB at 64 ch
+NO_ACTIVATION = 1.0  # a slope of one: the identity
 
 # G of F(6,3) (points 0, ±1, ±2, ±1/2): the kernel transform U = G g Gᵀ.
 _G = ((1.0, 0.0, 0.0),
@@ -43,12 +33,7 @@ _G = ((1.0, 0.0, 0.0),
 
 @functools.cache
 def kernels():  # noqa: ANN201 - the module, or None
-    """The compiled transform kernels, or None (with a note) when numba cannot run them.
-
-    The first call compiles them (or loads numba's on-disk cache) by running each
-    once on a one-tile image, so a platform where numba fails is found here and
-    another engine (OpenVINO) is used instead of failing mid-image.
-    """
+    """The compiled kernels, or None (with a note), tried here so as not to fail mid-image."""
     try:
         from . import winograd_kernels as k
 
@@ -64,7 +49,6 @@ def kernels():  # noqa: ANN201 - the module, or None
 
 
 def available(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether the Winograd path can run here: fp32, CPU, numba installed."""
     return device.type == "cpu" and dtype == torch.float32 and kernels() is not None
 
 
@@ -78,12 +62,8 @@ def match_threads() -> None:
 
 
 def transform_weight(weight: torch.Tensor, factor: float = 1.0) -> torch.Tensor:
-    """``[C_out, C_in, 3, 3]`` -> ``[64, C_in, C_out]`` fp32: G g Gᵀ per kernel, scaled by factor.
-
-    Computed in float64 so the only rounding is the final one, as one matrix product:
-    (G ⊗ G) maps a kernel's 9 taps to its 64 positions (a three-operand einsum took
-    ~17 ms per convolution, half a second of every x4plus start).
-    """
+    """``[C_out, C_in, 3, 3]`` -> ``[64, C_in, C_out]`` fp32: G g Gᵀ per kernel, times factor,
+    in float64 and as one product with G ⊗ G (an einsum took half a second per x4plus start)."""
     out_channels, in_channels = weight.shape[:2]
     g = torch.tensor(_G, dtype=torch.float64)
     taps = weight.detach().to("cpu", torch.float64).permute(2, 3, 1, 0).reshape(9, -1)
@@ -97,7 +77,6 @@ def tiles(size: int) -> int:
 
 
 def new_padded(n: int, height: int, width: int, channels: int) -> torch.Tensor:
-    """A zero padded map for an ``height`` x ``width`` image."""
     return torch.zeros(n, TILE * tiles(height) + 2, TILE * tiles(width) + 2, channels)
 
 
@@ -121,24 +100,18 @@ def as_nchw(padded: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def upsample_nearest2x(padded: torch.Tensor, height: int, width: int,
-                       out: torch.Tensor) -> torch.Tensor:
+                       out: torch.Tensor) -> None:
     """The image doubled in size by nearest-neighbour, into the padded map ``out``."""
     n, _, _, c = padded.shape
     source = interior(padded, height, width)[:, :, None, :, None]
     interior(out, 2 * height, 2 * width).view(n, height, 2, width, 2, c).copy_(
         source.expand(n, height, 2, width, 2, c))
-    return out
 
 
 def direct_conv(padded: torch.Tensor, height: int, width: int, weight: torch.Tensor,
                 bias: torch.Tensor) -> torch.Tensor:
-    """A plain 3x3 convolution of a padded map, as NCHW (channels_last memory).
-
-    Seen as NCHW, a padded map is a channels_last tensor whose zero border is the
-    convolution's padding, so oneDNN runs on it without a copy. For layers with
-    few outputs (RRDBNet's last, 64 -> 3) this beats Winograd, whose cost there is
-    all in transforming the 64 input channels (measured 79 against 239 ms at 1024²).
-    """
+    """A plain 3x3 convolution of a padded map (channels_last to oneDNN, no copy), as NCHW:
+    faster than Winograd for few outputs (RRDBNet's 64 -> 3: 79 against 239 ms at 1024²)."""
     out = F.conv2d(padded.permute(0, 3, 1, 2), weight, bias)
     return out[:, :, :height, :width]
 
@@ -151,20 +124,14 @@ def activation_slopes(channels: int, slope: float | torch.Tensor) -> torch.Tenso
 
 
 class Workspace:
-    """Transformed-tile and product buffers, grown on demand and reused across calls.
-
-    Fresh large allocations page-fault on first touch; reusing them is most of
-    what keeps the transforms memory-bound rather than fault-bound.
-    """
+    """Buffers reused across calls: fresh ones page-fault, costing more than the transforms."""
 
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
 
     def get(self, name: str, *shape: int) -> torch.Tensor:
         """A contiguous fp32 tensor of ``shape`` whose storage is reused per ``name``."""
-        needed = 1
-        for size in shape:
-            needed *= size
+        needed = math.prod(shape)
         buffer = self._buffers.get(name)
         if (buffer is None or buffer.numel() < needed
                 or buffer.is_inference() != torch.is_inference_mode_enabled()):
@@ -172,11 +139,7 @@ class Workspace:
         return buffer[:needed].view(*shape)
 
     def padded(self, name: str, n: int, height: int, width: int, channels: int) -> torch.Tensor:
-        """A padded map kept for exactly this image size, so its border is still zero.
-
-        Kernels write only the image part, so a map reused for the same size needs
-        no clearing; a different size gets a fresh zeroed one.
-        """
+        """A padded map kept per image size, whose border therefore stays zero."""
         key = f"{name}:{n}x{height}x{width}x{channels}"
         buffer = self._buffers.get(key)
         if buffer is None or buffer.is_inference() != torch.is_inference_mode_enabled():
@@ -186,20 +149,11 @@ class Workspace:
         return buffer
 
 
-def multiply(transformed: torch.Tensor, weight: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """The Winograd-domain products: 64 matrix multiplies ``[tiles, C_in] @ [C_in, C_out]``."""
-    return torch.bmm(transformed, weight, out=out)
-
-
 def conv(src: torch.Tensor, height: int, width: int, weight: torch.Tensor, bias: torch.Tensor,
          slopes: torch.Tensor, dst: torch.Tensor, workspace: Workspace, *,
          accumulate: bool = False) -> torch.Tensor:
-    """``dst = act(conv3x3(src))`` (or ``dst += conv3x3(src)``) between padded maps.
-
-    ``weight`` comes from :func:`transform_weight`. Bands of tile rows keep the
-    transformed tiles of one band (~34 MB) in cache between the transform and the
-    multiply. Returns ``dst``.
-    """
+    """``dst = act(conv3x3(src))`` (or ``dst += conv3x3(src)``) between padded maps, in bands
+    of tile rows whose transformed tiles stay in cache for the multiply."""
     k = kernels()
     n = src.shape[0]
     rows = n * ((src.shape[1] - 2) // TILE)
@@ -214,39 +168,31 @@ def conv(src: torch.Tensor, height: int, width: int, weight: torch.Tensor, bias:
         transformed = workspace.get("conv_in", POSITIONS, count, c_in)
         products = workspace.get("conv_out", POSITIONS, count, c_out)
         k.input_transform(src_np, transformed.numpy(), 0, start, stop)
-        multiply(transformed, weight, products)
+        torch.bmm(transformed, weight, out=products)
         k.output_transform(products.numpy(), bias_np, slopes_np, dst_np, height, width,
                            start, stop, accumulate)
     return dst
 
 
-NO_ACTIVATION = 1.0  # a slope of one: the identity
-
-
-def register_weights(module: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
+def register_weights(module: nn.Module, *tensors: torch.Tensor) -> None:
     """Register as (non-persistent) buffers, so ``module.buffers()`` tells device and dtype."""
     for tensor in tensors:
-        if tensor is not None:
-            module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
+        module.register_buffer(f"tensor{len(module._buffers)}", tensor, persistent=False)
 
 
 class WinogradConv:
-    """One convolution's Winograd weights, bias and per-channel activation slopes."""
+    """One convolution's Winograd weights, bias and activation slopes, kept on ``owner``."""
 
-    def __init__(self, conv: nn.Conv2d, slope: float | torch.Tensor,
+    def __init__(self, owner: nn.Module, conv: nn.Conv2d, slope: float | torch.Tensor,
                  factor: float = 1.0) -> None:
         self.weight = transform_weight(conv.weight, factor)
         self.bias = (conv.bias.detach().to("cpu", torch.float32) * factor).contiguous()
         self.slopes = activation_slopes(conv.out_channels, slope)
         self.out_channels = conv.out_channels
-
-    def tensors(self) -> tuple[torch.Tensor, ...]:
-        return self.weight, self.bias, self.slopes
+        register_weights(owner, self.weight, self.bias, self.slopes)
 
     def __call__(self, src: torch.Tensor, height: int, width: int, workspace: Workspace,
-                 dst: torch.Tensor | None = None, *, accumulate: bool = False) -> torch.Tensor:
-        """``act(conv(src))`` into a new padded map, or into / onto ``dst``."""
-        if dst is None:
-            dst = new_padded(src.shape[0], height, width, self.out_channels)
+                 dst: torch.Tensor, *, accumulate: bool = False) -> torch.Tensor:
+        """``act(conv(src))`` into (or, accumulating, onto) the padded map ``dst``."""
         return conv(src, height, width, self.weight, self.bias, self.slopes, dst, workspace,
-                       accumulate=accumulate)
+                    accumulate=accumulate)

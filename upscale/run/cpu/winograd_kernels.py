@@ -1,19 +1,5 @@
-"""Numba kernels for the Winograd F(6x6, 3x3) transforms of :mod:`.winograd`.
-
-Each kernel walks *tile rows*: tile row ``r`` is image ``r // Ht``, pixel rows
-``6*(r % Ht) ..`` of a padded map (``[N, 6*Ht + 2, 6*Wt + 2, C]``, zero outside
-the image, see :mod:`.winograd`). Work is split across cores by tile row, and
-within a row the innermost loop runs over channels, which are contiguous, so
-LLVM vectorises it. Transformed tiles live in ``[64, tiles, channels]`` matrices:
-one matrix per position of the 8x8 transformed tile, which is the shape the
-batched matrix multiply of the Winograd method wants.
-
-The transforms are Lavin & Gray's F(6,3) with interpolation points 0, ±1, ±2, ±1/2
-(the matrices in :mod:`.winograd`), written out with their shared sub-expressions.
-
-Compiled on first use and cached on disk (``cache=True``): several seconds once,
-about half a second per process afterwards.
-"""
+"""Numba kernels for the Winograd transforms of :mod:`.winograd`: tile rows across cores, the
+innermost loop over the contiguous channels, so it vectorises. Cached on disk (``cache=True``)."""
 
 from __future__ import annotations
 
@@ -71,10 +57,7 @@ def _row_place(shape, row, row_start):  # noqa: ANN001, ANN202 - numba ints
 
 @njit(parallel=True, fastmath=FAST, cache=True, boundscheck=False)
 def input_transform(src, out, channel_offset, row_start, row_stop):  # noqa: ANN001, ANN201
-    """out[:, (r - row_start)*Wt + j, channel_offset:+C] = Bᵀ d B for tile rows [start, stop).
-
-    ``src`` is a padded map ``[N, 6*Ht + 2, 6*Wt + 2, C]``; ``out`` is ``[64, tiles, >= C]``.
-    """
+    """out[:, (r - row_start)*Wt + j, channel_offset:+C] = Bᵀ d B for tile rows [start, stop)."""
     padded_w, channels = src.shape[2], src.shape[3]
     for row in prange(row_start, row_stop):
         image, top, first, tiles_w = _row_place(src.shape, row, row_start)
@@ -105,13 +88,8 @@ def input_transform(src, out, channel_offset, row_start, row_stop):  # noqa: ANN
 @njit(parallel=True, fastmath=FAST, cache=True, boundscheck=False)
 def output_transform(products, bias, slopes, dst, height, width, row_start, row_stop,  # noqa: ANN001, ANN201, PLR0913
                      accumulate):
-    """Write Aᵀ M A + bias of tile rows [start, stop) into the padded map ``dst``.
-
-    Only pixels inside ``height`` x ``width`` are written, so the zero border of
-    ``dst`` stays zero. Either ``dst = act(value)`` with ``act(v) = v if v >= 0
-    else v * slopes[c]`` (identity, ReLU, LeakyReLU and PReLU are all this), or,
-    with ``accumulate``, ``dst += value`` (a residual connection, no activation).
-    """
+    """Aᵀ M A + bias of tile rows [start, stop) into the image part of ``dst``: ``v if v >= 0
+    else v * slopes[c]`` (any of our activations), or with ``accumulate`` ``dst += v``."""
     channels = dst.shape[3]
     for row in prange(row_start, row_stop):
         image, top, first, tiles_w = _row_place(dst.shape, row, row_start)

@@ -1,18 +1,5 @@
-"""RRDBNet on the CPU with Winograd convolutions: the same function, 5x fewer multiplies.
-
-The dense block is where Winograd pays twice. Its five convolutions read the
-growing concatenation ``x, x1, ..., x4``, and the Winograd input transform is
-per channel, so each feature is transformed *once*, into its channel slice of
-one ``[64, tiles, 192]`` buffer, and every later convolution of the block
-multiplies the prefix it needs. Per block that is 192 channels transformed
-instead of the 640 a convolution-by-convolution Winograd would do.
-
-Also: x0.2 folded into conv5, which accumulates into the running residual;
-LeakyReLU applied in the output transform; buffers reused across blocks and calls.
-
-Kept beside the OpenVINO engine (issue 13) because on the 2-core development
-machine it still measured faster than OpenVINO for x4plus from 128² up and for
-animevideov3 at 1280×720 (``bench/RESULTS.md``).
+"""RRDBNet on the CPU with Winograd convolutions: in a dense block each of ``x, x1, ..., x4`` is
+transformed once, into one buffer whose prefixes later convolutions use (192 channels, not 640).
 """
 
 from __future__ import annotations
@@ -25,44 +12,32 @@ from ...archs.rrdbnet import LEAKY_SLOPE, RESIDUAL_SCALE, RRDBNet
 from . import winograd as wg
 
 
-def channels_last(t: torch.Tensor) -> torch.Tensor:
-    """The same values, stored NHWC (a padded map's layout, and oneDNN's fastest)."""
-    return t.contiguous(memory_format=torch.channels_last)
-
-
 class WinogradRRDBNet(nn.Module):
-    """Inference-only RRDBNet for fp32 on the CPU; same inputs, same outputs.
-
-    Not re-entrant: one forward at a time per instance (it reuses its buffers).
-    """
+    """Inference-only RRDBNet, fp32 on the CPU; one forward at a time (it reuses buffers)."""
 
     def __init__(self, network: RRDBNet) -> None:
         super().__init__()
         self.unshuffle = network.unshuffle
         self.num_feat = network.conv_first.out_channels
         self.num_grow_ch = network.body[0].rdb1.conv1.out_channels
-
-        def take(conv: nn.Conv2d, slope: float, factor: float = 1.0) -> wg.WinogradConv:
-            prepared = wg.WinogradConv(conv, slope, factor)
-            wg.register_weights(self, prepared.tensors())
-            return prepared
-
-        self.conv_first = take(network.conv_first, wg.NO_ACTIVATION)
+        no_act = wg.NO_ACTIVATION
+        self.conv_first = wg.WinogradConv(self, network.conv_first, no_act)
         self.blocks = [
-            [[take(rdb.conv1, LEAKY_SLOPE), take(rdb.conv2, LEAKY_SLOPE),
-              take(rdb.conv3, LEAKY_SLOPE), take(rdb.conv4, LEAKY_SLOPE),
-              take(rdb.conv5, wg.NO_ACTIVATION, RESIDUAL_SCALE)]
+            [[*(wg.WinogradConv(self, conv, LEAKY_SLOPE)
+                for conv in (rdb.conv1, rdb.conv2, rdb.conv3, rdb.conv4)),
+              wg.WinogradConv(self, rdb.conv5, no_act, RESIDUAL_SCALE)]
              for rdb in (rrdb.rdb1, rrdb.rdb2, rrdb.rdb3)]
             for rrdb in network.body
         ]
-        self.conv_body = take(network.conv_body, wg.NO_ACTIVATION)
-        self.conv_up = [take(getattr(network, f"conv_up{i}"), LEAKY_SLOPE)
+        self.conv_body = wg.WinogradConv(self, network.conv_body, no_act)
+        self.conv_up = [wg.WinogradConv(self, getattr(network, f"conv_up{i}"), LEAKY_SLOPE)
                         for i in range(1, network.num_up + 1)]
-        self.conv_hr = take(network.conv_hr, LEAKY_SLOPE)
+        self.conv_hr = wg.WinogradConv(self, network.conv_hr, LEAKY_SLOPE)
         # Three outputs: direct convolution is faster (see winograd.direct_conv).
-        self.conv_last = (channels_last(network.conv_last.weight.detach().float()),
-                          network.conv_last.bias.detach().float().contiguous())
-        wg.register_weights(self, self.conv_last)
+        weight, bias = network.conv_last.weight.detach(), network.conv_last.bias.detach()
+        self.conv_last = (weight.float().contiguous(memory_format=torch.channels_last),
+                          bias.float().contiguous())
+        wg.register_weights(self, *self.conv_last)
         self.workspace = wg.Workspace()
 
     def _dense_block_(self, x: torch.Tensor, height: int, width: int,
@@ -84,12 +59,12 @@ class WinogradRRDBNet(nn.Module):
         k.input_transform(x.numpy(), transformed_np, 0, 0, rows)
         for index, conv in enumerate(convs[:4]):
             known = feat + index * grow
-            wg.multiply(transformed[:, :, :known], conv.weight, grown_products)
+            torch.bmm(transformed[:, :, :known], conv.weight, out=grown_products)
             k.output_transform(grown_products.numpy(), conv.bias.numpy(), conv.slopes.numpy(),
                                grown_np, height, width, 0, rows, False)
             k.input_transform(grown_np, transformed_np, known, 0, rows)
         last = convs[4]
-        wg.multiply(transformed, last.weight, products)
+        torch.bmm(transformed, last.weight, out=products)
         k.output_transform(products.numpy(), last.bias.numpy(), last.slopes.numpy(),
                            x.numpy(), height, width, 0, rows, True)
 

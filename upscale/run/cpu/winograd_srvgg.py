@@ -1,11 +1,5 @@
-"""SRVGGNetCompact on the CPU with Winograd convolutions: the same function, fewer multiplies.
-
-Every layer is a 3x3 convolution followed by a per-channel activation, which the
-output transform applies (PReLU included, which oneDNN cannot fuse). Feature maps
-ping-pong between two padded maps. The last
-convolution accumulates into the input repeated ``scale**2`` times per channel,
-which after the pixel shuffle is the nearest-upsampled input the network adds.
-"""
+"""SRVGGNetCompact on the CPU with Winograd convolutions, which apply each activation
+(PReLU too, which oneDNN cannot fuse): the same function, fewer multiplies."""
 
 from __future__ import annotations
 
@@ -20,10 +14,7 @@ SLOPES = {"relu": 0.0, "leakyrelu": LEAKY_SLOPE}
 
 
 class WinogradSRVGGNetCompact(nn.Module):
-    """Inference-only SRVGGNetCompact for fp32 on the CPU; same inputs, same outputs.
-
-    Not re-entrant: one forward at a time per instance (it reuses its buffers).
-    """
+    """Inference-only SRVGGNetCompact, fp32 on the CPU; one forward at a time."""
 
     def __init__(self, network: SRVGGNetCompact) -> None:
         super().__init__()
@@ -40,9 +31,7 @@ class WinogradSRVGGNetCompact(nn.Module):
                 slope = act.weight
             else:
                 slope = SLOPES[act_type]
-            conv = wg.WinogradConv(layers[index], slope)
-            wg.register_weights(self, conv.tensors())
-            self.layers.append(conv)
+            self.layers.append(wg.WinogradConv(self, layers[index], slope))
         self.workspace = wg.Workspace()
 
     @torch.no_grad()
