@@ -1,14 +1,9 @@
 """Architectures, each in its own module with its own key-layout detection.
 
-Every architecture module offers the same three names:
-
-- ``NETWORK``, its ``nn.Module`` class;
-- ``from_state_dict(state, hints) -> NETWORK | None``: None when the tensors are
-  not its layout (``hints`` are facts the tensors cannot carry, e.g. ``act_type``);
-- ``describe(network) -> ModelDescriptor``: the model contract's facts.
-
-:func:`build_model` asks each in turn, so adding an architecture means adding a
-module to ``ARCHITECTURES``.
+Each module offers ``NETWORK`` (its ``nn.Module`` class), ``from_state_dict(state, hints)``
+(None when the tensors are not its layout; ``hints`` are facts the tensors cannot carry,
+e.g. ``act_type``) and ``describe(network) -> ModelDescriptor``. :func:`build_model` asks
+each of ``ARCHITECTURES`` in turn.
 """
 
 from __future__ import annotations
@@ -27,8 +22,8 @@ from . import rrdbnet, spandrel, srvgg
 ARCHITECTURES = (rrdbnet, srvgg, spandrel)
 
 
-# Prefixes that training code leaves on every key: DataParallel's ``module.``, and the
-# generator's attribute name in GAN trainers (``netG.``, ``net_g.``, ``generator.``).
+# Prefixes that training code leaves on every key: DataParallel's, and the generator's
+# attribute name in GAN trainers.
 TRAINING_PREFIXES = ("module.", "netG.", "net_g.", "generator.")
 
 
@@ -47,10 +42,9 @@ def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 def describe_keys(state: Mapping[str, torch.Tensor], limit: int = 4) -> str:
     """A short, readable summary of what a state dict holds, for error messages."""
-    keys = list(state)
-    shown = ", ".join(f"{k} {tuple(state[k].shape)}" for k in keys[:limit])
-    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
-    return f"{len(keys)} tensors ({shown}{more})"
+    shown = ", ".join(f"{k} {tuple(state[k].shape)}" for k in list(state)[:limit])
+    more = f" and {len(state) - limit} more" if len(state) > limit else ""
+    return f"{len(state)} tensors ({shown}{more})"
 
 
 def describe(network: nn.Module) -> ModelDescriptor:
@@ -72,8 +66,7 @@ def supported() -> str:
 
 
 def as_model(network: ModelDescriptor | nn.Module) -> ModelDescriptor:
-    """What a library entry point was given, as a descriptor (Python callers may pass a
-    network they built by hand)."""
+    """What a library entry point was given (maybe a network built by hand), as a descriptor."""
     return network if isinstance(network, ModelDescriptor) else describe(network)
 
 

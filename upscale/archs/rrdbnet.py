@@ -1,12 +1,8 @@
 """RRDBNet: ESRGAN / Real-ESRGAN's residual-in-residual dense block network.
 
-Canonical parameter names follow BasicSR (``conv_first``, ``body.N.rdbK.convJ``,
-``conv_body``, ``conv_upN``, ``conv_hr``, ``conv_last``). The two ESRGAN layouts
-(the original ``model.N`` sequential and the "new arch" names) are renamed to it
-by :func:`canonicalize`. Hyper-parameters are read from tensor shapes alone.
-
-Scale 1 and 2 networks take a pixel-unshuffled input (as BasicSR does), so their
-input sides must be multiples of 4 and 2; scale 8 adds a third upsampling stage.
+Canonical names follow BasicSR; :func:`canonicalize` renames the two ESRGAN layouts (the
+original ``model.N`` sequential and the "new arch" names) to them. Scale 1 and 2 networks
+take a pixel-unshuffled input (as BasicSR does); scale 8 adds a third upsampling stage.
 """
 
 from __future__ import annotations
@@ -86,10 +82,8 @@ class RRDBNet(nn.Module):
         self.conv_first = nn.Conv2d(in_channels * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        if num_up == 3:
-            self.conv_up3 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        for i in range(1, num_up + 1):
+            setattr(self, f"conv_up{i}", nn.Conv2d(num_feat, num_feat, 3, 1, 1))
         self.num_up = num_up
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, out_channels, 3, 1, 1)
@@ -191,10 +185,8 @@ def hyperparameters(state: dict[str, torch.Tensor]) -> dict[str, int]:
 
 
 def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
-    """Build an RRDBNet holding these weights, or None if the layout is not RRDBNet's.
-
-    Every hyper-parameter is in the tensor shapes, so ``hints`` are not needed.
-    """
+    """An RRDBNet holding these weights, or None if the layout is not RRDBNet's (every
+    hyper-parameter is in the tensor shapes: ``hints`` are not needed)."""
     canonical = canonicalize(state)
     if canonical is None:
         return None
@@ -203,11 +195,8 @@ def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) ->
 
 
 def receptive_radius(net: RRDBNet) -> float:
-    """How far an output pixel sees, in input pixels: one pixel per 3x3 conv at its grid.
-
-    The trunk (first conv, 15 per RRDB, trunk conv) runs on the pixel-unshuffled grid;
-    each upsampling stage halves the step, and the HR and last convs run at the end.
-    """
+    """How far an output pixel sees, in input pixels: one pixel per 3x3 conv at its grid (the
+    trunk's on the pixel-unshuffled grid; each upsampling stage halves the step)."""
     trunk = 2 + 15 * len(net.body)
     upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
     return net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up)

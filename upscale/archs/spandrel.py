@@ -1,14 +1,8 @@
 """Every other architecture, through spandrel (the ``upscale[models]`` extra).
 
-spandrel (chaiNNer's loader) detects some forty architectures from their
-tensors (SPAN, DAT, HAT, SwinIR, OmniSR, RealPLKSR, RealCUGAN, Swin2SR, ...)
-and describes each with an ``ImageModelDescriptor``. It only ever sees tensors:
-our own reader (:mod:`upscale.loading.formats`) opens the file, refusing
-pickles that hold more than tensors, before any of it reaches spandrel.
-
-Its descriptor's facts become ours: scale, channels, size requirements, half and
-bf16 support, tiling advice. The receptive radius is not one of them: it is
-measured on the network itself (:mod:`upscale.archs.receptive`).
+spandrel (chaiNNer's loader) detects some forty architectures from their tensors; it only
+ever sees tensors, which our own reader (:mod:`upscale.loading.formats`) took from the file.
+Its descriptor's facts become ours, except the receptive radius, which is measured.
 """
 
 from __future__ import annotations
@@ -26,11 +20,9 @@ from ..model import ModelDescriptor, SizeRequirements
 from .receptive import measured_radius
 
 ARCH_NAME = "spandrel"  # the family; each network's own name is its spandrel architecture
-EXTRA = "upscale[models]"
-INSTALL_HINT = f'pip install "{EXTRA}"'
-# spandrel-extra-arches (``upscale[models-extra]``): the architectures whose code is licensed
-# for non-commercial use only (SRFormer, CodeFormer, Restormer, DDColor, ...), which spandrel
-# keeps out of its own package. When it is installed they join spandrel's registry.
+INSTALL_HINT = 'pip install "upscale[models]"'
+# spandrel-extra-arches (``upscale[models-extra]``): the architectures licensed for
+# non-commercial use only (SRFormer, CodeFormer, ...); when installed they join spandrel's.
 EXTRA_ARCHES = "spandrel_extra_arches"
 EXTRA_INSTALL_HINT = 'pip install "upscale[models-extra]"'
 TORCHVISION_HINT = (
@@ -44,21 +36,22 @@ def installed() -> bool:
     return importlib.util.find_spec("spandrel") is not None
 
 
-def library() -> ModuleType | None:
-    """spandrel, or None when the extra is not installed.
-
-    An installed spandrel that fails to import is nearly always a torchvision built
-    for another torch (``operator torchvision::nms does not exist``): one line says so.
-    """
-    if not installed():
-        return None
+def _import(module: str, name: str, hint: str = "") -> ModuleType:
+    """An installed module, or one line saying why it cannot be imported."""
     try:
-        import spandrel
+        return importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(
-            f"spandrel is installed but cannot be imported ({first[:160]}); "
-            f"{TORCHVISION_HINT}") from exc
+            f"{name} is installed but cannot be imported ({first[:160]}){hint}") from exc
+
+
+def library() -> ModuleType | None:
+    """spandrel, or None when the extra is not installed; one that fails to import is nearly
+    always a torchvision built for another torch (``torchvision::nms does not exist``)."""
+    if not installed():
+        return None
+    spandrel = _import("spandrel", "spandrel", f"; {TORCHVISION_HINT}")
     _add_extra_arches()
     return spandrel
 
@@ -70,18 +63,9 @@ def extra_arches_installed() -> bool:
 
 @functools.cache
 def _add_extra_arches() -> None:
-    """spandrel-extra-arches' architectures in spandrel's registry, once per process, when
-    it is installed (a broken install is one line, as a broken spandrel is)."""
-    if not extra_arches_installed():
-        return
-    try:
-        import spandrel_extra_arches
-    except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnsupportedModelError(
-            f"spandrel-extra-arches is installed but cannot be imported ({first[:160]})"
-        ) from exc
-    spandrel_extra_arches.install(ignore_duplicates=True)  # a caller may have added them
+    """spandrel-extra-arches' architectures in spandrel's registry, once per process."""
+    if extra_arches_installed():  # a caller may have added them already
+        _import(EXTRA_ARCHES, "spandrel-extra-arches").install(ignore_duplicates=True)
 
 
 def architecture_names() -> list[str]:
@@ -94,11 +78,8 @@ def architecture_names() -> list[str]:
 
 
 class SpandrelNetwork(nn.Module):
-    """A network spandrel built, called the way spandrel calls it; N×C×H×W in and out.
-
-    ``facts`` are the descriptor's, kept so that :func:`describe` (and a copy of this
-    module on another device) needs no spandrel descriptor.
-    """
+    """A network spandrel built, called the way spandrel calls it; ``facts`` are its
+    descriptor's, so that :func:`describe` (and a copy on another device) needs none."""
 
     def __init__(self, network: nn.Module, call: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                  facts: Mapping[str, object]) -> None:
@@ -120,11 +101,8 @@ class SpandrelNetwork(nn.Module):
 
 
 def _call_of(descriptor: object) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
-    """How spandrel calls the network (a few architectures return a tuple, or rescale).
-
-    Its default, ``model(image)``, is replaced by a function of ours: spandrel's is a
-    lambda, which the plain pickle (e.g. a Python caller's multiprocessing) cannot send.
-    """
+    """How spandrel calls the network (a few architectures return a tuple, or rescale); its
+    default lambda is replaced by a function of ours, which the plain pickle can send."""
     call = getattr(descriptor, "_call_fn", None)
     if not callable(call) or getattr(call, "__module__", "").endswith("model_descriptor"):
         return _plain_call

@@ -1,9 +1,8 @@
 """SRVGGNetCompact: Real-ESRGAN's small VGG-style network for video and anime.
 
-A plain stack of 3x3 convolutions and activations at input resolution, then a
-pixel shuffle, plus the nearest-upsampled input as a residual. Canonical names
-follow BasicSR: ``body.0`` is the first conv, ``body.1`` its activation, and so on,
-so convolutions sit at even indices and PReLU weights (if any) at odd ones.
+3x3 convolutions and activations at input resolution, a pixel shuffle, and the nearest-
+upsampled input as a residual. As in BasicSR, convolutions are ``body.N`` at even N and
+PReLU weights (if any) at odd N.
 """
 
 from __future__ import annotations
@@ -53,11 +52,9 @@ class SRVGGNetCompact(nn.Module):
             in_channels=in_channels, out_channels=out_channels, num_feat=num_feat,
             num_conv=num_conv, scale=scale, act_type=act_type,
         )
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, num_feat, 3, 1, 1)]
-        layers.append(_activation(act_type, num_feat))
-        for _ in range(num_conv):
-            layers.append(nn.Conv2d(num_feat, num_feat, 3, 1, 1))
-            layers.append(_activation(act_type, num_feat))
+        layers: list[nn.Module] = []
+        for conv_in in (in_channels, *[num_feat] * num_conv):
+            layers += [nn.Conv2d(conv_in, num_feat, 3, 1, 1), _activation(act_type, num_feat)]
         layers.append(nn.Conv2d(num_feat, out_channels * scale * scale, 3, 1, 1))
         self.body = nn.ModuleList(layers)
         self.upsampler = nn.PixelShuffle(scale)
@@ -72,12 +69,8 @@ class SRVGGNetCompact(nn.Module):
 
 
 def hyperparameters(state: dict[str, torch.Tensor], act_type: str | None = None) -> dict:
-    """Read the hyper-parameters from tensor shapes.
-
-    ReLU and LeakyReLU carry no tensors, so they cannot be told apart from the
-    weights alone: a network without PReLU weights is taken to be LeakyReLU (the
-    BasicSR default for that case) unless ``act_type`` says otherwise.
-    """
+    """The hyper-parameters from tensor shapes; without PReLU weights the activation is
+    LeakyReLU (BasicSR's default) unless ``act_type`` says ReLU, which leaves no tensors."""
     conv_indices = sorted(
         int(k.split(".")[1]) for k in state if k.startswith("body.") and k.endswith(".weight")
         and state[k].ndim == 4
@@ -113,11 +106,8 @@ def matches(state: dict[str, torch.Tensor]) -> bool:
 
 def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
                     ) -> SRVGGNetCompact | None:
-    """Build an SRVGGNetCompact holding these weights, or None if the layout differs.
-
-    ``hints["act_type"]`` (from the registry or the file's metadata) tells ReLU from
-    LeakyReLU, which leave no tensors behind.
-    """
+    """An SRVGGNetCompact holding these weights, or None if the layout differs;
+    ``hints["act_type"]`` (registry or file metadata) tells ReLU from LeakyReLU."""
     if not matches(state):
         return None
     params = hyperparameters(state, hints.get("act_type"))

@@ -1,10 +1,8 @@
-"""``http(s)`` sources: download once into the user cache, verified by sha256 when known.
+"""``http(s)`` sources: downloaded once into the user cache, checked by sha256 when known.
 
-The expected hash comes from the manifest (the full digest) or from the file
-name: BasicSR and ``torch.hub`` name release files ``<stem>-<first 8+ hex
-digits of sha256>.pth`` (e.g. ``ESRGAN_SRx4_DF2KOST_official-ff704c30.pth``).
-A file that does not match is deleted and refused: it is either corrupt or
-not the file the name promises.
+The digest comes from the manifest, or from the file name: BasicSR and ``torch.hub`` name
+release files ``<stem>-<first 8+ hex digits of sha256>.pth``. A file that does not match
+is deleted and refused.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from .cache import cache_root
 
 HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
 TIMEOUT_S = 30
-CHUNK = 1 << 20
 
 
 class SourceUnavailable(UpscaleError):
@@ -33,24 +30,12 @@ def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-def url_filename(url: str) -> str:
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    return name or "download"
-
-
-def expected_sha256(url: str, sha256: str | None = None) -> str | None:
-    """The full digest, or the hex prefix carried by a BasicSR-style file name."""
-    if sha256:
-        return sha256.lower()
-    match = HASH_IN_NAME.search(url_filename(url))
-    return match.group(1) if match else None
-
-
 def cached_path(url: str) -> Path:
     """Where a URL's file lives in the cache; siblings (.param/.bin) share a folder."""
     folder = url.rsplit("/", 1)[0]
     key = hashlib.sha256(folder.encode()).hexdigest()[:16]
-    return cache_root() / "downloads" / key / url_filename(url)
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    return cache_root() / "downloads" / key / (name or "download")
 
 
 def _fetch(url: str, target: Path, expected: str | None) -> None:
@@ -59,7 +44,7 @@ def _fetch(url: str, target: Path, expected: str | None) -> None:
         request = urllib.request.Request(url, headers={"User-Agent": "upscale"})
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, \
                 open(tmp, "wb") as out:
-            while block := response.read(CHUNK):
+            while block := response.read(1 << 20):
                 digest.update(block)
                 out.write(block)
         actual = digest.hexdigest()
@@ -75,19 +60,14 @@ def _fetch(url: str, target: Path, expected: str | None) -> None:
         reason = getattr(exc, "reason", None) or exc
         raise SourceUnavailable(f"{url}: download failed ({reason})") from exc
     finally:
-        if created and not target.exists():
-            _remove_empty_folders(target.parent)
-
-
-def _remove_empty_folders(folder: Path) -> None:
-    """A failed first download leaves no empty folders behind in the cache."""
-    root = cache_root()
-    while folder != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
+        # a failed first download leaves no empty folders behind in the cache
+        folder, root = target.parent, cache_root()
+        while created and not target.exists() and folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def download(url: str, *, sha256: str | None = None, offline: bool = False) -> Path:
@@ -102,5 +82,8 @@ def download(url: str, *, sha256: str | None = None, offline: bool = False) -> P
             continue
         if offline:
             raise SourceUnavailable(f"{item}: not downloaded yet and running offline")
-        _fetch(item, path, expected_sha256(item, sha256 if item == url else None))
+        expected = sha256.lower() if sha256 and item == url else None
+        if expected is None and (named := HASH_IN_NAME.search(path.name)):
+            expected = named.group(1)
+        _fetch(item, path, expected)
     return target

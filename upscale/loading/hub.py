@@ -1,9 +1,8 @@
 """``hf://owner/repo[@revision]/path/file`` sources, through ``huggingface_hub``.
 
-Files stay in the Hub's own cache, shared with every other Hub-aware tool.
-The cache location and ``HF_HUB_OFFLINE`` are read from the environment at
-call time (``huggingface_hub`` reads them once, at import), so a program that
-sets them after importing us is still obeyed.
+Files stay in the Hub's own cache, shared with every other Hub-aware tool. The cache
+location and ``HF_HUB_OFFLINE`` are read at call time (``huggingface_hub`` reads them
+once, at import), so a program that sets them after importing us is still obeyed.
 """
 
 from __future__ import annotations
@@ -20,10 +19,6 @@ from ..errors import UpscaleError
 from .download import SourceUnavailable
 
 PREFIX = "hf://"
-
-
-def is_hub(spec: str) -> bool:
-    return spec.startswith(PREFIX)
 
 
 def parse(spec: str) -> tuple[str, str, str | None]:
@@ -55,19 +50,11 @@ def cached(repo_id: str, filename: str, revision: str | None = None) -> Path | N
     return Path(found) if isinstance(found, str) else None
 
 
-def hub_endpoint() -> str:
-    """The Hub's address as ``huggingface_hub`` would use it (``HF_ENDPOINT``)."""
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
 def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the Hub answers a TCP connection now.
-
-    huggingface_hub retries an unreachable host five times with back-off (about 25 s of
-    log lines) before giving up; a machine with no route should hear so at once and be
-    served from the cache.
-    """
-    parsed = urllib.parse.urlparse(hub_endpoint())
+    """Whether the Hub (``HF_ENDPOINT``) answers a TCP connection now: huggingface_hub
+    retries an unreachable host for about 25 s; a machine with no route hears so at once."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    parsed = urllib.parse.urlparse(endpoint)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         with socket.create_connection((parsed.hostname or "", port), timeout=timeout_s):

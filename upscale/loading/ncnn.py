@@ -1,16 +1,9 @@
-"""ncnn ``.param`` + ``.bin`` pairs, read into PyTorch state dicts with canonical names.
+"""ncnn ``.param`` + ``.bin`` pairs, read into PyTorch state dicts with BasicSR names.
 
-The ``.param`` file is the graph as text; the ``.bin`` file is every layer's
-weights concatenated in layer order, with nothing in between to say where one
-tensor ends. So the reader walks the layers in order, takes exactly the bytes
-each one owns, and insists that the total matches the ``.bin`` length: any
-layer we misunderstood shows up as a size mismatch instead of silently shifted
-weights.
-
-Only two weight-carrying layers occur in ESRGAN-family exports: Convolution
-(weights behind a 4-byte storage tag: 0 = fp32, 0x01306B47 = fp16; the bias
-is raw fp32) and PReLU (raw fp32 slopes). The layer order is then mapped to
-BasicSR names for RRDBNet or SRVGGNetCompact.
+The ``.bin`` file is every layer's weights back to back, with nothing to say where one
+tensor ends, so the reader takes exactly the bytes each layer owns and insists that they
+add up to the file's length: a misunderstood layer is an error, not shifted weights.
+ESRGAN-family exports carry weights in two layer types only: Convolution and PReLU.
 """
 
 from __future__ import annotations
@@ -34,8 +27,7 @@ WEIGHTLESS = frozenset({
     "Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU",
     "Sigmoid", "Clip", "Crop", "Reshape", "Permute", "Flatten", "Noop", "Reorg", "Padding",
 })
-ACTIVATION_RELU = 1
-ACTIVATION_LEAKYRELU = 2
+FUSED_ACTIVATIONS = {1: "relu", 2: "leakyrelu"}  # a Convolution's parameter 9
 
 
 @dataclass
@@ -44,16 +36,11 @@ class Layer:
 
     type: str
     name: str
-    bottoms: list[str]
-    tops: list[str]
     params: dict[int, int | float | list[int | float]] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def param(self, key: int, default: int | float | list | None = None):
         return self.params.get(key, default)
-
-
-# --- .param ---------------------------------------------------------------------------
 
 
 def _number(text: str) -> int | float:
@@ -93,19 +80,14 @@ def parse_param(path: Path) -> list[Layer]:
         for number, fields in enumerate(lines[2:], start=3):
             where = f"{path}, line {number}"
             kind, name, n_in, n_out = fields[0], fields[1], int(fields[2]), int(fields[3])
-            bottoms = fields[4:4 + n_in]
-            tops = fields[4 + n_in:4 + n_in + n_out]
-            params = _parse_params(fields[4 + n_in + n_out:], where)
-            layers.append(Layer(kind, name, bottoms, tops, params))
+            params = _parse_params(fields[4 + n_in + n_out:], where)  # after bottoms and tops
+            layers.append(Layer(kind, name, params))
     except (IndexError, ValueError) as exc:
         raise UnsupportedModelError(f"{path}: malformed ncnn .param file ({exc})") from exc
     if len(layers) != layer_count:
         raise UnsupportedModelError(
             f"{path}: header says {layer_count} layers but the file has {len(layers)}")
     return layers
-
-
-# --- .bin -----------------------------------------------------------------------------
 
 
 class _BinReader:
@@ -162,10 +144,6 @@ def _read_convolution(layer: Layer, reader: _BinReader) -> None:
         layer.tensors["bias"] = reader.raw_fp32(out_ch, layer)
 
 
-def _read_prelu(layer: Layer, reader: _BinReader) -> None:
-    layer.tensors["weight"] = reader.raw_fp32(int(layer.param(0, 1)), layer)
-
-
 def read_weights(layers: list[Layer], bin_path: Path) -> None:
     """Fill ``layer.tensors`` from the .bin file; its size must add up exactly."""
     try:
@@ -177,7 +155,7 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
         if layer.type == "Convolution":
             _read_convolution(layer, reader)
         elif layer.type == "PReLU":
-            _read_prelu(layer, reader)
+            layer.tensors["weight"] = reader.raw_fp32(int(layer.param(0, 1)), layer)
         elif layer.type not in WEIGHTLESS:
             raise UnsupportedModelError(
                 f"{bin_path}: ncnn layer {layer.name} of type {layer.type} is not supported "
@@ -188,22 +166,13 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
             ".param and .bin do not match")
 
 
-# --- layer sequence -> canonical names ------------------------------------------------
-
-
-def _is_upsampling(layer: Layer) -> bool:
-    return layer.type == "Interp" and float(layer.param(1, 1.0)) > 1.0
-
-
 def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
-    """Name RRDBNet convolutions by how many upsampling Interp layers precede them.
-
-    Before the first Interp: conv_first, 15 per RRDB block, conv_body. After
-    Interp k: conv_up{k}; after the last one also conv_hr and conv_last.
-    """
+    """Name RRDBNet convolutions by how many upsampling Interp layers precede them: before
+    the first, conv_first, 15 per RRDB block, conv_body; after Interp k, conv_up{k}, and
+    after the last also conv_hr and conv_last."""
     groups: list[list[Layer]] = [[]]
     for layer in layers:
-        if _is_upsampling(layer):
+        if layer.type == "Interp" and float(layer.param(1, 1.0)) > 1.0:  # an upsampling
             groups.append([])
         elif layer.type == "Convolution":
             groups[-1].append(layer)
@@ -232,7 +201,7 @@ def _activation_of(layer: Layer) -> str | None:
     if layer.type == "ReLU":
         return "leakyrelu" if float(layer.param(0, 0.0)) else "relu"
     fused = int(layer.param(9, 0)) if layer.type == "Convolution" else 0
-    return {ACTIVATION_RELU: "relu", ACTIVATION_LEAKYRELU: "leakyrelu"}.get(fused)
+    return FUSED_ACTIVATIONS.get(fused)
 
 
 def _srvgg_names(layers: list[Layer], where: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -241,18 +210,14 @@ def _srvgg_names(layers: list[Layer], where: Path) -> tuple[dict[str, torch.Tens
     activations = set()
     index = 0
     for layer in layers:
-        if layer.type == "Convolution":
-            for kind, tensor in layer.tensors.items():
-                state[f"body.{index}.{kind}"] = tensor
-            index += 1
-            if fused := _activation_of(layer):  # an activation folded into the convolution
-                activations.add(fused)
+        if layer.type not in ("Convolution", "PReLU", "ReLU"):
+            continue
+        state.update({f"body.{index}.{kind}": tensor for kind, tensor in layer.tensors.items()})
+        index += 1
+        if activation := _activation_of(layer):
+            activations.add(activation)
+            if layer.type == "Convolution":  # an activation folded into the convolution
                 index += 1
-        elif layer.type in ("PReLU", "ReLU"):
-            activations.add(_activation_of(layer))
-            for kind, tensor in layer.tensors.items():
-                state[f"body.{index}.{kind}"] = tensor
-            index += 1
     if len(activations) > 1:
         raise UnsupportedModelError(f"{where}: mixes activations {sorted(activations)}; "
                                     "SRVGGNetCompact uses one kind throughout")
@@ -268,11 +233,8 @@ def _output_resize(layers: list[Layer]) -> float | None:
     return None
 
 
-def load_ncnn(param_path: Path, bin_path: Path | None = None
-              ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def load_ncnn(param_path: Path, bin_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Canonical state dict and metadata of an ncnn RRDBNet or SRVGGNetCompact export."""
-    param_path = Path(param_path)
-    bin_path = Path(bin_path) if bin_path is not None else param_path.with_suffix(".bin")
     if not bin_path.is_file():
         raise UnsupportedModelError(f"{param_path}: the ncnn weights {bin_path.name} are missing "
                                     "(an ncnn model is a .param and a .bin file side by side)")

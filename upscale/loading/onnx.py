@@ -1,13 +1,9 @@
-"""ONNX files (``-m model.onnx``): OpenModelDB publishes many models this way.
+"""ONNX files (``-m model.onnx``), as OpenModelDB publishes many models.
 
-The graph is read and run by OpenVINO on the CPU (it reads ONNX directly, and
-``bench/archs.py`` measured it against onnxruntime); nothing here runs it on a GPU, so
-``--device cuda`` is refused in one line rather than quietly run on the CPU. Its facts come from the
-graph: channels from the input's shape, the scale from one probe run (exported
-graphs leave height and width symbolic), and the receptive radius measured
-like any other network's. A graph that does not take one N×C×H×W image and
-give back one N×C×(sH)×(sW) image is refused in one line. The weights are the
-graph's: they cannot be blended with ``--alpha`` or run in half precision here.
+OpenVINO runs the graph on the CPU (``bench/archs.py`` measured it against onnxruntime),
+so ``--device cuda`` is refused rather than quietly run on the CPU. The scale comes from one
+probe run (exported graphs leave height and width symbolic); the weights are the graph's,
+so they cannot be blended with ``--alpha`` or run in half precision.
 """
 
 from __future__ import annotations
@@ -26,11 +22,8 @@ CHANNELS = (1, 3, 4)
 
 
 class OnnxNetwork(torch.nn.Module):
-    """Runs an ONNX graph with OpenVINO on the CPU; N×C×H×W float32 in and out.
-
-    It is its own CPU engine (``runs_itself``), so no conversion is attempted. Its
-    only tensor is the file's sha256, so the weights digest names the graph.
-    """
+    """Runs an ONNX graph with OpenVINO on the CPU (``runs_itself``: no conversion is tried);
+    its only tensor is the file's sha256, so the weights digest names the graph."""
 
     runs_itself = True
 
@@ -62,8 +55,7 @@ def _refuse(path: Path, why: str) -> UnsupportedModelError:
 
 
 def _check_graph(path: Path) -> tuple[int, bool]:
-    """The input channels of a one-image-in, one-image-out graph and whether it takes fp16;
-    a one-line refusal otherwise."""
+    """The input channels of a one-image-in, one-image-out graph and whether it takes fp16."""
     import openvino as ov
 
     try:

