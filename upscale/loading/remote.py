@@ -1,29 +1,105 @@
-"""``hf://owner/repo[@revision]/path/file`` sources, through ``huggingface_hub``.
+"""Remote sources: ``http(s)`` URLs and ``hf://owner/repo[@revision]/path/file``.
 
-Files stay in the Hub's own cache, shared with every other Hub-aware tool. The cache
-location and ``HF_HUB_OFFLINE`` are read at call time (``huggingface_hub`` reads them
-once, at import), so a program that sets them after importing us is still obeyed.
+A URL's file is downloaded once into the user cache and checked by sha256 when known: from
+the manifest, or from the file name (BasicSR and ``torch.hub`` name release files
+``<stem>-<first 8+ hex digits of sha256>.pth``); one that does not match is deleted and
+refused. Hub files stay in the Hub's own cache, whose location and ``HF_HUB_OFFLINE`` are
+read at call time (``huggingface_hub`` reads them once, at import).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import re
 import socket
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UpscaleError
-from .download import SourceUnavailable
+from ..outputs import write_atomically
+from .cache import cache_root
 
-PREFIX = "hf://"
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
+TIMEOUT_S = 30
+HUB_PREFIX = "hf://"
 
 
-def parse(spec: str) -> tuple[str, str, str | None]:
+class SourceUnavailable(UpscaleError):
+    """A source that cannot deliver the file now (offline, unreachable, missing)."""
+
+
+def is_url(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
+def cached_path(url: str) -> Path:
+    """Where a URL's file lives in the cache; siblings (.param/.bin) share a folder."""
+    folder = url.rsplit("/", 1)[0]
+    key = hashlib.sha256(folder.encode()).hexdigest()[:16]
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    return cache_root() / "downloads" / key / (name or "download")
+
+
+def _fetch(url: str, target: Path, expected: str | None) -> None:
+    def stream_into(tmp: Path) -> None:
+        digest = hashlib.sha256()
+        request = urllib.request.Request(url, headers={"User-Agent": "upscale"})
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, \
+                open(tmp, "wb") as out:
+            while block := response.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+        actual = digest.hexdigest()
+        if expected and not actual.startswith(expected):
+            raise UpscaleError(
+                f"{url}: refused: its sha256 is {actual[:16]}…, expected {expected[:16]}…; "
+                "the downloaded file was deleted")
+
+    created = not target.parent.exists()
+    try:
+        write_atomically(target, stream_into)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise SourceUnavailable(f"{url}: download failed ({reason})") from exc
+    finally:
+        # a failed first download leaves no empty folders behind in the cache
+        folder, root = target.parent, cache_root()
+        while created and not target.exists() and folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def download(url: str, *, sha256: str | None = None, offline: bool = False) -> Path:
+    """The cached file for ``url``, downloading it (and an ncnn .bin sibling) if needed."""
+    target = cached_path(url)
+    urls = [url]
+    if target.suffix == ".param":
+        urls.append(url[: -len(".param")] + ".bin")
+    for item in urls:
+        path = cached_path(item)
+        if path.is_file():
+            continue
+        if offline:
+            raise SourceUnavailable(f"{item}: not downloaded yet and running offline")
+        expected = sha256.lower() if sha256 and item == url else None
+        if expected is None and (named := HASH_IN_NAME.search(path.name)):
+            expected = named.group(1)
+        _fetch(item, path, expected)
+    return target
+
+
+def parse_hub(spec: str) -> tuple[str, str, str | None]:
     """``hf://owner/repo[@rev]/path/file`` -> (repo_id, filename, revision)."""
-    parts = spec[len(PREFIX):].strip("/").split("/")
+    parts = spec[len(HUB_PREFIX):].strip("/").split("/")
     if len(parts) < 3 or not all(parts):
         raise UpscaleError(f"{spec}: a Hub reference is hf://owner/repo/path/to/file")
     repo, _, revision = parts[1].partition("@")
@@ -41,7 +117,7 @@ def hub_cache_dir() -> Path:
     return base / "huggingface" / "hub"
 
 
-def cached(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+def hub_cached(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
     """The file if the Hub cache already holds it, without touching the network."""
     from huggingface_hub import try_to_load_from_cache
 
