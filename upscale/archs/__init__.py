@@ -1,10 +1,6 @@
-"""Architectures, each in its own module with its own key-layout detection.
-
-Each module offers ``NETWORK`` (its ``nn.Module`` class), ``from_state_dict(state, hints)``
-(None when the tensors are not its layout; ``hints`` are facts the tensors cannot carry,
-e.g. ``act_type``) and ``describe(network) -> ModelDescriptor``. :func:`build_model` asks
-each of ``ARCHITECTURES`` in turn.
-"""
+"""Architectures, one module each: ``NETWORK`` (its class), ``from_state_dict(state, hints)``
+(None when the tensors are not its layout; ``hints`` carry what tensors cannot, e.g.
+``act_type``) and ``describe(network)``. :func:`build_model` asks each in turn."""
 
 from __future__ import annotations
 
@@ -30,13 +26,11 @@ TRAINING_PREFIXES = ("module.", "netG.", "net_g.", "generator.")
 def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop the prefixes that training code leaves on every key (only when all keys have one)."""
     out = dict(state)
-    stripped = True
-    while stripped and out:
-        stripped = False
-        for prefix in TRAINING_PREFIXES:
-            if all(key.startswith(prefix) for key in out):
-                out = {key[len(prefix):]: value for key, value in out.items()}
-                stripped = True
+    while out:
+        prefix = next((p for p in TRAINING_PREFIXES if all(k.startswith(p) for k in out)), None)
+        if prefix is None:
+            break
+        out = {key[len(prefix):]: value for key, value in out.items()}
     return out
 
 

@@ -1,11 +1,7 @@
-"""How far a network sees, measured on the network itself rather than assumed.
-
-Tiles get as much context as the receptive radius, so it decides whether they are seamless.
-For attention, global pooling or a U-Net it cannot be counted, so it is measured as tiling
-uses it: the smallest margin whose crop reproduces a random image's centre to a quarter of
-an 8-bit level. A network still changing at the probe's widest margin is "unbounded" and
-its tiles are blended. Measurements are cached by weights digest.
-"""
+"""How far a network sees, measured on the network rather than assumed: the smallest margin
+whose crop reproduces a random image's centre to a quarter of an 8-bit level, as tiles get
+that much context. A network still changing at the probe's widest margin is "unbounded", so
+its tiles are blended. Each set of weights is measured once (cached by digest)."""
 
 from __future__ import annotations
 
@@ -116,8 +112,7 @@ def measure(network: nn.Module, size: SizeRequirements, scale: int, channels: in
 
 def measured_radius(network: nn.Module, size: SizeRequirements, scale: int,
                     channels: int) -> Radius:
-    """:func:`alignment`, then :func:`measure` with tiles aligned to it; once per set of
-    weights (kept in the model cache)."""
+    """:func:`measure` with tiles aligned to :func:`alignment`; cached per set of weights."""
     path = cache_root() / "receptive" / f"{weights_sha256(network.state_dict())[:32]}.json"
     try:
         saved = json.loads(path.read_text())

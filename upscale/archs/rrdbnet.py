@@ -1,9 +1,6 @@
-"""RRDBNet: ESRGAN / Real-ESRGAN's residual-in-residual dense block network.
-
-Canonical names follow BasicSR; :func:`canonicalize` renames the two ESRGAN layouts (the
-original ``model.N`` sequential and the "new arch" names) to them. Scale 1 and 2 networks
-take a pixel-unshuffled input (as BasicSR does); scale 8 adds a third upsampling stage.
-"""
+"""RRDBNet: ESRGAN / Real-ESRGAN's residual-in-residual dense block network, under BasicSR's
+names (:func:`canonicalize` renames both ESRGAN layouts to them). Scale 1 and 2 networks
+take a pixel-unshuffled input, as BasicSR's do; scale 8 adds a third upsampling stage."""
 
 from __future__ import annotations
 
@@ -70,9 +67,7 @@ class RRDBNet(nn.Module):
         super().__init__()
         if scale not in (1, 2, 4, 8):
             raise ValueError(f"RRDBNet supports scale 1, 2, 4 or 8, not {scale}")
-        self.scale = scale
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+        self.in_channels, self.out_channels, self.scale = in_channels, out_channels, scale
         self.hyperparameters = dict(
             in_channels=in_channels, out_channels=out_channels, scale=scale,
             num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
@@ -162,8 +157,7 @@ def canonicalize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | No
 
 
 def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
-    """An RRDBNet holding these weights, or None if the layout is not RRDBNet's (every
-    hyper-parameter is in the tensor shapes: ``hints`` are not needed)."""
+    """An RRDBNet holding these weights (all its facts are in their shapes), or None."""
     state = canonicalize(state)
     if state is None:
         return None
@@ -185,11 +179,8 @@ def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) ->
 
 
 def describe(net: RRDBNet) -> ModelDescriptor:
-    """The model contract's facts for an RRDBNet (pixel-unshuffle sets the size multiple).
-
-    The receptive radius is one input pixel per 3x3 conv at its grid: the trunk's on the
-    pixel-unshuffled grid, and each upsampling stage halves the step.
-    """
+    """The model contract's facts for an RRDBNet: pixel-unshuffle sets the size multiple, and
+    each 3x3 conv sees one pixel further at its grid (each upsampling halves the step)."""
     trunk = 2 + 15 * len(net.body)
     upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
     return ModelDescriptor(

@@ -1,9 +1,6 @@
-"""Every other architecture, through spandrel (the ``upscale[models]`` extra).
-
-spandrel (chaiNNer's loader) detects some forty architectures from their tensors; it only
-ever sees tensors, which our own reader (:mod:`upscale.loading.formats`) took from the file.
-Its descriptor's facts become ours, except the receptive radius, which is measured.
-"""
+"""Every other architecture, through spandrel (the ``upscale[models]`` extra), which only ever
+sees the tensors our own reader (:mod:`upscale.loading.formats`) took from the file. Its
+descriptor's facts become ours, except the receptive radius, which is measured."""
 
 from __future__ import annotations
 
@@ -80,22 +77,18 @@ def architecture_names() -> list[str]:
 
 
 class SpandrelNetwork(nn.Module):
-    """A network spandrel built, called the way spandrel calls it; ``facts`` are its
-    descriptor's, so that :func:`describe` (and a copy on another device) needs none."""
+    """A network spandrel built, called as spandrel calls it, with its descriptor's facts."""
 
     def __init__(self, network: nn.Module, call: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                  facts: Mapping[str, Any]) -> None:
         super().__init__()
-        self.network = network
-        self.call = call
-        self.facts = dict(facts)
+        self.network, self.call, self.facts = network, call, dict(facts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.call(self.network, x)
 
     def state_dict(self, *args, **kwargs):  # noqa: ANN201 - nn.Module's
-        """The network's tensors under spandrel's own names (no wrapper prefix), so that a
-        blend of two of them, or their weights digest, is the checkpoint's."""
+        """Tensors under spandrel's own names: a blend or weights digest is the checkpoint's."""
         return self.network.state_dict(*args, **kwargs)
 
     def load_state_dict(self, state, *args, **kwargs):  # noqa: ANN001, ANN201 - nn.Module's
@@ -133,14 +126,6 @@ def _facts(descriptor) -> dict[str, Any]:  # noqa: ANN001 - spandrel's ImageMode
     }
 
 
-def _detected(spandrel: ModuleType, state: Mapping[str, torch.Tensor]) -> str | None:
-    """The name of the architecture spandrel takes these tensors for, if any."""
-    for support in spandrel.MAIN_REGISTRY.architectures("detection"):
-        if support.architecture.detect(state):
-            return support.architecture.name
-    return None
-
-
 def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
                     ) -> SpandrelNetwork | None:
     """The network spandrel detects in these tensors; None when it knows no such layout
@@ -153,7 +138,9 @@ def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
     except spandrel.UnsupportedModelError:
         return None
     except Exception as exc:  # noqa: BLE001 - detected, but the tensors do not build it
-        name = _detected(spandrel, state) or "an architecture spandrel knows"
+        name = next((support.architecture.name
+                     for support in spandrel.MAIN_REGISTRY.architectures("detection")
+                     if support.architecture.detect(state)), "an architecture spandrel knows")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(
             f"looks like {name} but the tensors do not fit it ({first[:200]})") from exc

@@ -1,9 +1,5 @@
-"""SRVGGNetCompact: Real-ESRGAN's small VGG-style network for video and anime.
-
-3x3 convolutions and activations at input resolution, a pixel shuffle, and the nearest-
-upsampled input as a residual. As in BasicSR, convolutions are ``body.N`` at even N and
-PReLU weights (if any) at odd N.
-"""
+"""SRVGGNetCompact: Real-ESRGAN's small VGG-style network for video and anime: 3x3
+convolutions at input resolution, a pixel shuffle, and the nearest-upsampled input added."""
 
 from __future__ import annotations
 
@@ -45,9 +41,7 @@ class SRVGGNetCompact(nn.Module):
         act_type: str = "prelu",
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.scale = scale
+        self.in_channels, self.out_channels, self.scale = in_channels, out_channels, scale
         self.hyperparameters = dict(
             in_channels=in_channels, out_channels=out_channels, num_feat=num_feat,
             num_conv=num_conv, scale=scale, act_type=act_type,

@@ -1,8 +1,6 @@
 """Weights: from a spec (name, path, URL, hf://, weights/ stem) to an eval-mode network.
-
-``resolve_weights`` and ``load_state_dict`` are the two halves of ``load_model`` (find the
-file; read its tensors), for code that works on weights directly, such as blending.
-"""
+``resolve_weights`` and ``load_state_dict`` are its two halves (find the file; read its
+tensors), for code that works on weights directly, such as blending."""
 
 from __future__ import annotations
 
@@ -76,8 +74,6 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
 __getattr__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = [
-    "DEFAULT_MODEL", "ModelEntry", "Resolved", "availability", "default_model_name",
-    "find_model", "list_models", "load_model", "load_state_dict", "resolve_weights",
-    "weights_dirs",
-]
+__all__ = ["DEFAULT_MODEL", "ModelEntry", "Resolved", "availability", "default_model_name",
+           "find_model", "list_models", "load_model", "load_state_dict", "resolve_weights",
+           "weights_dirs"]

@@ -1,8 +1,5 @@
-"""The user cache for downloaded, converted and measured facts about weights.
-
-``$UPSCALE_CACHE``, else ``$XDG_CACHE_HOME/upscale``, else ``~/.cache/upscale``; files
-in it are written under a temporary name and renamed into place, so none is half-written.
-"""
+"""The user cache: ``$UPSCALE_CACHE``, else ``$XDG_CACHE_HOME/upscale``, else
+``~/.cache/upscale``; downloads, conversions, blends and measurements live there."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Model families: a PSNR-oriented network and the GAN network fine-tuned from it.
-
-``--alpha`` blends a family's two members. The pairing is a fact of training (the GAN
-member started from the PSNR member's weights), so the manifest declares it on the GAN
-entry (``family: {role: gan, psnr: NAME}``) rather than it being guessed from names.
-"""
+"""Model families: a PSNR network and the GAN network fine-tuned from it, which ``--alpha``
+blends; the pairing is a fact of training, declared in the manifest, not guessed from names."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Read a checkpoint file into (tensors, metadata), whatever its format.
-
-``.pth``/``.pt`` go through ``torch.load(weights_only=True)`` only: checkpoints come from
-strangers, and a pickle can run any code on load; the restricted unpickler refuses
-anything but tensors and plain containers before any of it runs.
-"""
+"""A checkpoint file to (tensors, metadata). Pickles go through ``torch.load(weights_only=True)``
+only: checkpoints come from strangers, and the restricted unpickler refuses anything but
+tensors and plain containers before any of it runs."""
 
 from __future__ import annotations
 

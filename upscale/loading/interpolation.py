@@ -1,10 +1,6 @@
-"""ESRGAN network interpolation: θ = (1−α)·θ_PSNR + α·θ_GAN, once, in weight space.
-
-Blending only makes sense between a network and its own fine-tune (the line between
-them stays in one basin of the loss); two unrelated networks of the same shapes blend
-into nonsense, so their distance is measured and an unrelated-looking pair warned about.
-Blends are cached by (sha256 of A, sha256 of B, α).
-"""
+"""ESRGAN network interpolation: θ = (1−α)·θ_PSNR + α·θ_GAN, once, in weight space. Only a
+network and its own fine-tune blend well (unrelated ones of the same shapes blend into
+nonsense), so a pair that does not look related is warned about. Blends are cached."""
 
 from __future__ import annotations
 
@@ -60,8 +56,7 @@ def _hints(act_type: str | None) -> dict[str, str]:
 
 def canonical_state(state: Tensors, *, source: str,
                     act_type: str | None) -> tuple[dict[str, torch.Tensor], ModelDescriptor]:
-    """The tensors under their architecture's canonical names, plus the model built from them
-    (an original-ESRGAN ``model.N`` file and a BasicSR one must line up key by key)."""
+    """The tensors under canonical names (so two layouts of one network line up), and the model."""
     model = build_model(state, hints=_hints(act_type), source=source)
     return {k: v.detach() for k, v in model.module.state_dict().items()}, model
 
@@ -82,13 +77,11 @@ def first_difference(a: Tensors, b: Tensors, name_a: str, name_b: str) -> str | 
 
 def relative_distance(a: Tensors, b: Tensors) -> float:
     """‖θ_A − θ_B‖ / ‖θ_A‖ over every floating-point parameter, in float64."""
-    diff_sq = 0.0
-    norm_sq = 0.0
+    diff_sq = norm_sq = 0.0
     for key, tensor in a.items():
         if not tensor.is_floating_point():
             continue
-        ta = tensor.to(torch.float64)
-        tb = b[key].to(torch.float64)
+        ta, tb = tensor.to(torch.float64), b[key].to(torch.float64)
         diff_sq += float(torch.sum((ta - tb) ** 2))
         norm_sq += float(torch.sum(ta**2))
     if norm_sq == 0.0:
@@ -103,9 +96,7 @@ def warn_if_unrelated(distance: float, name_a: str, name_b: str) -> None:
             f"{name_a} and {name_b} are {distance:.2f} apart (‖A−B‖/‖A‖; a network and its "
             f"fine-tune are usually below {LINEAGE_THRESHOLD:g}): they do not look related, "
             "and blending unrelated networks gives worse images than either one",
-            LineageWarning,
-            stacklevel=3,
-        )
+            LineageWarning, stacklevel=3)
 
 
 def check_lineage(a: Tensors, b: Tensors, name_a: str = "A", name_b: str = "B") -> float:
@@ -121,10 +112,8 @@ def _mix(a: Tensors, b: Tensors, alpha: float) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for key, ta in a.items():
         tb = b[key]
-        if alpha == 0.0:
-            out[key] = ta.clone()
-        elif alpha == 1.0:
-            out[key] = tb.clone()
+        if alpha in (0.0, 1.0):
+            out[key] = (tb if alpha else ta).clone()
         elif not (ta.is_floating_point() and tb.is_floating_point()):
             if not torch.equal(ta, tb):
                 raise UpscaleError(f"cannot blend the integer tensor {key}: the two differ")
@@ -213,8 +202,7 @@ def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
                        alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
-    """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α); an
-    unrelated-looking pair is warned about on cache hits too."""
+    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too."""
     alpha = check_alpha(alpha)
     pair = _Pair(psnr_spec, gan_spec, offline)
     path = cache_root() / "blends" / f"{cache_key(*pair.sha256, alpha)}.safetensors"

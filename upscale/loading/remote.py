@@ -1,15 +1,9 @@
-"""Remote sources: ``http(s)`` URLs and ``hf://owner/repo[@revision]/path/file``.
-
-A URL's file is downloaded once into the user cache and checked by sha256 when known: from
-the manifest, or from the file name (BasicSR and ``torch.hub`` name release files
-``<stem>-<first 8+ hex digits of sha256>.pth``); one that does not match is deleted and
-refused. Hub files stay in the Hub's own cache, whose location and ``HF_HUB_OFFLINE`` are
-read at call time (``huggingface_hub`` reads them once, at import).
-"""
+"""Remote sources: ``http(s)`` URLs, downloaded once into the user cache and refused unless
+their sha256 matches when it is known (the manifest's, or the prefix BasicSR and torch.hub
+put in release file names), and ``hf://`` files, kept in the Hub's own cache."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -18,7 +12,6 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UpscaleError
@@ -117,12 +110,11 @@ def hub_cache_dir() -> Path:
     return base / "huggingface" / "hub"
 
 
-def hub_cached(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+def hub_cached(repo_id: str, filename: str) -> Path | None:
     """The file if the Hub cache already holds it, without touching the network."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir(),
-                                   revision=revision)
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir())
     return Path(found) if isinstance(found, str) else None
 
 
@@ -139,42 +131,28 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _hub_warnings_silenced() -> Iterator[None]:
-    """huggingface_hub's retry warnings are raw log lines; our error says it in one."""
-    hub_logger = logging.getLogger("huggingface_hub")
-    level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub_logger.setLevel(level)
-
-
 def _one(repo_id: str, filename: str, revision: str | None, offline: bool) -> Path:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub import errors, hf_hub_download
 
     where = f"hf://{repo_id}/{filename}"
     local_only = offline or not hub_reachable()
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)  # its retry warnings are raw log lines; ours is one
     try:
-        with _hub_warnings_silenced():
-            return Path(hf_hub_download(repo_id, filename, revision=revision,
-                                        cache_dir=hub_cache_dir(), local_files_only=local_only))
-    except LocalEntryNotFoundError as exc:
+        return Path(hf_hub_download(repo_id, filename, revision=revision,
+                                    cache_dir=hub_cache_dir(), local_files_only=local_only))
+    except errors.LocalEntryNotFoundError as exc:
         why = "running offline" if offline else "the Hub could not be reached"
         raise SourceUnavailable(f"{where}: not in the Hub cache and {why}") from exc
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+    except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
+            errors.EntryNotFoundError) as exc:
         raise SourceUnavailable(f"{where}: no such file on the Hub") from exc
-    except (HfHubHTTPError, OSError, ValueError) as exc:
+    except (errors.HfHubHTTPError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceUnavailable(f"{where}: Hub download failed ({first})") from exc
+    finally:
+        hub_logger.setLevel(level)
 
 
 def hub_download(repo_id: str, filename: str, revision: str | None = None, *,

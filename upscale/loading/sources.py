@@ -1,10 +1,6 @@
-"""Turn a model spec into a local weight file.
-
-A spec is, in this order: an ``http(s)`` URL, an ``hf://`` Hub reference, an existing
-file, a registry name (or alias), or the stem of a checkpoint in a weights folder
-(``$UPSCALE_WEIGHTS_DIR``, then the repository's ``weights/``). A registry model comes
-from the cheapest source: packaged ncnn files, a copy on disk, and only then the network.
-"""
+"""A model spec to a local weight file: a URL, an ``hf://`` reference, a file, a registry name
+or alias, or a checkpoint's stem in a weights folder. A registry model comes from the
+cheapest source: packaged ncnn files, a copy on disk, and only then the network."""
 
 from __future__ import annotations
 
@@ -38,10 +34,9 @@ class Resolved:
 
 def weights_dirs() -> list[Path]:
     """The drop-in folders, most specific first."""
-    dirs = [Path(p).expanduser() for p in os.environ.get("UPSCALE_WEIGHTS_DIR", "").split(
+    named = [Path(p).expanduser() for p in os.environ.get("UPSCALE_WEIGHTS_DIR", "").split(
         os.pathsep) if p]
-    dirs.append(REPO_WEIGHTS)
-    return [d for d in dirs if d.is_dir()]
+    return [d for d in (*named, REPO_WEIGHTS) if d.is_dir()]
 
 
 def find_in_weights(name: str) -> Path | None:
@@ -129,9 +124,8 @@ def _unavailable_message(entry: ModelEntry, offline: bool, failures: list[str]) 
             f"put {names} in {folder}/ or pass -m PATH{hint}")
 
 
-def locate(entry: ModelEntry, *, offline: bool | None = None) -> Resolved:
+def locate(entry: ModelEntry, *, offline: bool) -> Resolved:
     """A local file for a registry model, fetching it only when nothing is on disk."""
-    offline = is_offline(offline)
     for source in entry.sources:
         if (path := _on_disk(entry, source)) is not None:
             return Resolved(path, f"{entry.name} ({source.describe()})", entry)
