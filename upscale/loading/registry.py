@@ -67,7 +67,7 @@ def _source(raw: dict[str, Any]) -> Source:
 
 @lru_cache(maxsize=1)
 def _manifest() -> tuple[str, dict[str, ModelEntry]]:
-    raw = json.loads(resources.files("upscale").joinpath("models.json").read_text("utf-8"))
+    raw = json.loads(resources.files("upscale").joinpath("models.json").read_text(encoding="utf-8"))
     entries = {
         name: ModelEntry(
             name=name, architecture=body["architecture"], scale=int(body["scale"]),
