@@ -168,7 +168,7 @@ def test_repeated_blends_come_from_the_cache(pair_files, tmp_path, monkeypatch):
     def no_reblending(*args, **kwargs):
         raise AssertionError("blended again instead of using the cache")
 
-    monkeypatch.setattr(blend_module, "_blend_states", no_reblending)
+    monkeypatch.setattr(blend_module, "blend_state_dicts", no_reblending)
     assert torch.equal(output(load_blended_model(*pair_files, 0.3), x), first)
     with pytest.raises(AssertionError, match="blended again"):
         load_blended_model(*pair_files, 0.4)  # another α is another blend

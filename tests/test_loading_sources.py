@@ -195,7 +195,7 @@ def test_registry_describes_every_model_and_its_family():
     for entry in list_models():
         assert entry.architecture in ("RRDBNet", "SRVGGNetCompact") and entry.licence
         assert entry.sources
-        for member in (entry.psnr_member, entry.gan_member):
+        for member in (entry.psnr_member, entry.family.get("gan")):
             assert member is None or member in names
     assert find_model("realesrgan-x4plus").psnr_member == "realesrnet-x4plus"
     assert find_model("realesr-general-x4v3").psnr_member == "realesr-general-wdn-x4v3"

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from upscale.loading import find_model, load_model
-from upscale.loading.packaged import package_files
+from upscale.loading.sources import package_files
 from upscale.run.cpu import optimize_network
 
 ncnn = pytest.importorskip("ncnn")

@@ -1,15 +1,6 @@
-"""Architectures, each in its own module with its own key-layout detection.
-
-Every architecture module offers the same three names:
-
-- ``NETWORK``, its ``nn.Module`` class;
-- ``from_state_dict(state, hints) -> NETWORK | None``: None when the tensors are
-  not its layout (``hints`` are facts the tensors cannot carry, e.g. ``act_type``);
-- ``describe(network) -> ModelDescriptor``: the model contract's facts.
-
-:func:`build_model` asks each in turn, so adding an architecture means adding a
-module to ``ARCHITECTURES``.
-"""
+"""Architectures, one module each: ``NETWORK`` (its class), ``from_state_dict(state, hints)``
+(None when the tensors are not its layout; ``hints`` carry what tensors cannot, e.g.
+``act_type``) and ``describe(network)``. :func:`build_model` asks each in turn."""
 
 from __future__ import annotations
 
@@ -27,30 +18,20 @@ from . import rrdbnet, spandrel, srvgg
 ARCHITECTURES = (rrdbnet, srvgg, spandrel)
 
 
-# Prefixes that training code leaves on every key: DataParallel's ``module.``, and the
-# generator's attribute name in GAN trainers (``netG.``, ``net_g.``, ``generator.``).
+# Prefixes that training code leaves on every key: DataParallel's, and the generator's
+# attribute name in GAN trainers.
 TRAINING_PREFIXES = ("module.", "netG.", "net_g.", "generator.")
 
 
 def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop the prefixes that training code leaves on every key (only when all keys have one)."""
     out = dict(state)
-    stripped = True
-    while stripped and out:
-        stripped = False
-        for prefix in TRAINING_PREFIXES:
-            if all(key.startswith(prefix) for key in out):
-                out = {key[len(prefix):]: value for key, value in out.items()}
-                stripped = True
+    while out:
+        prefix = next((p for p in TRAINING_PREFIXES if all(k.startswith(p) for k in out)), None)
+        if prefix is None:
+            break
+        out = {key[len(prefix):]: value for key, value in out.items()}
     return out
-
-
-def describe_keys(state: Mapping[str, torch.Tensor], limit: int = 4) -> str:
-    """A short, readable summary of what a state dict holds, for error messages."""
-    keys = list(state)
-    shown = ", ".join(f"{k} {tuple(state[k].shape)}" for k in keys[:limit])
-    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
-    return f"{len(keys)} tensors ({shown}{more})"
 
 
 def describe(network: nn.Module) -> ModelDescriptor:
@@ -72,8 +53,7 @@ def supported() -> str:
 
 
 def as_model(network: ModelDescriptor | nn.Module) -> ModelDescriptor:
-    """What a library entry point was given, as a descriptor (Python callers may pass a
-    network they built by hand)."""
+    """What a library entry point was given (maybe a network built by hand), as a descriptor."""
     return network if isinstance(network, ModelDescriptor) else describe(network)
 
 
@@ -101,9 +81,10 @@ def build_model(state: Mapping[str, torch.Tensor], *, hints: Mapping[str, str] |
             return arch.describe(net.eval())
     if misfit is not None:
         raise misfit from misfit.__cause__
-    raise UnsupportedModelError(
-        f"{source}: unknown network layout: {describe_keys(state)}; supported: {supported()}")
+    shown = ", ".join(f"{k} {tuple(v.shape)}" for k, v in list(state.items())[:4])
+    more = f" and {len(state) - 4} more" if len(state) > 4 else ""
+    raise UnsupportedModelError(f"{source}: unknown network layout: {len(state)} tensors "
+                                f"({shown}{more}); supported: {supported()}")
 
 
-__all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "describe_keys",
-           "strip_prefixes", "supported"]
+__all__ = ["ARCHITECTURES", "as_model", "build_model", "describe", "strip_prefixes", "supported"]

@@ -1,10 +1,4 @@
-"""Build a network around existing tensors without paying for a random initialisation.
-
-A network built the ordinary way draws random weights for every layer (about
-17 M numbers for RRDBNet) and then copies the checkpoint over them. Building
-on the meta device allocates nothing, and ``assign=True`` makes the loaded
-tensors the parameters, so loading costs only reading the file.
-"""
+"""Build a network around existing tensors without paying for a random initialisation."""
 
 from __future__ import annotations
 
@@ -18,11 +12,8 @@ Net = TypeVar("Net", bound=nn.Module)
 
 
 def adopt(build: Callable[[], Net], state: Mapping[str, torch.Tensor]) -> Net:
-    """``build()`` on the meta device, then take over ``state`` (floats as float32).
-
-    The network shares memory with ``state``'s float32 tensors: callers that
-    keep mutating those tensors should pass copies.
-    """
+    """``build()`` on the meta device (allocating nothing), then take over ``state`` (floats
+    as float32): the network shares memory with ``state``'s float32 tensors."""
     with torch.device("meta"):
         net = build()
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

@@ -1,20 +1,7 @@
-"""How far a network sees, measured on the network itself rather than assumed.
-
-The tiling engine gives each tile as much context as the network's receptive
-radius (up to :data:`~upscale.run.engine.DEFAULT_TILE_PAD`, blending beyond it),
-so the radius decides whether tiles are seamless. For a plain stack of
-convolutions it can be counted; for attention, global pooling or a U-Net it
-cannot, so it is measured the way tiling uses it: the centre of a random
-image is upscaled whole and then from crops with growing margins, and the
-radius is the smallest margin whose crop reproduces the centre to a quarter of
-an 8-bit level. A network whose centre still changes with the probe's widest
-margin (windowed attention that shifts across the whole image, global
-pooling) is "unbounded": its radius is the probe's reach, beyond the tiling
-default, so its tiles are blended.
-
-A measurement costs a few forward passes on a 96-pixel probe; it is kept in
-the model cache by weights digest, so each network is measured once.
-"""
+"""How far a network sees, measured on the network rather than assumed: the smallest margin
+whose crop reproduces a random image's centre to a quarter of an 8-bit level, as tiles get
+that much context. A network still changing at the probe's widest margin is "unbounded", so
+its tiles are blended. Each set of weights is measured once (cached by digest)."""
 
 from __future__ import annotations
 
@@ -22,7 +9,6 @@ import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -44,11 +30,8 @@ EXACT = 1e-5  # "the same output": float32 noise only
 
 @dataclass(frozen=True)
 class Radius:
-    """A measured radius in input pixels; ``bounded`` is False when it reached the probe's edge.
-
-    ``alignment``: the multiple the network pads its input to by reflection inside (its
-    window); tiles aligned to it see the same windows as the whole image.
-    """
+    """A measured radius in input pixels (``bounded``: it stopped short of the probe's edge);
+    tiles aligned to ``alignment``, the network's window, see the windows the image does."""
 
     pixels: float
     bounded: bool
@@ -75,12 +58,8 @@ def _random(channels: int, height: int, width: int) -> torch.Tensor:
 def alignment(network: nn.Module, size: SizeRequirements, scale: int, channels: int
               ) -> SizeRequirements:
     """``size`` with the multiple the network pads its input to by reflection before its
-    windows, or ``size`` itself when it pads to none (or pads with zeros, which no
-    probe can tell apart from padding to a larger multiple: OmniSR).
-
-    Padding the input to the right multiple ourselves leaves the network nothing to
-    pad, so its output is unchanged; any other multiple changes the border.
-    """
+    windows (padded to it ourselves, the output is unchanged; any other multiple changes the
+    border), or ``size`` itself when it pads to none or with zeros (OmniSR: no probe tells)."""
     image = _random(channels, *size.fit_shape(*ALIGNMENT_PROBE))
     plain = _run(network, image, size, scale)
     for multiple in ALIGNMENTS:
@@ -131,22 +110,17 @@ def measure(network: nn.Module, size: SizeRequirements, scale: int, channels: in
     return Radius(float(high * step), bounded=True, alignment=step)
 
 
-def _cache_file(digest: str) -> Path:
-    return cache_root() / "receptive" / f"{digest[:32]}.json"
-
-
 def measured_radius(network: nn.Module, size: SizeRequirements, scale: int,
                     channels: int) -> Radius:
-    """:func:`alignment`, then :func:`measure` with tiles aligned to it; once per set of
-    weights (kept in the model cache)."""
-    path = _cache_file(weights_sha256(network.state_dict()))
+    """:func:`measure` with tiles aligned to :func:`alignment`; cached per set of weights."""
+    path = cache_root() / "receptive" / f"{weights_sha256(network.state_dict())[:32]}.json"
     try:
         saved = json.loads(path.read_text())
         return Radius(float(saved["pixels"]), bool(saved["bounded"]), int(saved["alignment"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     radius = measure(network, alignment(network, size, scale, channels), scale, channels)
-    record = dataclasses.asdict(radius)
     with contextlib.suppress(OSError):  # an unwritable cache: measured again next time
-        write_bytes_atomically(path, json.dumps(record).encode(), overwrite=True)
+        write_bytes_atomically(path, json.dumps(dataclasses.asdict(radius)).encode(),
+                               overwrite=True)
     return radius

@@ -1,13 +1,6 @@
-"""RRDBNet: ESRGAN / Real-ESRGAN's residual-in-residual dense block network.
-
-Canonical parameter names follow BasicSR (``conv_first``, ``body.N.rdbK.convJ``,
-``conv_body``, ``conv_upN``, ``conv_hr``, ``conv_last``). The two ESRGAN layouts
-(the original ``model.N`` sequential and the "new arch" names) are renamed to it
-by :func:`canonicalize`. Hyper-parameters are read from tensor shapes alone.
-
-Scale 1 and 2 networks take a pixel-unshuffled input (as BasicSR does), so their
-input sides must be multiples of 4 and 2; scale 8 adds a third upsampling stage.
-"""
+"""RRDBNet: ESRGAN / Real-ESRGAN's residual-in-residual dense block network, under BasicSR's
+names (:func:`canonicalize` renames both ESRGAN layouts to them). Scale 1 and 2 networks
+take a pixel-unshuffled input, as BasicSR's do; scale 8 adds a third upsampling stage."""
 
 from __future__ import annotations
 
@@ -74,9 +67,7 @@ class RRDBNet(nn.Module):
         super().__init__()
         if scale not in (1, 2, 4, 8):
             raise ValueError(f"RRDBNet supports scale 1, 2, 4 or 8, not {scale}")
-        self.scale = scale
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+        self.in_channels, self.out_channels, self.scale = in_channels, out_channels, scale
         self.hyperparameters = dict(
             in_channels=in_channels, out_channels=out_channels, scale=scale,
             num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
@@ -86,10 +77,8 @@ class RRDBNet(nn.Module):
         self.conv_first = nn.Conv2d(in_channels * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        if num_up == 3:
-            self.conv_up3 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        for i in range(1, num_up + 1):
+            setattr(self, f"conv_up{i}", nn.Conv2d(num_feat, num_feat, 3, 1, 1))
         self.num_up = num_up
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, out_channels, 3, 1, 1)
@@ -109,8 +98,6 @@ class RRDBNet(nn.Module):
         feat = F.leaky_relu(self.conv_hr(feat), LEAKY_SLOPE, inplace=True)
         return self.conv_last(feat)
 
-
-# --- key layouts -------------------------------------------------------------------
 
 _NEW_ARCH_RENAMES = (
     (re.compile(r"^RRDB_trunk\."), "body."),
@@ -169,56 +156,38 @@ def canonicalize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | No
     return state
 
 
-def hyperparameters(state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Read every hyper-parameter from canonical tensor shapes."""
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
+    """An RRDBNet holding these weights (all its facts are in their shapes), or None."""
+    state = canonicalize(state)
+    if state is None:
+        return None
     num_feat, first_in = state["conv_first.weight"].shape[:2]
     out_channels = state["conv_last.weight"].shape[0]
-    num_grow_ch = state["body.0.rdb1.conv1.weight"].shape[0]
-    blocks = {int(k.split(".")[1]) for k in state if k.startswith("body.")}
     num_up = sum(1 for i in (1, 2, 3) if f"conv_up{i}.weight" in state)
     # conv_first sees in_channels * unshuffle^2 channels; assume in == out channels.
-    ratio = first_in // out_channels
-    unshuffle = {1: 1, 4: 2, 16: 4}.get(ratio)
+    unshuffle = {1: 1, 4: 2, 16: 4}.get(first_in // out_channels)
     if unshuffle is None or first_in % out_channels:
         unshuffle, in_channels = 1, first_in
     else:
         in_channels = out_channels
-    scale = {2: 4, 3: 8}[num_up] // unshuffle if num_up in (2, 3) else 0
-    return dict(
-        in_channels=int(in_channels), out_channels=int(out_channels), scale=int(scale),
-        num_feat=int(num_feat), num_block=len(blocks), num_grow_ch=int(num_grow_ch),
-    )
-
-
-def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]) -> RRDBNet | None:
-    """Build an RRDBNet holding these weights, or None if the layout is not RRDBNet's.
-
-    Every hyper-parameter is in the tensor shapes, so ``hints`` are not needed.
-    """
-    canonical = canonicalize(state)
-    if canonical is None:
-        return None
-    params = hyperparameters(canonical)
-    return adopt(lambda: RRDBNet(**params), canonical)
-
-
-def receptive_radius(net: RRDBNet) -> float:
-    """How far an output pixel sees, in input pixels: one pixel per 3x3 conv at its grid.
-
-    The trunk (first conv, 15 per RRDB, trunk conv) runs on the pixel-unshuffled grid;
-    each upsampling stage halves the step, and the HR and last convs run at the end.
-    """
-    trunk = 2 + 15 * len(net.body)
-    upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
-    return net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up)
+    params = dict(
+        in_channels=int(in_channels), out_channels=int(out_channels),
+        scale={2: 4, 3: 8}[num_up] // unshuffle if num_up in (2, 3) else 0,
+        num_feat=int(num_feat), num_grow_ch=int(state["body.0.rdb1.conv1.weight"].shape[0]),
+        num_block=len({int(k.split(".")[1]) for k in state if k.startswith("body.")}))
+    return adopt(lambda: RRDBNet(**params), state)
 
 
 def describe(net: RRDBNet) -> ModelDescriptor:
-    """The model contract's facts for an RRDBNet (pixel-unshuffle sets the size multiple)."""
+    """The model contract's facts for an RRDBNet: pixel-unshuffle sets the size multiple, and
+    each 3x3 conv sees one pixel further at its grid (each upsampling halves the step)."""
+    trunk = 2 + 15 * len(net.body)
+    upsampling = sum(0.5**i for i in range(1, net.num_up + 1))
     return ModelDescriptor(
         module=net, architecture=ARCH_NAME, scale=net.scale, in_channels=net.in_channels,
         out_channels=net.out_channels, size=SizeRequirements(multiple_of=net.unshuffle),
-        receptive_radius=receptive_radius(net), hyperparameters=dict(net.hyperparameters))
+        receptive_radius=net.unshuffle * (trunk + upsampling + 2 * 0.5**net.num_up),
+        hyperparameters=dict(net.hyperparameters))
 
 
 NETWORK = RRDBNet

@@ -1,22 +1,15 @@
-"""Every other architecture, through spandrel (the ``upscale[models]`` extra).
-
-spandrel (chaiNNer's loader) detects some forty architectures from their
-tensors (SPAN, DAT, HAT, SwinIR, OmniSR, RealPLKSR, RealCUGAN, Swin2SR, ...)
-and describes each with an ``ImageModelDescriptor``. It only ever sees tensors:
-our own reader (:mod:`upscale.loading.formats`) opens the file, refusing
-pickles that hold more than tensors, before any of it reaches spandrel.
-
-Its descriptor's facts become ours: scale, channels, size requirements, half and
-bf16 support, tiling advice. The receptive radius is not one of them: it is
-measured on the network itself (:mod:`upscale.archs.receptive`).
-"""
+"""Every other architecture, through spandrel (the ``upscale[models]`` extra), which only ever
+sees the tensors our own reader (:mod:`upscale.loading.formats`) took from the file. Its
+descriptor's facts become ours, except the receptive radius, which is measured."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,11 +19,9 @@ from ..model import ModelDescriptor, SizeRequirements
 from .receptive import measured_radius
 
 ARCH_NAME = "spandrel"  # the family; each network's own name is its spandrel architecture
-EXTRA = "upscale[models]"
-INSTALL_HINT = f'pip install "{EXTRA}"'
-# spandrel-extra-arches (``upscale[models-extra]``): the architectures whose code is licensed
-# for non-commercial use only (SRFormer, CodeFormer, Restormer, DDColor, ...), which spandrel
-# keeps out of its own package. When it is installed they join spandrel's registry.
+INSTALL_HINT = 'pip install "upscale[models]"'
+# spandrel-extra-arches (``upscale[models-extra]``): the architectures licensed for
+# non-commercial use only (SRFormer, CodeFormer, ...); when installed they join spandrel's.
 EXTRA_ARCHES = "spandrel_extra_arches"
 EXTRA_INSTALL_HINT = 'pip install "upscale[models-extra]"'
 TORCHVISION_HINT = (
@@ -44,21 +35,22 @@ def installed() -> bool:
     return importlib.util.find_spec("spandrel") is not None
 
 
-def library() -> ModuleType | None:
-    """spandrel, or None when the extra is not installed.
-
-    An installed spandrel that fails to import is nearly always a torchvision built
-    for another torch (``operator torchvision::nms does not exist``): one line says so.
-    """
-    if not installed():
-        return None
+def _import(module: str, name: str, hint: str = "") -> ModuleType:
+    """An installed module, or one line saying why it cannot be imported."""
     try:
-        import spandrel
+        return importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(
-            f"spandrel is installed but cannot be imported ({first[:160]}); "
-            f"{TORCHVISION_HINT}") from exc
+            f"{name} is installed but cannot be imported ({first[:160]}){hint}") from exc
+
+
+def library() -> ModuleType | None:
+    """spandrel, or None when the extra is not installed; one that fails to import is nearly
+    always a torchvision built for another torch (``torchvision::nms does not exist``)."""
+    if not installed():
+        return None
+    spandrel = _import("spandrel", "spandrel", f"; {TORCHVISION_HINT}")
     _add_extra_arches()
     return spandrel
 
@@ -70,18 +62,9 @@ def extra_arches_installed() -> bool:
 
 @functools.cache
 def _add_extra_arches() -> None:
-    """spandrel-extra-arches' architectures in spandrel's registry, once per process, when
-    it is installed (a broken install is one line, as a broken spandrel is)."""
-    if not extra_arches_installed():
-        return
-    try:
-        import spandrel_extra_arches
-    except Exception as exc:  # noqa: BLE001 - any import failure is the same one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnsupportedModelError(
-            f"spandrel-extra-arches is installed but cannot be imported ({first[:160]})"
-        ) from exc
-    spandrel_extra_arches.install(ignore_duplicates=True)  # a caller may have added them
+    """spandrel-extra-arches' architectures in spandrel's registry, once per process."""
+    if extra_arches_installed():  # a caller may have added them already
+        _import(EXTRA_ARCHES, "spandrel-extra-arches").install(ignore_duplicates=True)
 
 
 def architecture_names() -> list[str]:
@@ -94,25 +77,18 @@ def architecture_names() -> list[str]:
 
 
 class SpandrelNetwork(nn.Module):
-    """A network spandrel built, called the way spandrel calls it; N×C×H×W in and out.
-
-    ``facts`` are the descriptor's, kept so that :func:`describe` (and a copy of this
-    module on another device) needs no spandrel descriptor.
-    """
+    """A network spandrel built, called as spandrel calls it, with its descriptor's facts."""
 
     def __init__(self, network: nn.Module, call: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-                 facts: Mapping[str, object]) -> None:
+                 facts: Mapping[str, Any]) -> None:
         super().__init__()
-        self.network = network
-        self.call = call
-        self.facts = dict(facts)
+        self.network, self.call, self.facts = network, call, dict(facts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.call(self.network, x)
 
     def state_dict(self, *args, **kwargs):  # noqa: ANN201 - nn.Module's
-        """The network's tensors under spandrel's own names (no wrapper prefix), so that a
-        blend of two of them, or their weights digest, is the checkpoint's."""
+        """Tensors under spandrel's own names: a blend or weights digest is the checkpoint's."""
         return self.network.state_dict(*args, **kwargs)
 
     def load_state_dict(self, state, *args, **kwargs):  # noqa: ANN001, ANN201 - nn.Module's
@@ -120,11 +96,8 @@ class SpandrelNetwork(nn.Module):
 
 
 def _call_of(descriptor: object) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
-    """How spandrel calls the network (a few architectures return a tuple, or rescale).
-
-    Its default, ``model(image)``, is replaced by a function of ours: spandrel's is a
-    lambda, which the plain pickle (e.g. a Python caller's multiprocessing) cannot send.
-    """
+    """How spandrel calls the network (a few architectures return a tuple, or rescale); its
+    default lambda is replaced by a function of ours, which the plain pickle can send."""
     call = getattr(descriptor, "_call_fn", None)
     if not callable(call) or getattr(call, "__module__", "").endswith("model_descriptor"):
         return _plain_call
@@ -135,31 +108,22 @@ def _plain_call(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return network(x)
 
 
-def _facts(descriptor) -> dict[str, object]:  # noqa: ANN001 - spandrel's ImageModelDescriptor
+def _facts(descriptor) -> dict[str, Any]:  # noqa: ANN001 - spandrel's ImageModelDescriptor
+    """The descriptor's facts, as :class:`ModelDescriptor` fields."""
     size = descriptor.size_requirements
     return {
         "architecture": descriptor.architecture.name,
-        "architecture_id": str(descriptor.architecture.id),
-        "purpose": descriptor.purpose,
-        "tags": list(descriptor.tags),
         "scale": int(descriptor.scale),
         "in_channels": int(descriptor.input_channels),
         "out_channels": int(descriptor.output_channels),
-        "minimum": int(size.minimum),
-        "multiple_of": int(size.multiple_of),
-        "square": bool(size.square),
+        "size": SizeRequirements(multiple_of=max(1, int(size.multiple_of)),
+                                 minimum=max(1, int(size.minimum)), square=bool(size.square)),
+        "hyperparameters": {"architecture_id": str(descriptor.architecture.id),
+                            "purpose": descriptor.purpose, "tags": list(descriptor.tags)},
         "supports_half": bool(descriptor.supports_half),
         "supports_bfloat16": bool(descriptor.supports_bfloat16),
         "tiling": descriptor.tiling.name.lower(),  # supported, discouraged or internal
     }
-
-
-def _detected(spandrel: ModuleType, state: Mapping[str, torch.Tensor]) -> str | None:
-    """The name of the architecture spandrel takes these tensors for, if any."""
-    for support in spandrel.MAIN_REGISTRY.architectures("detection"):
-        if support.architecture.detect(state):
-            return support.architecture.name
-    return None
 
 
 def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
@@ -174,7 +138,9 @@ def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
     except spandrel.UnsupportedModelError:
         return None
     except Exception as exc:  # noqa: BLE001 - detected, but the tensors do not build it
-        name = _detected(spandrel, state) or "an architecture spandrel knows"
+        name = next((support.architecture.name
+                     for support in spandrel.MAIN_REGISTRY.architectures("detection")
+                     if support.architecture.detect(state)), "an architecture spandrel knows")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(
             f"looks like {name} but the tensors do not fit it ({first[:200]})") from exc
@@ -189,21 +155,13 @@ def from_state_dict(state: Mapping[str, torch.Tensor], hints: Mapping[str, str]
 def describe(net: SpandrelNetwork) -> ModelDescriptor:
     """The model contract's facts: spandrel's descriptor, and the measured receptive radius."""
     facts = net.facts
-    size = SizeRequirements(multiple_of=max(1, int(facts["multiple_of"])),
-                            minimum=max(1, int(facts["minimum"])),
-                            square=bool(facts["square"]))
-    radius = measured_radius(net, size, int(facts["scale"]), int(facts["in_channels"]))
+    size = facts["size"]
+    radius = measured_radius(net, size, facts["scale"], facts["in_channels"])
     if radius.alignment > size.multiple_of:  # we pad to its windows, so tiles align with them
-        size = SizeRequirements(multiple_of=radius.alignment, minimum=size.minimum,
-                                square=size.square)
-    hyperparameters = {key: facts[key] for key in ("architecture_id", "purpose", "tags")}
-    hyperparameters["receptive_radius"] = radius.describe()
-    return ModelDescriptor(
-        module=net, architecture=str(facts["architecture"]), scale=int(facts["scale"]),
-        in_channels=int(facts["in_channels"]), out_channels=int(facts["out_channels"]),
-        size=size, receptive_radius=radius.pixels, hyperparameters=hyperparameters,
-        supports_half=bool(facts["supports_half"]),
-        supports_bfloat16=bool(facts["supports_bfloat16"]), tiling=facts["tiling"])
+        size = dataclasses.replace(size, multiple_of=radius.alignment)
+    hyperparameters = {**facts["hyperparameters"], "receptive_radius": radius.describe()}
+    facts = {**facts, "size": size, "hyperparameters": hyperparameters}
+    return ModelDescriptor(module=net, receptive_radius=radius.pixels, **facts)
 
 
 NETWORK = SpandrelNetwork

@@ -1,10 +1,5 @@
-"""SRVGGNetCompact: Real-ESRGAN's small VGG-style network for video and anime.
-
-A plain stack of 3x3 convolutions and activations at input resolution, then a
-pixel shuffle, plus the nearest-upsampled input as a residual. Canonical names
-follow BasicSR: ``body.0`` is the first conv, ``body.1`` its activation, and so on,
-so convolutions sit at even indices and PReLU weights (if any) at odd ones.
-"""
+"""SRVGGNetCompact: Real-ESRGAN's small VGG-style network for video and anime: 3x3
+convolutions at input resolution, a pixel shuffle, and the nearest-upsampled input added."""
 
 from __future__ import annotations
 
@@ -46,18 +41,14 @@ class SRVGGNetCompact(nn.Module):
         act_type: str = "prelu",
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.scale = scale
+        self.in_channels, self.out_channels, self.scale = in_channels, out_channels, scale
         self.hyperparameters = dict(
             in_channels=in_channels, out_channels=out_channels, num_feat=num_feat,
             num_conv=num_conv, scale=scale, act_type=act_type,
         )
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, num_feat, 3, 1, 1)]
-        layers.append(_activation(act_type, num_feat))
-        for _ in range(num_conv):
-            layers.append(nn.Conv2d(num_feat, num_feat, 3, 1, 1))
-            layers.append(_activation(act_type, num_feat))
+        layers: list[nn.Module] = []
+        for conv_in in (in_channels, *[num_feat] * num_conv):
+            layers += [nn.Conv2d(conv_in, num_feat, 3, 1, 1), _activation(act_type, num_feat)]
         layers.append(nn.Conv2d(num_feat, out_channels * scale * scale, 3, 1, 1))
         self.body = nn.ModuleList(layers)
         self.upsampler = nn.PixelShuffle(scale)
@@ -71,56 +62,27 @@ class SRVGGNetCompact(nn.Module):
         return out.add_(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
 
 
-def hyperparameters(state: dict[str, torch.Tensor], act_type: str | None = None) -> dict:
-    """Read the hyper-parameters from tensor shapes.
-
-    ReLU and LeakyReLU carry no tensors, so they cannot be told apart from the
-    weights alone: a network without PReLU weights is taken to be LeakyReLU (the
-    BasicSR default for that case) unless ``act_type`` says otherwise.
-    """
-    conv_indices = sorted(
-        int(k.split(".")[1]) for k in state if k.startswith("body.") and k.endswith(".weight")
-        and state[k].ndim == 4
-    )
-    first, last = state[f"body.{conv_indices[0]}.weight"], state[f"body.{conv_indices[-1]}.weight"]
-    num_feat, in_channels = first.shape[:2]
-    has_prelu = any(state[k].ndim == 1 and k.endswith(".weight") and k.startswith("body.")
-                    and int(k.split(".")[1]) % 2 == 1 for k in state)
-    out_channels = in_channels
-    scale = math.isqrt(last.shape[0] // out_channels)
-    return dict(
-        in_channels=int(in_channels), out_channels=int(out_channels), num_feat=int(num_feat),
-        num_conv=len(conv_indices) - 2, scale=int(scale),
-        act_type=act_type or ("prelu" if has_prelu else "leakyrelu"),
-    )
-
-
-def matches(state: dict[str, torch.Tensor]) -> bool:
-    """A ``body.N`` list of 4-D convs at even indices, nothing else at the top level."""
-    if "body.0.weight" not in state or state["body.0.weight"].ndim != 4:
-        return False
+def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
+                    ) -> SRVGGNetCompact | None:
+    """An SRVGGNetCompact holding these weights, or None unless they are a ``body.N`` list of
+    4-D convs at even N (PReLU weights at odd N). Without PReLU weights the activation is
+    LeakyReLU (BasicSR's default) unless ``hints["act_type"]`` says ReLU, which has none."""
     if any(not k.startswith("body.") for k in state):
-        return False
+        return None
     convs = sorted(int(k.split(".")[1]) for k in state
                    if k.endswith(".weight") and state[k].ndim == 4)
     if len(convs) < 2 or convs != list(range(0, 2 * len(convs), 2)):
-        return False
-    last = state[f"body.{convs[-1]}.weight"]
-    in_channels = state["body.0.weight"].shape[1]
-    ratio = last.shape[0] / in_channels
-    return ratio.is_integer() and math.isqrt(int(ratio)) ** 2 == int(ratio)
-
-
-def from_state_dict(state: dict[str, torch.Tensor], hints: Mapping[str, str]
-                    ) -> SRVGGNetCompact | None:
-    """Build an SRVGGNetCompact holding these weights, or None if the layout differs.
-
-    ``hints["act_type"]`` (from the registry or the file's metadata) tells ReLU from
-    LeakyReLU, which leave no tensors behind.
-    """
-    if not matches(state):
         return None
-    params = hyperparameters(state, hints.get("act_type"))
+    num_feat, in_channels = state["body.0.weight"].shape[:2]
+    ratio = state[f"body.{convs[-1]}.weight"].shape[0] / in_channels
+    scale = math.isqrt(int(ratio))
+    if not ratio.is_integer() or scale**2 != ratio:
+        return None
+    has_prelu = any(state[k].ndim == 1 and k.endswith(".weight") and int(k.split(".")[1]) % 2
+                    for k in state)
+    params = dict(in_channels=int(in_channels), out_channels=int(in_channels),
+                  num_feat=int(num_feat), num_conv=len(convs) - 2, scale=scale,
+                  act_type=hints.get("act_type") or ("prelu" if has_prelu else "leakyrelu"))
     return adopt(lambda: SRVGGNetCompact(**params), state)
 
 

@@ -1,11 +1,6 @@
 """Weights: from a spec (name, path, URL, hf://, weights/ stem) to an eval-mode network.
-
-``load_model(spec)`` is the one call most code needs: it returns the
-:class:`~upscale.model.ModelDescriptor` every other layer reads a network's facts
-from. ``resolve_weights`` and ``load_state_dict`` expose the two halves (find
-the file; read its tensors) for code that works on weights directly, such as
-network blending.
-"""
+``resolve_weights`` and ``load_state_dict`` are its two halves (find the file; read its
+tensors), for code that works on weights directly, such as blending."""
 
 from __future__ import annotations
 
@@ -43,31 +38,23 @@ def _read(resolved: Resolved) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
     state, metadata = read_checkpoint(resolved.path)
     metadata = {"source": resolved.display, **metadata}
-    entry = resolved.entry
-    if entry is not None:
-        metadata.setdefault("model", entry.name)
-        if entry.act_type and "act_type" not in metadata:
-            metadata["act_type"] = entry.act_type
+    if resolved.entry is not None:
+        metadata.setdefault("model", resolved.entry.name)
+        if resolved.entry.act_type and "act_type" not in metadata:
+            metadata["act_type"] = resolved.entry.act_type
     return state, metadata
 
 
 def load_state_dict(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None
                     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The tensors of a spec's checkpoint (training wrappers removed) and its metadata.
-
-    Metadata always has ``source`` (display name) and ``format``; safetensors
-    metadata (e.g. ``act_type``) and ncnn facts (``ncnn_output_resize``) are kept.
-    """
+    """The tensors of a spec's checkpoint (training wrappers removed) and its metadata
+    (always ``source`` and ``format``, plus the file's own, e.g. ``act_type``)."""
     return _read(resolve_weights(spec, offline=offline))
 
 
 def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> ModelDescriptor:
-    """The eval-mode network a spec names and its facts; architecture from the tensors.
-
-    The descriptor says where the weights came from (``source``, ``source_path``,
-    ``metadata``). An ncnn export that ends in a downscale (realesr-animevideov3's
-    x2/x3 files) has the ``output_scale`` that export produced.
-    """
+    """The eval-mode network a spec names, its architecture read from the tensors; an ncnn
+    export ending in a downscale (realesr-animevideov3 x2/x3) has that ``output_scale``."""
     from ..archs import build_model
 
     resolved = resolve_weights(spec, offline=offline)
@@ -87,8 +74,6 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
 __getattr__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = [
-    "DEFAULT_MODEL", "ModelEntry", "Resolved", "availability", "default_model_name",
-    "find_model", "list_models", "load_model", "load_state_dict", "resolve_weights",
-    "weights_dirs",
-]
+__all__ = ["DEFAULT_MODEL", "ModelEntry", "Resolved", "availability", "default_model_name",
+           "find_model", "list_models", "load_model", "load_state_dict", "resolve_weights",
+           "weights_dirs"]

@@ -1,12 +1,6 @@
-"""Read a checkpoint file into (tensors, metadata), whatever its format.
-
-``.pth``/``.pt`` go through ``torch.load(weights_only=True)`` only: a pickle
-can run arbitrary code on load, and checkpoints come from strangers on the
-internet. The restricted unpickler refuses anything but tensors and plain
-containers, before any of it runs. Training wrappers (``params_ema``,
-``params``, ``state_dict``, ``model``) are unwrapped here so that every
-architecture sees a flat name -> tensor mapping.
-"""
+"""A checkpoint file to (tensors, metadata). Pickles go through ``torch.load(weights_only=True)``
+only: checkpoints come from strangers, and the restricted unpickler refuses anything but
+tensors and plain containers before any of it runs."""
 
 from __future__ import annotations
 
@@ -27,6 +21,8 @@ WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".param", ".onnx")
 # BasicSR saves the EMA weights (the ones meant for inference) beside the raw ones.
 WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model", "generator", "netG",
                 "net", "net_g")
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+PICKLE_PROTOCOL_MARK = 0x80  # the first byte of any pickle of protocol 2 or newer
 
 StateDict = dict[str, torch.Tensor]
 
@@ -47,40 +43,23 @@ def unwrap(obj: object, source: str) -> StateDict:
     return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 
-ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
-PICKLE_PROTOCOL_MARK = 0x80  # the first byte of any pickle of protocol 2 or newer
-
-
-def looks_like_checkpoint(path: Path) -> bool:
-    """Whether the file starts as torch.save writes: a zip archive or a pickle."""
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    return head.startswith(ZIP_MAGIC) or (len(head) > 1 and head[0] == PICKLE_PROTOCOL_MARK)
-
-
-def refused_globals(exc: BaseException) -> str | None:
-    """The object the weights-only unpickler refused, if that is why it failed."""
-    for line in str(exc).splitlines():
-        if "GLOBAL" in line:
-            return line.strip()
-    return None
-
-
 def load_torch(path: Path) -> StateDict:
     """A ``.pth``/``.pt`` file through the weights-only unpickler."""
     try:
-        if not looks_like_checkpoint(path):
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if not (head.startswith(ZIP_MAGIC) or (len(head) > 1 and head[0] == PICKLE_PROTOCOL_MARK)):
             raise UnsupportedModelError(f"{path}: not a PyTorch checkpoint (neither the zip "
                                         "archive nor the pickle that torch.save writes)")
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = refused_globals(exc)
-        if first is None:
+        refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), None)
+        if refused is None:
             raise UnsupportedModelError(
                 f"{path}: not a readable PyTorch checkpoint (damaged pickle data)") from exc
         raise UnsupportedModelError(
             f"{path}: refused: the checkpoint contains pickled Python objects beyond tensors, "
-            f"which could run code when loaded ({first[:160]}); convert it to .safetensors "
+            f"which could run code when loaded ({refused[:160]}); convert it to .safetensors "
             "with a trusted tool"
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -92,7 +71,6 @@ def load_torch(path: Path) -> StateDict:
 
 def load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
     """Tensors and the free-form metadata (e.g. ``act_type``) of a .safetensors file."""
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = dict(handle.metadata() or {})

@@ -1,20 +1,11 @@
-"""ESRGAN network interpolation: θ = (1−α)·θ_PSNR + α·θ_GAN, once, in weight space.
-
-Blending weights only makes sense between a network and its own fine-tune: the
-two then sit in one basin of the loss, and the straight line between them stays
-in it. Two independently trained networks with the same shapes blend into
-nonsense (their channels are not even in the same order), so besides the shape
-check we measure how far apart the two are and warn when they do not look
-related. Blends are cached by (sha256 of A, sha256 of B, α) so a repeated run
-reads the blend instead of re-blending (both sources are still read: their hashes
-are the key that proves the cached blend was made from them).
-"""
+"""ESRGAN network interpolation: θ = (1−α)·θ_PSNR + α·θ_GAN, once, in weight space. Only a
+network and its own fine-tune blend well (unrelated ones of the same shapes blend into
+nonsense), so a pair that does not look related is warned about. Blends are cached."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import math
 import os
@@ -24,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..archs import build_model
@@ -35,25 +25,15 @@ from ..notes import Caution
 from ..outputs import write_atomically
 from . import load_state_dict
 from .cache import cache_root
+from .formats import load_safetensors
 
-# ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its
-# fine-tune. Calibrated on real packaged pairs by blending them and scoring Y-PSNR
-# at α = 0, 0.25, 0.5, 0.75, 1 (issue 4's report): pairs that blended smoothly
-# were 0.29, 0.39 (Real-CUGAN SE x2 variants) and 0.645 (waifu2x photo noise 0
-# and 1) apart; pairs whose middle fell below both ends were 0.70 (Real-CUGAN SE
-# base vs denoise3x, -4.5 dB), 0.95 (RealESRGAN x4plus vs RealSR DF2K; Real-CUGAN
-# pro base vs denoise3x), 1.04 and 1.39 (waifu2x) apart. Two random
-# initialisations are about 1.41 apart. The threshold sits midway in the gap.
+# ‖θ_A − θ_B‖ / ‖θ_A‖ above which a pair does not look like a network and its fine-tune.
+# Calibrated on real packaged pairs by Y-PSNR at α = 0 … 1 (issue 4's report): pairs that
+# blended smoothly were 0.29 to 0.645 apart, pairs whose middle fell below both ends 0.70
+# to 1.39; two random initialisations are about 1.41 apart. It sits midway in the gap.
 LINEAGE_THRESHOLD = 0.67
 
-# Keys of the safetensors metadata that a blended checkpoint carries.
-META_ALPHA = "blend_alpha"
-META_PSNR_SHA256 = "blend_psnr_sha256"
-META_GAN_SHA256 = "blend_gan_sha256"
-META_PSNR_SOURCE = "blend_psnr_source"
-META_GAN_SOURCE = "blend_gan_source"
-META_DISTANCE = "blend_relative_distance"
-META_ACT_TYPE = "act_type"
+Tensors = Mapping[str, torch.Tensor]
 
 
 class LineageWarning(Caution):
@@ -70,23 +50,18 @@ class Blend:
     act_type: str | None = None
 
 
-def canonical_state(state: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
-                    act_type: str | None = None) -> tuple[dict[str, torch.Tensor], ModelDescriptor]:
-    """The tensors under their architecture's canonical names, plus the model built from them.
-
-    Blending key by key needs both sides under one naming: an original-ESRGAN
-    ``model.N`` file and a BasicSR file of the same network must line up.
-    """
-    model = build_model(state, hints=_hints(act_type), source=source)
-    return {k: v.detach() for k, v in model.module.state_dict().items()}, model
-
-
 def _hints(act_type: str | None) -> dict[str, str]:
     return {"act_type": act_type} if act_type else {}
 
 
-def first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-                     name_a: str = "A", name_b: str = "B") -> str | None:
+def canonical_state(state: Tensors, *, source: str,
+                    act_type: str | None) -> tuple[dict[str, torch.Tensor], ModelDescriptor]:
+    """The tensors under canonical names (so two layouts of one network line up), and the model."""
+    model = build_model(state, hints=_hints(act_type), source=source)
+    return {k: v.detach() for k, v in model.module.state_dict().items()}, model
+
+
+def first_difference(a: Tensors, b: Tensors, name_a: str, name_b: str) -> str | None:
     """Describe the first tensor, in A's order, that the two state dicts do not share."""
     for key, tensor in a.items():
         if key not in b:
@@ -100,25 +75,13 @@ def first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor
     return None
 
 
-def check_same_architecture(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-                            name_a: str = "A", name_b: str = "B") -> None:
-    """Refuse to blend two networks whose tensors do not correspond one to one."""
-    difference = first_difference(a, b, name_a, name_b)
-    if difference is not None:
-        raise UpscaleError(
-            f"cannot blend {name_a} with {name_b}: not the same architecture ({difference})"
-        )
-
-
-def relative_distance(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:
+def relative_distance(a: Tensors, b: Tensors) -> float:
     """‖θ_A − θ_B‖ / ‖θ_A‖ over every floating-point parameter, in float64."""
-    diff_sq = 0.0
-    norm_sq = 0.0
+    diff_sq = norm_sq = 0.0
     for key, tensor in a.items():
         if not tensor.is_floating_point():
             continue
-        ta = tensor.to(torch.float64)
-        tb = b[key].to(torch.float64)
+        ta, tb = tensor.to(torch.float64), b[key].to(torch.float64)
         diff_sq += float(torch.sum((ta - tb) ** 2))
         norm_sq += float(torch.sum(ta**2))
     if norm_sq == 0.0:
@@ -126,48 +89,31 @@ def relative_distance(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tenso
     return math.sqrt(diff_sq / norm_sq)
 
 
-def warn_if_unrelated(distance: float, name_a: str = "A", name_b: str = "B",
-                      threshold: float = LINEAGE_THRESHOLD) -> None:
-    """Issue a :class:`LineageWarning`, with the distance, when it exceeds ``threshold``."""
-    if distance > threshold:
+def warn_if_unrelated(distance: float, name_a: str, name_b: str) -> None:
+    """Issue a :class:`LineageWarning`, with the distance, above :data:`LINEAGE_THRESHOLD`."""
+    if distance > LINEAGE_THRESHOLD:
         warnings.warn(
             f"{name_a} and {name_b} are {distance:.2f} apart (‖A−B‖/‖A‖; a network and its "
-            f"fine-tune are usually below {threshold:g}): they do not look related, and "
-            "blending unrelated networks gives worse images than either one",
-            LineageWarning,
-            stacklevel=3,
-        )
+            f"fine-tune are usually below {LINEAGE_THRESHOLD:g}): they do not look related, "
+            "and blending unrelated networks gives worse images than either one",
+            LineageWarning, stacklevel=3)
 
 
-def check_lineage(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-                  name_a: str = "A", name_b: str = "B",
-                  threshold: float = LINEAGE_THRESHOLD) -> float:
-    """Return the relative distance; warn (LineageWarning) when it exceeds ``threshold``."""
+def check_lineage(a: Tensors, b: Tensors, name_a: str = "A", name_b: str = "B") -> float:
+    """Return the relative distance; warn (LineageWarning) when the pair looks unrelated."""
     distance = relative_distance(a, b)
-    warn_if_unrelated(distance, name_a, name_b, threshold)
+    warn_if_unrelated(distance, name_a, name_b)
     return distance
 
 
-def interpolate(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-                alpha: float) -> dict[str, torch.Tensor]:
-    """(1−α)·A + α·B for every tensor; α = 0 and 1 return the ends' tensors unchanged.
-
-    The sum is formed in float64 and rounded once, so α = 0.5 is exactly the
-    correctly rounded mean of each pair of values.
-    """
-    return _mix(a, b, check_alpha(alpha))
-
-
-def _mix(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
-         alpha: float) -> dict[str, torch.Tensor]:
-    """:func:`interpolate` for an α already checked."""
+def _mix(a: Tensors, b: Tensors, alpha: float) -> dict[str, torch.Tensor]:
+    """(1−α)·A + α·B per tensor, summed in float64 and rounded once (α = 0.5 is the correctly
+    rounded mean); α = 0 and 1 return the ends' tensors unchanged."""
     out: dict[str, torch.Tensor] = {}
     for key, ta in a.items():
         tb = b[key]
-        if alpha == 0.0:
-            out[key] = ta.clone()
-        elif alpha == 1.0:
-            out[key] = tb.clone()
+        if alpha in (0.0, 1.0):
+            out[key] = (tb if alpha else ta).clone()
         elif not (ta.is_floating_point() and tb.is_floating_point()):
             if not torch.equal(ta, tb):
                 raise UpscaleError(f"cannot blend the integer tensor {key}: the two differ")
@@ -178,64 +124,26 @@ def _mix(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
     return out
 
 
-def blend_state_dicts(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.Tensor],
-                      alpha: float, *, psnr_name: str = "the PSNR network",
-                      gan_name: str = "the GAN network",
+def blend_state_dicts(psnr: Tensors, gan: Tensors, alpha: float, *,
+                      psnr_name: str = "the PSNR network", gan_name: str = "the GAN network",
                       act_type: str | None = None) -> Blend:
     """Check α, shapes and lineage, then blend; any key layout and architecture we know."""
-    return _blend_states(psnr, gan, check_alpha(alpha), psnr_name, gan_name, act_type)
-
-
-def _blend_states(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.Tensor],
-                  alpha: float, psnr_name: str, gan_name: str, act_type: str | None) -> Blend:
-    """:func:`blend_state_dicts` for an α already checked."""
+    alpha = check_alpha(alpha)
     canonical_psnr, model = canonical_state(psnr, source=psnr_name, act_type=act_type)
     canonical_gan, _ = canonical_state(gan, source=gan_name, act_type=act_type)
-    check_same_architecture(canonical_psnr, canonical_gan, psnr_name, gan_name)
+    if difference := first_difference(canonical_psnr, canonical_gan, psnr_name, gan_name):
+        raise UpscaleError(
+            f"cannot blend {psnr_name} with {gan_name}: not the same architecture ({difference})")
     distance = check_lineage(canonical_psnr, canonical_gan, psnr_name, gan_name)
-    return Blend(
-        state=_mix(canonical_psnr, canonical_gan, alpha),
-        alpha=alpha,
-        distance=distance,
-        act_type=model.hyperparameters.get("act_type"),
-    )
+    return Blend(state=_mix(canonical_psnr, canonical_gan, alpha), alpha=alpha,
+                 distance=distance, act_type=model.hyperparameters.get("act_type"))
 
 
-# --- the blended checkpoint -------------------------------------------------------------
-
-
-def blend_metadata(blend: Blend, *, psnr_sha256: str, gan_sha256: str,
-                   psnr_source: str = "", gan_source: str = "") -> dict[str, str]:
-    """What a blended safetensors file records about how it was made."""
-    meta = {
-        META_ALPHA: repr(blend.alpha),
-        META_PSNR_SHA256: psnr_sha256,
-        META_GAN_SHA256: gan_sha256,
-        META_PSNR_SOURCE: psnr_source,
-        META_GAN_SOURCE: gan_source,
-        META_DISTANCE: f"{blend.distance:.6g}",
-    }
-    if blend.act_type is not None:
-        meta[META_ACT_TYPE] = blend.act_type
-    return meta
-
-
-def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str], *,
-                overwrite: bool = True) -> None:
+def write_blend(path: Path, blend: Blend, metadata: Mapping[str, str]) -> None:
     """Write the blend as safetensors under a temporary name, then rename it into place."""
-
     tensors = {k: v.contiguous() for k, v in blend.state.items()}
     write_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=dict(metadata)),
-                     overwrite=overwrite)
-
-
-def read_blend(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file written by :func:`write_blend`."""
-
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata() or {})
-        state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    return state, metadata
+                     overwrite=True)
 
 
 def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
@@ -244,89 +152,68 @@ def cache_key(psnr_sha256: str, gan_sha256: str, alpha: float) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-# --- loading a blend -------------------------------------------------------------------
-
-
-def blend_cache_dir() -> Path:
-    """Blended weights live beside the converted and downloaded ones, under ``blends/``."""
-    return cache_root() / "blends"
-
-
-def _read_cached(path: Path, psnr_sha256: str, gan_sha256: str,
-                 alpha: float) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
-    """A cached blend, if there is one and it says it was made from exactly these inputs."""
-    if not path.is_file():
-        return None
+def _read_cached(path: Path, expected: Mapping[str, str]
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+    """A cached blend, if there is one and its metadata says it was made from these inputs."""
     try:
-        state, meta = read_blend(path)
-    except Exception:  # a damaged cache entry is rebuilt, never trusted or fatal
+        state, meta = load_safetensors(path)
+    except Exception:  # a missing or damaged entry is rebuilt, never trusted or fatal
         return None
-    expected = (psnr_sha256, gan_sha256, repr(alpha))
-    if (meta.get(META_PSNR_SHA256), meta.get(META_GAN_SHA256), meta.get(META_ALPHA)) != expected:
-        return None
-    return state, meta
+    return (state, meta) if all(meta.get(k) == v for k, v in expected.items()) else None
 
 
-@dataclass(frozen=True)
 class _Pair:
-    """The two checkpoints of a blend, read once."""
+    """The two checkpoints of a blend, read once, and their weights digests."""
 
-    specs: tuple[str, str]
-    states: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
-    metadata: tuple[dict[str, str], dict[str, str]]
+    def __init__(self, psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
+                 offline: bool | None) -> None:
+        self.specs = (os.fspath(psnr_spec), os.fspath(gan_spec))
+        self.names = (f"{self.specs[0]} (PSNR)", f"{self.specs[1]} (GAN)")
+        (self.psnr, self.psnr_meta), (self.gan, self.gan_meta) = (
+            load_state_dict(spec, offline=offline) for spec in self.specs)
+        self.sha256 = (weights_sha256(self.psnr), weights_sha256(self.gan))
 
-    @property
-    def names(self) -> tuple[str, str]:
-        return f"{self.specs[0]} (PSNR)", f"{self.specs[1]} (GAN)"
+    def identity(self, alpha: float) -> dict[str, str]:
+        """What a blend file records of the inputs it was made from."""
+        return {"blend_alpha": repr(alpha), "blend_psnr_sha256": self.sha256[0],
+                "blend_gan_sha256": self.sha256[1]}
 
-    @functools.cached_property
-    def sha256(self) -> tuple[str, str]:
-        return weights_sha256(self.states[0]), weights_sha256(self.states[1])
-
-
-def _read_pair(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
-               offline: bool | None) -> _Pair:
-    (psnr_state, psnr_meta), (gan_state, gan_meta) = (
-        load_state_dict(spec, offline=offline) for spec in (psnr_spec, gan_spec))
-    return _Pair((os.fspath(psnr_spec), os.fspath(gan_spec)), (psnr_state, gan_state),
-                 (psnr_meta, gan_meta))
-
-
-def _blend_pair(pair: _Pair, alpha: float) -> tuple[Blend, dict[str, str]]:
-    psnr_meta, gan_meta = pair.metadata
-    blend = _blend_states(*pair.states, alpha, *pair.names,
-                          psnr_meta.get("act_type") or gan_meta.get("act_type"))
-    metadata = blend_metadata(blend, psnr_sha256=pair.sha256[0], gan_sha256=pair.sha256[1],
-                              psnr_source=psnr_meta.get("source", pair.specs[0]),
-                              gan_source=gan_meta.get("source", pair.specs[1]))
-    return blend, metadata
+    def blend(self, alpha: float) -> tuple[Blend, dict[str, str]]:
+        """The blend and the metadata a file of it records about how it was made."""
+        act_type = self.psnr_meta.get("act_type") or self.gan_meta.get("act_type")
+        blend = blend_state_dicts(self.psnr, self.gan, alpha, psnr_name=self.names[0],
+                                  gan_name=self.names[1], act_type=act_type)
+        metadata = {
+            **self.identity(blend.alpha),
+            "blend_psnr_source": self.psnr_meta.get("source", self.specs[0]),
+            "blend_gan_source": self.gan_meta.get("source", self.specs[1]),
+            "blend_relative_distance": f"{blend.distance:.6g}",
+        }
+        if blend.act_type is not None:
+            metadata["act_type"] = blend.act_type
+        return blend, metadata
 
 
 def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike, alpha: float,
                       *, offline: bool | None = None) -> tuple[Blend, dict[str, str]]:
     """θ = (1−α)·θ_PSNR + α·θ_GAN and the metadata a file of it records (``upscale blend``)."""
-    return _blend_pair(_read_pair(psnr_spec, gan_spec, offline), check_alpha(alpha))
+    return _Pair(psnr_spec, gan_spec, offline).blend(check_alpha(alpha))
 
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
                        alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
-    """The network θ = (1−α)·θ_PSNR + α·θ_GAN, built once and cached by (A, B, α).
-
-    Each spec is anything :func:`upscale.loading.load_state_dict` takes. A
-    LineageWarning is issued (on cache hits too) when the pair looks unrelated.
-    """
-
+    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too."""
     alpha = check_alpha(alpha)
-    pair = _read_pair(psnr_spec, gan_spec, offline)
-    path = blend_cache_dir() / f"{cache_key(*pair.sha256, alpha)}.safetensors"
-    cached = _read_cached(path, *pair.sha256, alpha)
-    display = f"{1 - alpha:g}·{os.fspath(psnr_spec)} + {alpha:g}·{os.fspath(gan_spec)}"
+    pair = _Pair(psnr_spec, gan_spec, offline)
+    path = cache_root() / "blends" / f"{cache_key(*pair.sha256, alpha)}.safetensors"
+    cached = _read_cached(path, pair.identity(alpha))
+    display = f"{1 - alpha:g}·{pair.specs[0]} + {alpha:g}·{pair.specs[1]}"
     if cached is not None:
         state, metadata = cached
-        warn_if_unrelated(float(metadata.get(META_DISTANCE, "0")), *pair.names)
-        model = build_model(state, hints=_hints(metadata.get(META_ACT_TYPE)), source=str(path))
+        warn_if_unrelated(float(metadata.get("blend_relative_distance", "0")), *pair.names)
+        model = build_model(state, hints=_hints(metadata.get("act_type")), source=str(path))
     else:
-        blend, metadata = _blend_pair(pair, alpha)
+        blend, metadata = pair.blend(alpha)
         if 0.0 < alpha < 1.0:  # the ends are the sources themselves: nothing worth caching
             with contextlib.suppress(OSError):  # a read-only cache costs time, not correctness
                 write_blend(path, blend, metadata)

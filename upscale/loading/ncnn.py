@@ -1,17 +1,6 @@
-"""ncnn ``.param`` + ``.bin`` pairs, read into PyTorch state dicts with canonical names.
-
-The ``.param`` file is the graph as text; the ``.bin`` file is every layer's
-weights concatenated in layer order, with nothing in between to say where one
-tensor ends. So the reader walks the layers in order, takes exactly the bytes
-each one owns, and insists that the total matches the ``.bin`` length: any
-layer we misunderstood shows up as a size mismatch instead of silently shifted
-weights.
-
-Only two weight-carrying layers occur in ESRGAN-family exports: Convolution
-(weights behind a 4-byte storage tag: 0 = fp32, 0x01306B47 = fp16; the bias
-is raw fp32) and PReLU (raw fp32 slopes). The layer order is then mapped to
-BasicSR names for RRDBNet or SRVGGNetCompact.
-"""
+"""ncnn ``.param`` + ``.bin`` pairs, read into state dicts with BasicSR names. The ``.bin`` is
+every layer's weights back to back, so each layer takes exactly the bytes it owns and they
+must add up to the file's length: a misunderstood layer is an error, not shifted weights."""
 
 from __future__ import annotations
 
@@ -34,8 +23,7 @@ WEIGHTLESS = frozenset({
     "Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU",
     "Sigmoid", "Clip", "Crop", "Reshape", "Permute", "Flatten", "Noop", "Reorg", "Padding",
 })
-ACTIVATION_RELU = 1
-ACTIVATION_LEAKYRELU = 2
+FUSED_ACTIVATIONS = {1: "relu", 2: "leakyrelu"}  # a Convolution's parameter 9
 
 
 @dataclass
@@ -44,16 +32,8 @@ class Layer:
 
     type: str
     name: str
-    bottoms: list[str]
-    tops: list[str]
     params: dict[int, int | float | list[int | float]] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def param(self, key: int, default: int | float | list | None = None):
-        return self.params.get(key, default)
-
-
-# --- .param ---------------------------------------------------------------------------
 
 
 def _number(text: str) -> int | float:
@@ -80,11 +60,11 @@ def _parse_params(items: list[str], where: str) -> dict[int, int | float | list[
 def parse_param(path: Path) -> list[Layer]:
     """The layers of a text ``.param`` file, in file order."""
     try:
-        lines = [ln.split() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UnsupportedModelError(
             f"{path}: not a readable ncnn .param text file ({exc})") from exc
-    lines = [ln for ln in lines if ln]
+    lines = [line.split() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] != [str(MAGIC)]:
         raise UnsupportedModelError(f"{path}: not an ncnn .param file (no {MAGIC} magic line)")
     try:
@@ -93,10 +73,8 @@ def parse_param(path: Path) -> list[Layer]:
         for number, fields in enumerate(lines[2:], start=3):
             where = f"{path}, line {number}"
             kind, name, n_in, n_out = fields[0], fields[1], int(fields[2]), int(fields[3])
-            bottoms = fields[4:4 + n_in]
-            tops = fields[4 + n_in:4 + n_in + n_out]
-            params = _parse_params(fields[4 + n_in + n_out:], where)
-            layers.append(Layer(kind, name, bottoms, tops, params))
+            params = _parse_params(fields[4 + n_in + n_out:], where)  # after bottoms and tops
+            layers.append(Layer(kind, name, params))
     except (IndexError, ValueError) as exc:
         raise UnsupportedModelError(f"{path}: malformed ncnn .param file ({exc})") from exc
     if len(layers) != layer_count:
@@ -105,16 +83,11 @@ def parse_param(path: Path) -> list[Layer]:
     return layers
 
 
-# --- .bin -----------------------------------------------------------------------------
-
-
 class _BinReader:
     """Sequential reads from the .bin bytes, with errors that name the layer."""
 
     def __init__(self, data: bytes, path: Path) -> None:
-        self.data = data
-        self.path = path
-        self.offset = 0
+        self.data, self.path, self.offset = data, path, 0
 
     def take(self, size: int, layer: Layer) -> memoryview:
         if self.offset + size > len(self.data):
@@ -144,11 +117,11 @@ class _BinReader:
 
 
 def _read_convolution(layer: Layer, reader: _BinReader) -> None:
-    out_ch = int(layer.param(0, 0))
-    kernel_w = int(layer.param(1, 0))
-    kernel_h = int(layer.param(11, kernel_w))
-    count = int(layer.param(6, 0))
-    if int(layer.param(7, 1)) != 1:
+    out_ch = int(layer.params.get(0, 0))
+    kernel_w = int(layer.params.get(1, 0))
+    kernel_h = int(layer.params.get(11, kernel_w))
+    count = int(layer.params.get(6, 0))
+    if int(layer.params.get(7, 1)) != 1:
         raise UnsupportedModelError(f"{reader.path}: grouped convolution {layer.name} is not "
                                     "part of any supported architecture")
     if out_ch <= 0 or kernel_w <= 0 or count % (out_ch * kernel_w * kernel_h):
@@ -156,14 +129,9 @@ def _read_convolution(layer: Layer, reader: _BinReader) -> None:
             f"{reader.path}: convolution {layer.name} has inconsistent sizes "
             f"({out_ch} outputs, {kernel_w}x{kernel_h} kernel, {count} weights)")
     in_ch = count // (out_ch * kernel_w * kernel_h)
-    weight = reader.tagged(count, layer).reshape(out_ch, in_ch, kernel_h, kernel_w)
-    layer.tensors["weight"] = weight
-    if int(layer.param(5, 0)):
+    layer.tensors["weight"] = reader.tagged(count, layer).reshape(out_ch, in_ch, kernel_h, kernel_w)
+    if int(layer.params.get(5, 0)):
         layer.tensors["bias"] = reader.raw_fp32(out_ch, layer)
-
-
-def _read_prelu(layer: Layer, reader: _BinReader) -> None:
-    layer.tensors["weight"] = reader.raw_fp32(int(layer.param(0, 1)), layer)
 
 
 def read_weights(layers: list[Layer], bin_path: Path) -> None:
@@ -177,7 +145,7 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
         if layer.type == "Convolution":
             _read_convolution(layer, reader)
         elif layer.type == "PReLU":
-            _read_prelu(layer, reader)
+            layer.tensors["weight"] = reader.raw_fp32(int(layer.params.get(0, 1)), layer)
         elif layer.type not in WEIGHTLESS:
             raise UnsupportedModelError(
                 f"{bin_path}: ncnn layer {layer.name} of type {layer.type} is not supported "
@@ -188,22 +156,12 @@ def read_weights(layers: list[Layer], bin_path: Path) -> None:
             ".param and .bin do not match")
 
 
-# --- layer sequence -> canonical names ------------------------------------------------
-
-
-def _is_upsampling(layer: Layer) -> bool:
-    return layer.type == "Interp" and float(layer.param(1, 1.0)) > 1.0
-
-
 def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
-    """Name RRDBNet convolutions by how many upsampling Interp layers precede them.
-
-    Before the first Interp: conv_first, 15 per RRDB block, conv_body. After
-    Interp k: conv_up{k}; after the last one also conv_hr and conv_last.
-    """
+    """Name RRDBNet convolutions by the upsampling Interps before them: none (conv_first, 15
+    per block, conv_body), k (conv_up{k}), and after the last also conv_hr and conv_last."""
     groups: list[list[Layer]] = [[]]
     for layer in layers:
-        if _is_upsampling(layer):
+        if layer.type == "Interp" and float(layer.params.get(1, 1.0)) > 1.0:  # an upsampling
             groups.append([])
         elif layer.type == "Convolution":
             groups[-1].append(layer)
@@ -214,13 +172,9 @@ def _rrdbnet_names(layers: list[Layer], where: Path) -> dict[str, torch.Tensor]:
         raise UnsupportedModelError(
             f"{where}: ncnn graph has concatenations like RRDBNet but its convolutions do not "
             f"fit it ({len(trunk)} before upsampling, {[len(g) for g in ups]} after)")
-    names = ["conv_first"]
-    for i in range(len(trunk) - 2):
-        block, rest = divmod(i, 15)
-        names.append(f"body.{block}.rdb{rest // 5 + 1}.conv{rest % 5 + 1}")
-    names.append("conv_body")
-    names += [f"conv_up{k}" for k in range(1, len(ups) + 1)]
-    names += ["conv_hr", "conv_last"]
+    blocks = [f"body.{i // 15}.rdb{i % 15 // 5 + 1}.conv{i % 5 + 1}" for i in range(len(trunk) - 2)]
+    upsampling = [f"conv_up{k}" for k in range(1, len(ups) + 1)]
+    names = ["conv_first", *blocks, "conv_body", *upsampling, "conv_hr", "conv_last"]
     convs = trunk + [layer for group in ups for layer in group]
     return {f"{name}.{kind}": tensor for name, layer in zip(names, convs, strict=True)
             for kind, tensor in layer.tensors.items()}
@@ -230,9 +184,9 @@ def _activation_of(layer: Layer) -> str | None:
     if layer.type == "PReLU":
         return "prelu"
     if layer.type == "ReLU":
-        return "leakyrelu" if float(layer.param(0, 0.0)) else "relu"
-    fused = int(layer.param(9, 0)) if layer.type == "Convolution" else 0
-    return {ACTIVATION_RELU: "relu", ACTIVATION_LEAKYRELU: "leakyrelu"}.get(fused)
+        return "leakyrelu" if float(layer.params.get(0, 0.0)) else "relu"
+    fused = int(layer.params.get(9, 0)) if layer.type == "Convolution" else 0
+    return FUSED_ACTIVATIONS.get(fused)
 
 
 def _srvgg_names(layers: list[Layer], where: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -241,18 +195,14 @@ def _srvgg_names(layers: list[Layer], where: Path) -> tuple[dict[str, torch.Tens
     activations = set()
     index = 0
     for layer in layers:
-        if layer.type == "Convolution":
-            for kind, tensor in layer.tensors.items():
-                state[f"body.{index}.{kind}"] = tensor
-            index += 1
-            if fused := _activation_of(layer):  # an activation folded into the convolution
-                activations.add(fused)
+        if layer.type not in ("Convolution", "PReLU", "ReLU"):
+            continue
+        state.update({f"body.{index}.{kind}": tensor for kind, tensor in layer.tensors.items()})
+        index += 1
+        if activation := _activation_of(layer):
+            activations.add(activation)
+            if layer.type == "Convolution":  # an activation folded into the convolution
                 index += 1
-        elif layer.type in ("PReLU", "ReLU"):
-            activations.add(_activation_of(layer))
-            for kind, tensor in layer.tensors.items():
-                state[f"body.{index}.{kind}"] = tensor
-            index += 1
     if len(activations) > 1:
         raise UnsupportedModelError(f"{where}: mixes activations {sorted(activations)}; "
                                     "SRVGGNetCompact uses one kind throughout")
@@ -263,16 +213,13 @@ def _output_resize(layers: list[Layer]) -> float | None:
     """A final downscaling Interp (realesr-animevideov3's x2/x3 exports) as a factor."""
     last_conv = max(i for i, layer in enumerate(layers) if layer.type == "Convolution")
     for layer in layers[last_conv + 1:]:
-        if layer.type == "Interp" and float(layer.param(1, 1.0)) < 1.0:
-            return float(layer.param(1))
+        if layer.type == "Interp" and float(layer.params.get(1, 1.0)) < 1.0:
+            return float(layer.params[1])
     return None
 
 
-def load_ncnn(param_path: Path, bin_path: Path | None = None
-              ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def load_ncnn(param_path: Path, bin_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Canonical state dict and metadata of an ncnn RRDBNet or SRVGGNetCompact export."""
-    param_path = Path(param_path)
-    bin_path = Path(bin_path) if bin_path is not None else param_path.with_suffix(".bin")
     if not bin_path.is_file():
         raise UnsupportedModelError(f"{param_path}: the ncnn weights {bin_path.name} are missing "
                                     "(an ncnn model is a .param and a .bin file side by side)")

@@ -1,14 +1,6 @@
-"""ONNX files (``-m model.onnx``): OpenModelDB publishes many models this way.
-
-The graph is read and run by OpenVINO on the CPU (it reads ONNX directly, and
-``bench/archs.py`` measured it against onnxruntime); nothing here runs it on a GPU, so
-``--device cuda`` is refused in one line rather than quietly run on the CPU. Its facts come from the
-graph: channels from the input's shape, the scale from one probe run (exported
-graphs leave height and width symbolic), and the receptive radius measured
-like any other network's. A graph that does not take one N×C×H×W image and
-give back one N×C×(sH)×(sW) image is refused in one line. The weights are the
-graph's: they cannot be blended with ``--alpha`` or run in half precision here.
-"""
+"""ONNX files (``-m model.onnx``), as OpenModelDB publishes many models: OpenVINO runs the
+graph on the CPU (``bench/archs.py`` measured it against onnxruntime), so ``--device cuda``
+is refused; the scale comes from one probe run, and the weights cannot be blended."""
 
 from __future__ import annotations
 
@@ -26,19 +18,16 @@ CHANNELS = (1, 3, 4)
 
 
 class OnnxNetwork(torch.nn.Module):
-    """Runs an ONNX graph with OpenVINO on the CPU; N×C×H×W float32 in and out.
-
-    It is its own CPU engine (``runs_itself``), so no conversion is attempted. Its
-    only tensor is the file's sha256, so the weights digest names the graph.
-    """
+    """Runs an ONNX graph with OpenVINO on the CPU (``runs_itself``: no conversion is tried);
+    its only tensor is the file's sha256, so the weights digest names the graph."""
 
     runs_itself = True
 
-    def __init__(self, path: Path, digest: str, half_input: bool = False) -> None:
+    def __init__(self, path: Path, digest: str) -> None:
         super().__init__()
         from ..run.cpu.openvino import OpenVINONetwork
 
-        self.path, self.digest, self.half_input = Path(path), digest, half_input
+        self.path, self.digest = Path(path), digest
         self.engine = OpenVINONetwork(self.path)
         self.register_buffer("onnx_sha256", torch.tensor(list(bytes.fromhex(digest)),
                                                          dtype=torch.uint8))
@@ -47,7 +36,7 @@ class OnnxNetwork(torch.nn.Module):
         return self.engine(x.cpu()).float()
 
     def __reduce__(self):  # noqa: ANN204 - pickled for Ray: reopened from the file
-        return (type(self), (self.path, self.digest, self.half_input))
+        return (type(self), (self.path, self.digest))
 
 
 def _reason(exc: BaseException) -> str:
@@ -61,9 +50,8 @@ def _refuse(path: Path, why: str) -> UnsupportedModelError:
     return UnsupportedModelError(f"{path}: not an image-to-image ONNX graph ({why})")
 
 
-def _check_graph(path: Path) -> tuple[int, bool]:
-    """The input channels of a one-image-in, one-image-out graph and whether it takes fp16;
-    a one-line refusal otherwise."""
+def _check_graph(path: Path) -> int:
+    """The input channels of a one-image-in, one-image-out graph."""
     import openvino as ov
 
     try:
@@ -82,8 +70,7 @@ def _check_graph(path: Path) -> tuple[int, bool]:
     channels = shape[1]
     if channels.is_dynamic or channels.get_length() not in CHANNELS:
         raise _refuse(path, f"input {shape}: the channels must be 1, 3 or 4")
-    half = graph.inputs[0].get_element_type() == ov.Type.f16
-    return channels.get_length(), half
+    return channels.get_length()
 
 
 def load_onnx(path: Path) -> ModelDescriptor:
@@ -91,8 +78,8 @@ def load_onnx(path: Path) -> ModelDescriptor:
     from ..archs.receptive import measured_radius
 
     path = Path(path)
-    channels, half_input = _check_graph(path)
-    network = OnnxNetwork(path, sha256_of(path), half_input).eval()
+    channels = _check_graph(path)
+    network = OnnxNetwork(path, sha256_of(path)).eval()
     probe = torch.rand(1, channels, PROBE_SIDE, PROBE_SIDE)
     try:
         with torch.inference_mode():
