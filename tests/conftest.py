@@ -40,3 +40,12 @@ def sample_image() -> Path:
 # UPSCALE_CACHE to a tmp_path of their own.
 TEST_CACHE = REPO_ROOT / ".test-cache"
 os.environ["UPSCALE_CACHE"] = str(TEST_CACHE)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The Ray cases run in a process of their own that mostly waits on Ray (~45 s): started
+    as soon as they are collected, they run while the rest of the suite does."""
+    if any(getattr(item, "originalname", "") == "test_on_a_ray_cluster" for item in session.items):
+        from test_distributed import RAY_RUN, start_ray_cases
+
+        session.config.stash[RAY_RUN] = start_ray_cases()
