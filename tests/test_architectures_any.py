@@ -161,7 +161,7 @@ class SizeBakedIn(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing():
-            time.sleep(0.2)
+            time.sleep(0.05)
         height, width = int(x.shape[2]), int(x.shape[3])
         return self.conv(x).reshape(1, 3 * height * width).reshape(1, 3, height, width)
 
