@@ -283,7 +283,7 @@ def test_videos_without_a_video_engine_are_skipped_with_the_reason(photos, tmp_p
 
 
 def test_videos_go_to_the_video_engine_with_the_same_network(photos, tmp_path):
-    from upscale.batch.videos import VideoSupport
+    from upscale.batch.folder import VideoSupport
 
     (photos / "nested" / "clip.mp4").write_bytes(b"frames")
     (photos / "broken.mkv").write_bytes(b"")

@@ -17,7 +17,7 @@ from upscale.archs import as_model
 from upscale.errors import UpscaleError
 from upscale.imaging import write_image
 from upscale.loading import interpolation as blend_module
-from upscale.loading import load_model, load_state_dict, weights_dirs
+from upscale.loading import load_choice, load_model, load_state_dict, weights_dirs
 from upscale.loading.families import families
 from upscale.loading.interpolation import (
     LineageWarning,
@@ -31,7 +31,7 @@ from upscale.request import NetworkChoice
 
 def load_family_model(model, alpha=None):
     """``-m MODEL [--alpha α]``, as a run loads it."""
-    return NetworkChoice(str(model), alpha).load()
+    return load_choice(NetworkChoice(str(model), alpha))
 
 
 @pytest.fixture(autouse=True)

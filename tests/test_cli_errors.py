@@ -17,8 +17,8 @@ import pytest
 from helpers import run_main, tiny_srvgg
 
 import upscale.execute
+from upscale import loading
 from upscale.imaging import read_image, write_image
-from upscale.request import NetworkChoice
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
@@ -33,7 +33,7 @@ def no_model_load(monkeypatch):
     """Fails the test if the network is loaded: the error had to come before that."""
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the error was found")
-    monkeypatch.setattr(NetworkChoice, "load", refuse)
+    monkeypatch.setattr(loading, "load_choice", refuse)
 
 
 # --- usage errors: click's own message, exit 2, on every typer this project allows ---

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from . import distributed
+from . import distributed, loading
 from .batch import upscale_folder
-from .batch.folder import prepare_here
 from .batch.plan import Job, Kind
 from .batch.report import plan_table
 from .files import check_output, read_picture, upscale_file
@@ -48,7 +48,7 @@ def execute(request: Request, *, load_network: Callable[[], ModelDescriptor] | N
     ``load_network`` (default: what ``request.network`` names) is called at most once, only
     when the work or the output's name needs it; ``report`` hears what was written."""
     started = time.perf_counter()
-    network_loader = load_network or request.network.load
+    network_loader = load_network or functools.partial(loading.load_choice, request.network)
     # Before any model loads: the folder every kind of input writes into must be writable.
     as_folder = request.output_is_folder or request.kind is InputKind.FOLDER
     folder = place_output(request.input.resolve(), request.output, as_folder=as_folder).parent
@@ -89,7 +89,7 @@ def _run_file(request: Request, network_loader: Callable[[], ModelDescriptor]) -
     """One image or one video: every check that needs no network first, then load, run,
     write; what was written ("" for a dry run). The output is owned (its lock) before the
     model loads whenever its name is known without the network; else right after."""
-    scale = request.known_scale()
+    scale = request.known_scale
     output = request.output
     names_the_file = output is not None and not request.output_is_folder and not output.is_dir()
     named = 1.0 if names_the_file else scale  # the scale in the output's name, if any
@@ -157,7 +157,9 @@ def _check_size(request: Request, target: Path, scale: float) -> None:
 
 def _upscale_image(request: Request, network: ModelDescriptor, scale: float, target: Path,
                    picture: Any) -> str:
-    prepared = prepare_here(network, request, max(picture.size))
+    from .run.advice import prepare_for
+
+    prepared = prepare_for(network, request, max(picture.size))
     result = upscale_file(prepared, request.input, target, scale=scale, tile=request.tile,
                           tile_pad=request.tile_pad, quality=request.quality,
                           overwrite=True,  # refused once, under the lock
@@ -184,7 +186,9 @@ def _video_engine(request: Request, network: ModelDescriptor, scale: float
     """Where the frames are made: on the cluster ``--ray`` names, or here."""
     if request.ray is not None:
         return distributed.cluster_video_engine(request, network, scale)
-    prepared = prepare_here(network, request)
+    from .run.advice import prepare_for
+
+    prepared = prepare_for(network, request)
     return contextlib.nullcontext(VideoEngine(
         frame_upscaler(prepared, scale, tile=request.tile, tile_pad=request.tile_pad),
         default_batch_size(str(prepared.device))))

@@ -1,9 +1,7 @@
 """One image file in, one image file out: read, upscale, write, with the input's metadata.
 
 Each step is a function of its own, for a folder run overlaps them. A large picture is never
-held whole: reading only opens it (:class:`FilePicture`), upscaling only plans
-(:class:`StreamedPicture`), and writing makes it a band of rows at a time, with the same
-pixels as the in-memory road.
+held whole: it is opened, planned, then written a band of rows at a time (same pixels).
 """
 
 from __future__ import annotations
@@ -114,11 +112,8 @@ def read_picture(source: str | os.PathLike, *, max_pixels: int | None = DEFAULT_
 def upscale_picture(prepared: PreparedNetwork, picture: Picture | FilePicture, *,
                     scale: float | None = None, tile: int = 0, tile_pad: int | None = None,
                     progress: Progress = False) -> Picture | StreamedPicture:
-    """The upscaled picture (default scale: the model's output scale); metadata kept.
-
-    A :class:`FilePicture` whose output is large and a whole factor of the network's
-    scale is upscaled as it is written (:class:`StreamedPicture`); else here, whole.
-    """
+    """The upscaled picture, metadata kept; a large :class:`FilePicture` at a whole factor of
+    the network's scale is upscaled as it is written (:class:`StreamedPicture`)."""
     scale = output_scale(scale, prepared.model)  # the one rule; the CLI passes its result
     if isinstance(picture, FilePicture):
         width, height = picture.size

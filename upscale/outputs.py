@@ -56,11 +56,9 @@ MAX_SCALE = 16.0  # far past what any network adds; above it a typo (-s 400) fil
 
 def check_scale(scale: float | None) -> None:
     """An explicit output scale must be a finite positive number, at most ``MAX_SCALE``."""
-    if scale is not None and not math.isfinite(scale):
-        raise UpscaleError(f"the scale (-s) must be a finite number, not {scale}")
-    if scale is not None and not 0 < scale <= MAX_SCALE:
-        raise UpscaleError(f"the scale (-s) must be above 0 and at most {MAX_SCALE:g}, "
-                           f"not {scale:g}")
+    if scale is not None and not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise UpscaleError(f"the scale (-s) must be a finite number above 0 and at most "
+                           f"{MAX_SCALE:g}, not {scale:g}")
 
 
 def output_scale(asked: float | None, network: Any) -> float:

@@ -7,21 +7,16 @@ import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import limits
 from .batch.naming import FORMATS
 from .errors import InputError, UpscaleError
-from .loading import DEFAULT_MODEL, load_model
+from .loading import DEFAULT_MODEL
 from .loading.families import families, family_of
 from .loading.registry import find_model
 from .outputs import DEFAULT_NAME_TEMPLATE, check_scale
 from .video import media_kind
 from .video.encode import EncoderSettings
-
-if TYPE_CHECKING:
-    from .loading.families import Family
-    from .model import ModelDescriptor
 
 
 class InputKind(enum.Enum):
@@ -51,42 +46,17 @@ class NetworkChoice:
             if self.alpha is None:
                 raise UpscaleError(
                     "--psnr-model/--gan-model need --alpha (0 = PSNR end, 1 = GAN end)")
-        elif self.alpha is not None and self._family() is None:
+        elif self.alpha is not None and family_of(self.model) is None:
             raise UpscaleError(
                 f"{self.model}: --alpha needs a model family with a PSNR and a GAN member "
                 f"({', '.join(families())}); for any other pair give --psnr-model A "
                 "--gan-model B")
-
-    def _family(self) -> Family | None:
-        if Path(self.model).expanduser().is_file():
-            return None  # a file that happens to share a model's name is that file
-        return family_of(self.model)
 
     def label(self) -> str:
         """How reports name it: ``realesrgan-x4plus``, ``... α=0.8``, ``A+B α=0.5``."""
         if self.psnr_model and self.gan_model:
             return f"{self.psnr_model}+{self.gan_model} α={self.alpha:g}"
         return self.model if self.alpha is None else f"{self.model} α={self.alpha:g}"
-
-    def known_scale(self) -> float | None:
-        """A registry model's output scale, known without loading it (None otherwise)."""
-        if self.psnr_model or Path(self.model).expanduser().exists():
-            return None
-        entry = find_model(self.model)
-        return float(entry.scale) if entry is not None else None
-
-    def load(self) -> ModelDescriptor:
-        """The network itself (a blend warns, as LineageWarning, of an unrelated pair)."""
-        from .loading.interpolation import load_blended_model
-
-        if self.alpha is None:
-            return load_model(self.model)  # a family's PSNR member too: that network
-        if self.psnr_model and self.gan_model:
-            return load_blended_model(self.psnr_model, self.gan_model, self.alpha)
-        family = self._family()
-        if family is None:  # an unchecked choice: the check's own words
-            self.check()
-        return load_blended_model(family.psnr, family.gan, self.alpha)
 
 
 @dataclass(frozen=True)
@@ -117,10 +87,7 @@ class Request:
     encoder: EncoderSettings
     ray: str | None
     max_output_pixels: int = limits.DEFAULT_MAX_OUTPUT_PIXELS
-
-    def known_scale(self) -> float | None:
-        """The output scale when it is known before the network loads."""
-        return self.scale if self.scale is not None else self.network.known_scale()
+    known_scale: float | None = None  # the output scale, where known before the network loads
 
 
 def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None = None,  # noqa: A002
@@ -151,18 +118,20 @@ def make_request(input: str | os.PathLike, *, output: str | os.PathLike | None =
         raise UpscaleError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     network = NetworkChoice(model, alpha, psnr_model, gan_model)
     network.check()
+    entry = None if psnr_model or Path(model).expanduser().exists() else find_model(model)
+    known = float(scale) if scale is not None else entry and float(entry.scale)
     encoder = EncoderSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     text = None if output is None else os.fspath(output)
     return Request(
         input=input_path, kind=input_kind(input_path),
         output=None if text is None else Path(text),
         output_is_folder=text is not None and text.endswith(("/", os.sep)),
-        network=network, scale=None if scale is None else float(scale), device=device,
-        precision=precision, tile=tile, tile_pad=tile_pad, quality=quality, format=format,
-        name_template=name_template or DEFAULT_NAME_TEMPLATE, recursive=recursive,
-        glob=tuple(glob), skip_existing=skip_existing, overwrite=overwrite, restart=restart,
-        dry_run=dry_run, quiet=quiet, max_pixels=max_pixels,
-        encoder=encoder, ray=ray, max_output_pixels=max_output_pixels)
+        network=network, scale=None if scale is None else float(scale), known_scale=known,
+        device=device, precision=precision, tile=tile, tile_pad=tile_pad, quality=quality,
+        format=format, name_template=name_template or DEFAULT_NAME_TEMPLATE,
+        recursive=recursive, glob=tuple(glob), skip_existing=skip_existing, overwrite=overwrite,
+        restart=restart, dry_run=dry_run, quiet=quiet, max_pixels=max_pixels, encoder=encoder,
+        ray=ray, max_output_pixels=max_output_pixels)
 
 
 def input_kind(path: Path) -> InputKind:

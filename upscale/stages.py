@@ -64,12 +64,9 @@ def run_stages(source: Iterable[In], compute: Callable[[In], Out],
                on_stop: Callable[[], None] = lambda: None,
                drain_on_interrupt: bool = False,
                stop: threading.Event | None = None) -> None:
-    """Draw ``source`` in a reader thread, ``compute`` here, ``write`` in a writer thread.
-
-    ``finish_writing`` runs in the writer after the last item; ``on_stop`` runs here when
-    the stream is abandoned (kill subprocesses, remove partial files). ``drain_on_interrupt``:
-    on Ctrl-C, results already computed are still written. ``stop`` is shared with helpers.
-    """
+    """Draw ``source`` in a reader thread, ``compute`` here, ``write`` in a writer thread;
+    ``finish_writing`` ends the writer, ``on_stop`` cleans up an abandoned stream, and with
+    ``drain_on_interrupt`` Ctrl-C still writes what was computed."""
     stop = stop or threading.Event()
     read_queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
     write_queue: queue.Queue = queue.Queue(maxsize=max(1, depth))

@@ -3,6 +3,7 @@ with a summary at the end (exit code 1 when any file failed)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from .. import loading
 from .. import video as video_engine
 from ..errors import InputError, Interrupted, UpscaleError
 from ..files import Picture, check_output, read_picture, upscale_picture, write_picture
@@ -21,7 +23,6 @@ from .discover import find_files
 from .naming import OutputNaming, make_output_folders
 from .plan import Action, Job, Kind, Status, make_plan
 from .prefetch import run_overlapped
-from .videos import VideoSupport
 
 if TYPE_CHECKING:
     from ..model import ModelDescriptor
@@ -32,40 +33,30 @@ EXIT_OK, EXIT_FAILURES = 0, 1
 
 
 @dataclass(frozen=True)
-class JobSettings:
-    """How every planned file is upscaled, wherever it runs (here, or on a cluster)."""
+class VideoSupport:
+    """A video's output suffix, and ``upscale.video.upscale_video`` (or a stand-in)."""
 
-    device: str
-    precision: str
-    tile: int
-    tile_pad: int | None
-    quality: int | None
-    prefetch: int
-    quiet: bool
-    max_pixels: int | None
-    max_output_pixels: int | None
+    output_suffix: Callable[[Path], str]
+    upscale: Callable[..., Path]
 
 
 def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescriptor] | None = None,
                    prefetch: int = 2, stdout: Console | None = None,
                    stderr: Console | None = None, videos: VideoSupport | None | bool = True,
                    executor: Callable[..., None] | None = None) -> int:
-    """Upscale every image (and video) of the request's folder; the exit code.
-
-    ``load_network`` is called at most once, and only if there is work (or the scale must
-    come from the network). ``prefetch``: how many files may wait in each queue (0: one
-    at a time). ``videos``: True uses ``upscale.video``, False/None skips videos.
-    ``executor`` runs the planned jobs elsewhere (a Ray cluster's); by default, here.
-    """
+    """Upscale every image (and video) of the request's folder; the exit code. ``load_network``
+    runs at most once, only if needed; ``prefetch``: files waiting per queue (0: one at a
+    time); ``videos``: True uses ``upscale.video``, False/None skips videos; ``executor`` runs
+    the planned jobs elsewhere (a Ray cluster's)."""
     input_dir = request.input
     if not input_dir.is_dir():
         raise InputError(f"{input_dir}: no such folder")
-    load_network = load_network or request.network.load
+    load_network = load_network or functools.partial(loading.load_choice, request.network)
     stdout = stdout or Console()
     stderr = stderr or Console(stderr=True)
 
     network = None
-    scale = request.known_scale()
+    scale = request.known_scale
     if scale is None:
         network = load_network()
         scale = output_scale(None, network)
@@ -90,18 +81,15 @@ def upscale_folder(request: Request, *, load_network: Callable[[], ModelDescript
     if request.dry_run:
         stdout.print(report.plan_table(jobs, output_dir, scale))
         return EXIT_FAILURES if any(job.action is Action.FAIL for job in jobs) else EXIT_OK
-    settings = JobSettings(request.device, request.precision, request.tile, request.tile_pad,
-                           request.quality, prefetch, request.quiet, request.max_pixels,
-                           request.max_output_pixels)
     with OutputLock.for_folder(output_dir):
         return _run_plan(jobs, input_dir, naming, network, load_network, video, stdout, stderr,
-                         settings, executor)
+                         request, prefetch, executor)
 
 
 def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
               network: ModelDescriptor | None, load_network: Callable[[], ModelDescriptor],
               video: VideoSupport | None, stdout: Console, stderr: Console,
-              settings: JobSettings, executor: Callable[..., None] | None) -> int:
+              settings: Request, prefetch: int, executor: Callable[..., None] | None) -> int:
     """Load the network if there is work, run the jobs, and summarise, even when stopped."""
     output_dir = naming.output_dir
     outcomes = report.Outcomes()
@@ -111,11 +99,13 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
                          job.reason)
     todo = [job for job in jobs if job.action is Action.UPSCALE]
     started = time.perf_counter()
-    run = executor or _run_here
+    run = executor or functools.partial(_run_here, prefetch=prefetch)
     if todo:
         network = network if network is not None else load_network()
         if executor is None:  # the network prepared on this machine, for every job
-            network = prepare_here(network, settings)
+            from ..run.advice import prepare_for
+
+            network = prepare_for(network, settings)
         output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if todo:
@@ -136,20 +126,9 @@ def _run_plan(jobs: list[Job], input_dir: Path, naming: OutputNaming,
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def prepare_here(network: ModelDescriptor, options: JobSettings | Request,
-                 image_side: int | None = None) -> PreparedNetwork:
-    """The network on the options' device and precision, with a note on their tile if needed."""
-    from ..run import prepare_network
-    from ..run.advice import note_tile_choice
-
-    prepared = prepare_network(network, device=options.device, precision=options.precision)
-    note_tile_choice(prepared, options.tile, options.tile_pad, image_side)
-    return prepared
-
-
 def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
               outcomes: report.Outcomes, video: VideoSupport | None, stderr: Console,
-              settings: JobSettings) -> None:
+              settings: Request, prefetch: int) -> None:
     """Images through the overlapped stages, then videos one by one, under one progress bar."""
     progress, task, finished = report.file_progress(stderr, outcomes, len(todo),
                                                     quiet=settings.quiet)
@@ -169,7 +148,7 @@ def _run_here(todo: list[Job], prepared: PreparedNetwork, naming: OutputNaming,
     with progress:
         images = [job for job in todo if job.kind is Kind.IMAGE]
         run_overlapped(images, read=steps.read, compute=compute, write=write,
-                       on_failure=failed, depth=settings.prefetch)
+                       on_failure=failed, depth=prefetch)
         for job in (job for job in todo if job.kind is Kind.VIDEO):
             assert video is not None and job.target is not None
             progress.update(task, current=str(job.relative))
@@ -194,7 +173,7 @@ class ImageSteps:
     prepared: PreparedNetwork
     output_dir: Path
     scale: float
-    settings: JobSettings
+    settings: Request
 
     def read(self, job: Job) -> Picture:
         """The picture, once its output is known to fit: a file refused here fails alone,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from .. import loading
 from ..errors import UpscaleError
 from ..loading import DEFAULT_MODEL
 from ..outputs import check_writable_folder
@@ -85,7 +86,7 @@ def eval_command(
         upscaler = protocol.classical_upscaler(method.value)
     else:
         label = network.label()
-        upscaler = protocol.upscaler_for_network(network.load(), device=device,
+        upscaler = protocol.upscaler_for_network(loading.load_choice(network), device=device,
                                                  precision=precision, tile=tile)
 
     def note(score: protocol.ImageScore) -> None:

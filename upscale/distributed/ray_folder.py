@@ -1,13 +1,13 @@
 """A folder on a cluster: the local plan and report, with the files upscaled by actors.
 
-Images go out as a Ray Dataset of paths (never pixels) and one status row per file streams
-back through bounded queues; then the videos run segment by segment. A worker loads the
-network, so the driver never imports torch.
+Images go out as a Ray Dataset of paths (never pixels), a status row per file streams back;
+then videos run segment by segment. Workers load the network: the driver never imports torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import ModuleType
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from .. import loading
 from ..batch import upscale_folder
-from ..batch.folder import JobSettings
+from ..batch.folder import VideoSupport
 from ..batch.naming import OutputNaming, make_output_folders
 from ..batch.plan import Job, Kind, Status
 from ..batch.report import Outcomes, failure_reason, file_progress, frame_progress, progress_note
-from ..batch.videos import VideoSupport
 from ..outputs import output_scale
 from . import session
 from .ray_video import upscale_video_on_cluster
@@ -41,14 +41,14 @@ def upscale_folder_on_ray(request: Request, *, load_network: Callable[[], Any] |
     this node, and only if it must; ``actors`` overrides the pool size."""
     assert request.ray is not None
     session.import_ray(request.ray)
-    load_network = load_network or request.network.load
+    load_network = load_network or functools.partial(loading.load_choice, request.network)
     if session.is_client(request.ray):  # Ray Data cannot run from a client: the driver goes there
         return session.run_on_cluster(request.ray, lambda address: upscale_folder_on_ray(
             dataclasses.replace(request, ray=address), load_network=load_network, actors=actors))
     with ClusterExecutor(request.ray, actors, load_network) as executor:
-        if request.known_scale() is None:  # the output names need it: learnt where it loads
-            request = dataclasses.replace(request,
-                                          scale=output_scale(None, executor.network()))
+        if request.known_scale is None:  # the output names need it: learnt where it loads
+            scale = output_scale(None, executor.network())
+            request = dataclasses.replace(request, scale=scale, known_scale=scale)
         return upscale_folder(request, load_network=executor.network, executor=executor,
                               **options)
 
@@ -77,7 +77,7 @@ class ClusterExecutor(ExitStack):
 
     def __call__(self, todo: list[Job], network: ClusterNetwork, naming: OutputNaming,
                  outcomes: Outcomes, video: VideoSupport | None, stderr: Console,
-                 settings: JobSettings) -> None:
+                 settings: Request) -> None:
         """Images through the actor pool, then videos segment by segment."""
         pool = session.plan_pool(self.connect(), actors=self.actors, device=settings.device)
         progress, task, finished = file_progress(stderr, outcomes, len(todo), quiet=settings.quiet)
@@ -113,7 +113,7 @@ class ClusterExecutor(ExitStack):
             progress.update(task, current="")
 
     def run_images(self, images: list[Job], pool: ActorPool, network_ref: list,
-                   naming: OutputNaming, settings: JobSettings):
+                   naming: OutputNaming, settings: Request):
         """Yield (position in ``images``, status, reason) as actors finish files."""
         rows = [{"index": index, "source": str(job.source), "relative": str(job.relative),
                  "target": str(job.target), "replace": job.replace,

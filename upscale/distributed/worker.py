@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch.folder import ImageSteps, JobSettings
+from ..batch.folder import ImageSteps
 from ..batch.plan import Job, Kind, Status
 from ..batch.prefetch import run_overlapped
 from ..batch.report import failure_reason
 from ..errors import UpscaleError
 from ..files import Picture
+from ..request import Request
 from ..video import frame_upscaler
 from ..video.decode import FrameReader
 from ..video.transcode import TranscodeJob, encode_frames
@@ -48,7 +49,7 @@ class ImageWorker(NetworkWorker):
     """Upscale image files with a local run's steps, and say what happened to each."""
 
     def __init__(self, network_ref: list, *, device: str, threads: int, output_dir: str,
-                 scale: float, settings: JobSettings) -> None:
+                 scale: float, settings: Request) -> None:
         super().__init__(network_ref, device=device, precision=settings.precision, threads=threads)
         self.steps = None if self.prepared is None else ImageSteps(
             self.prepared, Path(output_dir), scale, settings)

@@ -1,8 +1,7 @@
 """Alpha and grayscale handling around a network that only knows RGB.
 
-Transparent pixels hold an arbitrary colour (often black) that a network or a resize
-filter would bleed into the visible edge as a halo; :func:`bleed_transparent_colour`
-replaces it with the colour of the nearest visible pixels first.
+Transparent pixels hold any colour (often black), which a network would bleed into the
+visible edge as a halo: :func:`bleed_transparent_colour` replaces it with nearby colour.
 """
 
 from __future__ import annotations

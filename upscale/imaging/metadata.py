@@ -1,9 +1,7 @@
 """Carry the ICC profile and EXIF of an input over to its upscaled output.
 
-OpenCV drops both, so a wide-gamut photo would come out with shifted colours. Pillow
-reads them (headers only); they are spliced into OpenCV's encoded bytes, so the pixels
-are never re-encoded. EXIF gets orientation 1 (pixels are turned upright on read) and
-the new size.
+OpenCV drops both (a wide-gamut photo would shift colour); they are spliced into its encoded
+bytes, never re-encoding pixels. EXIF gets orientation 1 (read upright) and the new size.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Read an image file a band of rows at a time, in memory that does not grow with its height.
 
-libvips, opened for sequential access, decodes rows as they are asked for and forgets
-them after. It is used only where its pixels are :func:`~.read.read_image`'s (PNG, JPEG,
-TIFF, WebP; 8 or 16 bits; gray or RGB, with or without alpha; stored upright).
+libvips, opened for sequential access, decodes rows on demand; used only where its pixels
+are :func:`~.read.read_image`'s (PNG, JPEG, TIFF, WebP; 8/16 bits; any channels; upright).
 """
 
 from __future__ import annotations

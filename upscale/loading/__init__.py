@@ -9,12 +9,14 @@ import os
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
+from .families import family_of
 from .registry import ModelEntry, default_model_name, find_model, list_models
 
 if TYPE_CHECKING:
     import torch
 
     from ..model import ModelDescriptor
+    from ..request import NetworkChoice
     from .sources import Resolved
 
 # The registry is read without torch (the CLI names outputs from it before any model
@@ -71,9 +73,23 @@ def load_model(spec: Spec = DEFAULT_MODEL, *, offline: bool | None = None) -> Mo
                                metadata=metadata, output_scale=output_scale)
 
 
+def load_choice(choice: NetworkChoice) -> ModelDescriptor:
+    """The network a request names: one model (a family's PSNR member too), or a pair blended
+    at α, given or its family's (a blend warns, as LineageWarning, of an unrelated pair)."""
+    if choice.alpha is None:
+        return load_model(choice.model)
+    from .interpolation import load_blended_model
+
+    family = None if choice.psnr_model else family_of(choice.model)
+    if family is None and not (choice.psnr_model and choice.gan_model):
+        choice.check()  # a choice no request checked: the check's own words
+    psnr, gan = (family.psnr, family.gan) if family else (choice.psnr_model, choice.gan_model)
+    return load_blended_model(psnr, gan, choice.alpha)
+
+
 __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["DEFAULT_MODEL", "ModelEntry", "Resolved", "availability", "default_model_name",
-           "find_model", "list_models", "load_model", "load_state_dict", "resolve_weights",
-           "weights_dirs"]
+           "find_model", "list_models", "load_choice", "load_model", "load_state_dict",
+           "resolve_weights", "weights_dirs"]

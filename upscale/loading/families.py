@@ -4,6 +4,7 @@ blends; the pairing is a fact of training, declared in the manifest, not guessed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .registry import find_model, list_models
 
@@ -23,8 +24,9 @@ def families() -> dict[str, Family]:
 
 
 def family_of(name: str) -> Family | None:
-    """The family a registry name or alias belongs to, by its own name or a member's."""
-    entry = find_model(name)
+    """The family a registry name or alias belongs to, by its own name or a member's (a file
+    that happens to share a model's name is that file)."""
+    entry = None if Path(name).expanduser().is_file() else find_model(name)
     if entry is None:
         return None
     return next((f for f in families().values() if entry.name in (f.psnr, f.gan)), None)

@@ -197,13 +197,13 @@ class _Pair:
 def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike, alpha: float,
                       *, offline: bool | None = None) -> tuple[Blend, dict[str, str]]:
     """θ = (1−α)·θ_PSNR + α·θ_GAN and the metadata a file of it records (``upscale blend``)."""
-    return _Pair(psnr_spec, gan_spec, offline).blend(check_alpha(alpha))
+    return _Pair(psnr_spec, gan_spec, offline).blend(alpha)
 
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
                        alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
-    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too."""
-    alpha = check_alpha(alpha)
+    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too.
+    α is checked where it mixes (:func:`blend_state_dicts`): no cache holds a bad one."""
     pair = _Pair(psnr_spec, gan_spec, offline)
     path = cache_root() / "blends" / f"{cache_key(*pair.sha256, alpha)}.safetensors"
     cached = _read_cached(path, pair.identity(alpha))

@@ -4,11 +4,15 @@ our tiles are exact wherever the context covers the measured receptive radius.""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from ..model import ModelDescriptor
 from ..notes import note
 from .engine import default_tile_pad
-from .prepared import PreparedNetwork
+from .prepared import PreparedNetwork, prepare_network
+
+if TYPE_CHECKING:
+    from ..request import Request
 
 SMALL_TILE_OVERHEAD = 4.0  # times the work of the pixels kept: the tile is mostly context
 
@@ -37,3 +41,11 @@ def note_tile_choice(prepared: PreparedNetwork, tile: int, tile_pad: int | None,
     if tile > 0 and (overhead := ((tile + 2 * pad) / tile) ** 2) >= SMALL_TILE_OVERHEAD:
         note(f"--tile {tile} with {pad} px of context on each side does about {overhead:.0f}× "
              "the work of untiled; --tile 0 picks the largest tile that fits in memory")
+
+
+def prepare_for(network: ModelDescriptor, options: Request,
+                image_side: int | None = None) -> PreparedNetwork:
+    """The network on the request's device and precision, with a note on its tile if needed."""
+    prepared = prepare_network(network, device=options.device, precision=options.precision)
+    note_tile_choice(prepared, options.tile, options.tile_pad, image_side)
+    return prepared

@@ -1,8 +1,7 @@
 """What a video file holds, found with ffmpeg alone (the bundled one has no ffprobe).
 
-``ffmpeg -i`` describes the streams; a stream-copy pass lists every packet's exact timestamp:
-the frame count, the exact rate (24000/1001 stays so), constant or variable rate, and a file
-cut short (packets ending before the declared duration, which decoding never reports).
+``ffmpeg -i`` describes the streams; a stream-copy pass lists every packet's timestamp: the
+frame count, the exact rate, variable rate, and a file cut short (which decoding never says).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The work folder beside the output: finished segments, so that a re-run continues.
 
-Each segment is renamed into place once its encoder exited cleanly, and an uninterrupted run
-makes the very same segments, so a resumed result equals it. ``job.json`` records what they
-were made with: other work is never mixed in, nor deleted without ``--restart``.
+A segment is renamed into place once encoded, the same as an uninterrupted run's; ``job.json``
+records what made them, so other work is never mixed in, nor deleted without ``--restart``.
 """
 
 from __future__ import annotations

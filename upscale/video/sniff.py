@@ -1,9 +1,7 @@
 """Image, video or neither: the one rule that sends a file the image or the video way.
 
-Content decides where it speaks (a still-image signature; a moving picture ffmpeg finds;
-sound alone is neither); where it is silent (a file ffmpeg cannot read) the name decides,
-so a broken ``photo.png`` is reported by the image reader and ``clip.mp4`` by the video one.
-ffmpeg is started only for binary files without an image signature: folders are large.
+Content decides where it speaks (an image signature; a picture ffmpeg finds), else the name,
+so a broken ``photo.png`` is reported by the image reader; ffmpeg runs only when needed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Which ffmpeg to run, how each of its command lines starts, running it, and what it can do.
 
-``$UPSCALE_FFMPEG`` (a path, or ``bundled``), else ``ffmpeg`` on PATH, else imageio-ffmpeg's
-own, so ``pip install`` is enough; a PATH ffmpeg older than ``MIN_VERSION`` (4.2 loses a
-Matroska source's rotation) gives way to the bundled one. ffprobe is never needed.
+``$UPSCALE_FFMPEG`` (a path, or ``bundled``), else ``ffmpeg`` on PATH unless older than
+``MIN_VERSION``, else imageio-ffmpeg's own, so ``pip install`` is enough. No ffprobe.
 """
 
 from __future__ import annotations
