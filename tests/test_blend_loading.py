@@ -268,10 +268,10 @@ def test_packaged_unrelated_pair_is_flagged_with_its_distance(packaged_cache, mo
                                     "realesrgan-x4plus", "realesr-general-x4v3"])
 def test_a_family_member_named_without_alpha_is_that_member(member, monkeypatch):
     """The PSNR half of an α pair runs by its own name, not as the family's GAN default."""
-    import upscale.request
+    import upscale.loading
 
     loaded = []
-    monkeypatch.setattr(upscale.request, "load_model",
+    monkeypatch.setattr(upscale.loading, "load_model",
                         lambda spec, **kwargs: loaded.append(spec) or spec)
     assert load_family_model(member) == member
     assert loaded == [member]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RAY_RUN
 from helpers import tiny_srvgg
 from safetensors.torch import save_file
 
@@ -43,9 +44,6 @@ def python_env(*paths: Path) -> dict[str, str]:
     return env
 
 
-RAY_RUN = pytest.StashKey["tuple[subprocess.Popen, Path] | str"]()
-
-
 def start_ray_cases() -> tuple[subprocess.Popen, Path] | str:
     """Start ``distributed_cases.py`` in its own network namespace: (process, its report), or
     why it cannot run here. It mostly waits on Ray's processes (~45 s), so conftest starts
@@ -60,7 +58,7 @@ def start_ray_cases() -> tuple[subprocess.Popen, Path] | str:
                f"--junitxml={report}", "distributed_cases.py"]
     with open(report.with_name("output.txt"), "w") as output:
         process = subprocess.Popen(command, cwd=TESTS, env=python_env(), stdout=output,
-                                   stderr=subprocess.STDOUT, text=True)
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
     return process, report
 
 

@@ -202,8 +202,8 @@ def blend_checkpoints(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
 
 def load_blended_model(psnr_spec: str | os.PathLike, gan_spec: str | os.PathLike,
                        alpha: float, *, offline: bool | None = None) -> ModelDescriptor:
-    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too.
-    α is checked where it mixes (:func:`blend_state_dicts`): no cache holds a bad one."""
+    """θ = (1−α)·θ_PSNR + α·θ_GAN, cached by (A, B, α); an unrelated pair warns on hits too."""
+    alpha = check_alpha(alpha)  # before any weights are read
     pair = _Pair(psnr_spec, gan_spec, offline)
     path = cache_root() / "blends" / f"{cache_key(*pair.sha256, alpha)}.safetensors"
     cached = _read_cached(path, pair.identity(alpha))
