@@ -49,8 +49,12 @@ RAY_RUN = pytest.StashKey["tuple[subprocess.Popen, Path] | str"]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The Ray cases run in a process of their own that mostly waits on Ray (~45 s): started
-    as soon as they are collected, they run while the rest of the suite does."""
-    if any(getattr(item, "originalname", "") == "test_on_a_ray_cluster" for item in session.items):
+    as soon as they are collected, at a lower priority, they run while the rest of the suite
+    does, and their results are read last."""
+    ray_cases = [item for item in session.items
+                 if getattr(item, "originalname", "") == "test_on_a_ray_cluster"]
+    if ray_cases:
+        session.items[:] = [item for item in session.items if item not in ray_cases] + ray_cases
         from test_distributed import start_ray_cases
 
         session.config.stash[RAY_RUN] = start_ray_cases()

@@ -53,7 +53,7 @@ def start_ray_cases() -> tuple[subprocess.Popen, Path] | str:
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
         return "the Ray cases need root for their own network namespace (unshare -n)"
     report = Path(tempfile.mkdtemp(prefix="upscale-ray-cases-")) / "cases.xml"
-    command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+    command = ["nice", "-n", "10", "unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={report}", "distributed_cases.py"]
     with open(report.with_name("output.txt"), "w") as output:
