@@ -15,13 +15,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RAY_RUN
 from helpers import tiny_srvgg
 from safetensors.torch import save_file
 
@@ -44,35 +42,21 @@ def python_env(*paths: Path) -> dict[str, str]:
     return env
 
 
-def start_ray_cases() -> tuple[subprocess.Popen, Path] | str:
-    """Start ``distributed_cases.py`` in its own network namespace: (process, its report), or
-    why it cannot run here. It mostly waits on Ray's processes (~45 s), so conftest starts
-    it as soon as it is collected and the rest of the suite runs meanwhile."""
+@pytest.fixture(scope="module")
+def ray_case_results(tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """Run ``distributed_cases.py`` in its own network namespace; each case's outcome."""
     if importlib.util.find_spec("ray") is None:
-        return 'Ray is not installed (pip install "upscale[ray]")'
+        pytest.skip('Ray is not installed (pip install "upscale[ray]")')
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "the Ray cases need root for their own network namespace (unshare -n)"
-    report = Path(tempfile.mkdtemp(prefix="upscale-ray-cases-")) / "cases.xml"
-    command = ["nice", "-n", "10", "unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+        pytest.skip("the Ray cases need root for their own network namespace (unshare -n)")
+    report = tmp_path_factory.mktemp("ray") / "cases.xml"
+    command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={report}", "distributed_cases.py"]
-    with open(report.with_name("output.txt"), "w") as output:
-        process = subprocess.Popen(command, cwd=TESTS, env=python_env(), stdout=output,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    return process, report
-
-
-@pytest.fixture(scope="module")
-def ray_case_results(request) -> dict[str, tuple[str, str]]:
-    """Each Ray case's outcome (started at collection by conftest, or now)."""
-    started = request.config.stash.get(RAY_RUN, None) or start_ray_cases()
-    if isinstance(started, str):
-        pytest.skip(started)
-    process, report = started
-    process.wait(timeout=600)
+    run = subprocess.run(command, cwd=TESTS, env=python_env(), capture_output=True, text=True,
+                         timeout=600, check=False)
     if not report.is_file():
-        output = report.with_name("output.txt").read_text()
-        pytest.fail(f"the Ray cases did not run:\n{output[-6000:]}")
+        pytest.fail(f"the Ray cases did not run:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     results = {}
     for case in ElementTree.parse(report).iter("testcase"):
         problem = next(iter(case), None)
@@ -81,7 +65,6 @@ def ray_case_results(request) -> dict[str, tuple[str, str]]:
         else:
             text = f"{problem.get('message', '')}\n{problem.text or ''}"
             results[case.get("name")] = (problem.tag, text)
-    shutil.rmtree(report.parent, ignore_errors=True)
     return results
 
 
