@@ -130,7 +130,7 @@ class ClusterExecutor(ExitStack):
                 "device": pool.device, "threads": pool.num_cpus,
                 "output_dir": str(naming.output_dir), "scale": naming.scale,
                 "settings": settings},
-            **pool.map_options(self.ray))
+            **pool.map_options(self.ray, blocks))
         with session.worker_errors():  # an actor that cannot start (no such device) is one line
             for row in results.iter_rows():
                 yield int(row["index"]), str(row["status"]), str(row["reason"])

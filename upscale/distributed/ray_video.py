@@ -83,7 +83,7 @@ def cluster_engine(ray: ModuleType, pool: ActorPool, network_ref: list, *, scale
         results = segments.map_batches(
             SegmentWorker, batch_size=1, batch_format="numpy",
             fn_constructor_args=(network_ref, [ray.put(shipped)]),
-            fn_constructor_kwargs=worker_options, **pool.map_options(ray))
+            fn_constructor_kwargs=worker_options, **pool.map_options(ray, len(wanted)))
         with worker_errors():
             for row in results.iter_rows():
                 decoded += int(row["frames"])

@@ -117,9 +117,9 @@ class ActorPool:
         """Where the actors run the network, as ``prepare_network`` spells it."""
         return "cuda" if self.num_gpus else "cpu"
 
-    def map_options(self, ray: ModuleType) -> dict:
-        """Keyword arguments for ``Dataset.map_batches`` that make this pool."""
-        return {"compute": ray.data.ActorPoolStrategy(size=self.size),
+    def map_options(self, ray: ModuleType, blocks: int) -> dict:
+        """``Dataset.map_batches`` arguments for this pool, no larger than its ``blocks``."""
+        return {"compute": ray.data.ActorPoolStrategy(size=max(1, min(self.size, blocks))),
                 "num_gpus": self.num_gpus, "num_cpus": self.num_cpus}
 
 
