@@ -40,10 +40,12 @@ SEGMENT_FRAMES = 12  # four segments in the two-second clip: work to share, and 
 
 @pytest.fixture(scope="module")
 def cluster():
-    # A dead node is noticed in about a second rather than Ray's default half minute.
+    # A dead node is noticed in about a second rather than Ray's default half minute. No
+    # dashboard and no idle workers started ahead: each Python process costs a CPU-second.
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "_system_config": {"health_check_period_ms": 200,
-                                          "health_check_failure_threshold": 3}})
+        "num_cpus": 0, "include_dashboard": False,
+        "_system_config": {"health_check_period_ms": 200, "health_check_failure_threshold": 3,
+                           "enable_worker_prestart": False}})
     for _ in range(2):
         cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, log_to_driver=False)

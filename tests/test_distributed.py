@@ -10,16 +10,17 @@ importing Ray) run directly.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RAY_RUN, why_the_ray_cases_cannot_run
 from helpers import tiny_srvgg
 from safetensors.torch import save_file
 
@@ -42,21 +43,35 @@ def python_env(*paths: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def ray_case_results(tmp_path_factory) -> dict[str, tuple[str, str]]:
-    """Run ``distributed_cases.py`` in its own network namespace; each case's outcome."""
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip('Ray is not installed (pip install "upscale[ray]")')
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("the Ray cases need root for their own network namespace (unshare -n)")
-    report = tmp_path_factory.mktemp("ray") / "cases.xml"
+def start_ray_cases(cores: set[int] | None = None) -> tuple[subprocess.Popen, Path] | str:
+    """Start ``distributed_cases.py`` in its own network namespace, on ``cores`` if given:
+    (process, its report), or why it cannot run here."""
+    why_not = why_the_ray_cases_cannot_run()
+    if why_not:
+        return why_not
+    report = Path(tempfile.mkdtemp(prefix="upscale-ray-cases-")) / "cases.xml"
     command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={report}", "distributed_cases.py"]
-    run = subprocess.run(command, cwd=TESTS, env=python_env(), capture_output=True, text=True,
-                         timeout=600, check=False)
+    with open(report.with_name("output.txt"), "w") as output:
+        process = subprocess.Popen(
+            command, cwd=TESTS, env=python_env(), stdout=output, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,  # its own session: stopped with Ray's daemons
+            preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+    return process, report
+
+
+@pytest.fixture(scope="module")
+def ray_case_results(request) -> dict[str, tuple[str, str]]:
+    """Each Ray case's outcome (started at collection by conftest, or now)."""
+    started = request.config.stash.get(RAY_RUN, None) or start_ray_cases()
+    if isinstance(started, str):
+        pytest.skip(started)
+    process, report = started
+    process.wait(timeout=600)
     if not report.is_file():
-        pytest.fail(f"the Ray cases did not run:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+        output = report.with_name("output.txt").read_text()
+        pytest.fail(f"the Ray cases did not run:\n{output[-6000:]}")
     results = {}
     for case in ElementTree.parse(report).iter("testcase"):
         problem = next(iter(case), None)
@@ -65,6 +80,7 @@ def ray_case_results(tmp_path_factory) -> dict[str, tuple[str, str]]:
         else:
             text = f"{problem.get('message', '')}\n{problem.text or ''}"
             results[case.get("name")] = (problem.tag, text)
+    shutil.rmtree(report.parent, ignore_errors=True)
     return results
 
 
@@ -148,3 +164,15 @@ def test_a_ray_client_address_sends_the_whole_run_to_the_cluster(what, small_fol
     assert execute(request) == 0
     assert sent == ["ray://head.example:10001"]
     assert "dry run at ×2" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_actor_pool_is_no_larger_than_its_work():
+    """One file left to redo starts one actor, not one per CPU of the cluster: each actor is a
+    process that imports torch before it does anything."""
+    from types import SimpleNamespace
+
+    from upscale.distributed.session import ActorPool
+
+    ray = SimpleNamespace(data=SimpleNamespace(ActorPoolStrategy=lambda size: size))
+    pool = ActorPool(size=4, num_gpus=0, num_cpus=1)
+    assert [pool.map_options(ray, blocks)["compute"] for blocks in (1, 3, 4, 9)] == [1, 3, 4, 4]
