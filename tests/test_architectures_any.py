@@ -126,7 +126,7 @@ def test_engine_verdict_is_measured_once_and_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
     model = custom_model(conv_stack(3))
     verdict = choice.choose(model, model.module)
-    assert verdict.engine in (choice.OPENVINO, choice.PYTORCH)
+    assert verdict.engine in (choice.OPENVINO, choice.PYTORCH, choice.CHANNELS_LAST)
     assert verdict.openvino_s is not None and verdict.pytorch_s > 0
     saved = json.loads(choice.verdict_path(model).read_text())
     assert saved["engine"] == verdict.engine
@@ -139,16 +139,34 @@ def test_engine_verdict_is_measured_once_and_kept(tmp_path, monkeypatch):
 
 
 def test_an_openvino_crash_costs_only_the_measurement(tmp_path, monkeypatch):
-    """The child process dies as a segfaulting compiler would: PyTorch runs the network."""
+    """The child process dies as a segfaulting compiler would: PyTorch runs the network, in
+    whichever order of channels it ran faster."""
     pytest.importorskip("openvino")
     monkeypatch.setenv("UPSCALE_CACHE", str(tmp_path))
     crash = tmp_path / "crash.py"
     crash.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
     monkeypatch.setattr(choice, "PROBE_COMMAND", [sys.executable, str(crash)])
-    model = custom_model(conv_stack(2))
+    model = custom_model(SlowInNCHW().eval())
     verdict = choice.choose(model, model.module)
-    assert verdict.engine == choice.PYTORCH and "died" in verdict.reason
-    assert choice.fastest(model, model.module) is model.module
+    assert verdict.engine == choice.CHANNELS_LAST and "died" in verdict.reason
+    engine, x = choice.fastest(model, model.module), torch.rand(1, 3, 30, 40)
+    assert isinstance(engine, choice.ChannelsLast)
+    with torch.no_grad():
+        torch.testing.assert_close(engine(x), model.module(x), atol=1e-5, rtol=1e-5)
+        assert engine(x).is_contiguous()
+
+
+class SlowInNCHW(nn.Module):
+    """A convolution that is slow on NCHW input: the channels-last order is the faster."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_contiguous():
+            time.sleep(0.05)
+        return self.conv(x)
 
 
 class SizeBakedIn(nn.Module):

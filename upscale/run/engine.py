@@ -3,20 +3,18 @@ follows the tile size and the width, not the height; out of memory, a tile is sp
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..errors import UpscaleError
 from ..limits import check_tile_options
 from .bands import ArrayRows, OutputBand, RowWindow
+from .cpu.shared import glibc
 from .forward import PrecisionSwitched, forward
 from .memory import (
     MAX_ELEMENTS,
@@ -96,18 +94,10 @@ def tile_side(prepared: PreparedNetwork, tile: int, height: int, width: int, pad
     return _within_elements(prepared, size, height, width, pad)
 
 
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        return None
-
-
 def give_back_freed_memory() -> None:
     """Return freed heap pages, which glibc keeps fragmented, so the resident size stays flat."""
-    if (trim := _malloc_trim()) is not None:
-        trim(0)
+    if (libc := glibc()) is not None:  # not on macOS, Windows, musl
+        libc.malloc_trim(0)
 
 
 def _run_tile(prepared: PreparedNetwork, reader: ArrayRows | RowWindow, tile: Tile,

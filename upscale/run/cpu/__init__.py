@@ -11,7 +11,7 @@ from ...model import ModelDescriptor
 from ...notes import note
 from .choice import fastest
 from .openvino import available, openvino_network
-from .shared import use_all_cores
+from .shared import keep_freed_memory, use_all_cores
 from .winograd import available as winograd_available
 
 
@@ -36,6 +36,7 @@ def optimize_network(model: ModelDescriptor, network: nn.Module, device: torch.d
     if device.type != "cpu" or dtype != torch.float32 or getattr(network, "runs_itself", False):
         return network  # an ONNX graph is run by its own engine
     use_all_cores()
+    keep_freed_memory()
     if winograd_available(device, dtype):
         fast = winograd_module(model, network)
         if fast is not None:

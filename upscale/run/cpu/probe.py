@@ -1,4 +1,4 @@
-"""``python -m upscale.run.cpu.probe XML FOLDER REPEATS``: run an OpenVINO IR on probes,
+"""``python -m upscale.run.cpu.probe XML FOLDER REPEATS TIMED``: run an OpenVINO IR on probes,
 in a process of its own so that a compiler crash costs only :mod:`.choice`'s measurement."""
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ import numpy as np
 import torch
 
 from .openvino import OpenVINONetwork
+from .shared import keep_freed_memory
 
 
 def main(argv: list[str]) -> int:
-    xml, folder, repeats = Path(argv[0]), Path(argv[1]), int(argv[2])
+    xml, folder, repeats, timed = Path(argv[0]), Path(argv[1]), int(argv[2]), int(argv[3])
+    keep_freed_memory()  # as in the run it times
     engine = OpenVINONetwork(xml)
     index = 0
     while (given := folder / f"input_{index}.npy").is_file():
         x = torch.from_numpy(np.load(given))
         output = engine(x)
         times = []
-        for _ in range(repeats if index == 0 else 0):
+        for _ in range(repeats if index < timed else 0):
             start = time.perf_counter()
             output = engine(x)
             times.append(time.perf_counter() - start)
