@@ -10,10 +10,11 @@ engines are each loaded in a process of its own, so that no two thread pools com
   the measured verdict (:mod:`upscale.run.cpu.choice`) picked; its first-run cost
   (conversion, the verdict's probes) is reported apart.
 
-The processes wait on a pipe while another one computes; the parent asks each for one
-call in turn, ``--repeats`` rounds, the order rotated every round, so a change of the
-machine's load falls on all three alike. Reported: the median of the rounds (and the
-best) on a ``--side``-pixel square, per megapixel of input. Needs ``upscale[models]``.
+The processes wait on a pipe while another one computes; the parent asks each in turn
+for a round (one call, or as many as fill a second: their mean), ``--repeats`` rounds, the
+order rotated every round, so a change of the machine's load falls on all three alike.
+Reported: the median of the rounds (and the best) on a ``--side``-pixel square, per megapixel
+of input. Needs ``upscale[models]``.
 
     python bench/archs.py                       # every architecture (minutes)
     python bench/archs.py --arch SPAN --arch DAT-light --side 64
@@ -117,12 +118,19 @@ def load_engine(name: str, engine: str, side: int):  # noqa: ANN201
     return call, extra
 
 
+ROUND_AT_LEAST_S = 1.0  # of calls per engine and round: one 0.2 s call is too noisy alone
+
+
 def serve(name: str, engine: str, side: int) -> None:
-    """Load, say ready, then time one call for every line read, until stdin closes."""
+    """Load, say ready, then for every line read time calls for at least
+    :data:`ROUND_AT_LEAST_S` (one, when a call takes longer) and answer their mean."""
     call, extra = load_engine(name, engine, side)
     print(json.dumps({"ready": True, **extra}), flush=True)
     for _ in sys.stdin:
-        print(json.dumps({"seconds": call()}), flush=True)
+        times = [call()]
+        while sum(times) < ROUND_AT_LEAST_S:
+            times.append(call())
+        print(json.dumps({"seconds": statistics.mean(times), "calls": len(times)}), flush=True)
 
 
 def plain_openvino(network, x):  # noqa: ANN001, ANN201

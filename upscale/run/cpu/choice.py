@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ...model import ModelDescriptor
 from ...notes import long_step
 from ...outputs import write_bytes_atomically
 from .openvino import TracedPerShape, ensure_ir, ir_path, openvino_network
+from .probe import best_seconds
 
 # Probe inputs, largest first; odd sides, as tiles have, where window padding differs. The
 # first TIMED are timed, summed: at one size alone an engine can be 1.5× off its speed at
@@ -36,7 +36,7 @@ from .openvino import TracedPerShape, ensure_ir, ir_path, openvino_network
 # images have: OpenVINO's convolutions can run 1.5× slower at such widths than at their
 # neighbours (cache aliasing; RealPLKSR, in bench/RESULTS.md), PyTorch's in channels-last not.
 PROBE_SHAPES = ((128, 128), (96, 88), (61, 47), (37, 29), (23, 17), (13, 11), (7, 5))
-TIMED, REPEATS = 2, 2  # timed runs after a warm-up; the best counts
+TIMED, REPEATS = 2, 2  # timed runs (at least) after a warm-up; the best counts
 AGREEMENT = 0.25 / 255  # largest difference from PyTorch accepted, in [0, 1] units
 PROBE_TIMEOUT_S = 900
 PROBE_COMMAND = [sys.executable, "-m", "upscale.run.cpu.probe"]  # + XML FOLDER REPEATS TIMED
@@ -93,18 +93,12 @@ def _pytorch_times(network: nn.Module, probes: list[torch.Tensor], openvino: lis
         for probe, limit in zip(probes, openvino, strict=False):
             if times:
                 module(probe)  # the warm-up
-            times.append(min(_seconds(module, probe) for _ in range(REPEATS)))
+            times.append(best_seconds(module, probe, REPEATS))
             if times[-1] > 2 * limit:
                 break
         if (len(times), -sum(times)) > (len(best[1]), -sum(best[1])):
             best = (engine, times)
     return best
-
-
-def _seconds(module: nn.Module, x: torch.Tensor) -> float:
-    start = time.perf_counter()
-    module(x)
-    return time.perf_counter() - start
 
 
 def verdict_path(model: ModelDescriptor) -> Path:
