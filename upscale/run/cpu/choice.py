@@ -28,7 +28,7 @@ from ...model import ModelDescriptor
 from ...notes import long_step
 from ...outputs import write_bytes_atomically
 from .openvino import TracedPerShape, ensure_ir, ir_path, openvino_network
-from .probe import best_seconds
+from .shared import best_seconds
 
 # Probe inputs, largest first; odd sides, as tiles have, where window padding differs. The
 # first TIMED are timed, summed: at one size alone an engine can be 1.5× off its speed at

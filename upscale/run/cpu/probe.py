@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .openvino import OpenVINONetwork
-from .shared import keep_freed_memory
-
-TIMED_AT_LEAST_S, MOST_REPEATS = 1.0, 10  # a fast network is timed more often: less noise
-
-
-def best_seconds(engine: Callable[[torch.Tensor], object], x: torch.Tensor, repeats: int
-                 ) -> float:
-    """The fastest of at least ``repeats`` calls, more (up to :data:`MOST_REPEATS`) until
-    :data:`TIMED_AT_LEAST_S` is spent: one 0.2 s call can be 5% off its usual time."""
-    times: list[float] = []
-    while len(times) < repeats or (sum(times) < TIMED_AT_LEAST_S and len(times) < MOST_REPEATS):
-        start = time.perf_counter()
-        engine(x)
-        times.append(time.perf_counter() - start)
-    return min(times)
+from .shared import best_seconds, keep_freed_memory
 
 
 def main(argv: list[str]) -> int:
